@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * dslab - a size-class slab allocator whose objects can carry destructors.
+ *
+ * This is the interface other kernel modules compile against.  Build a
+ * client against dslab's Module.symvers (KBUILD_EXTRA_SYMBOLS) and include
+ * this header.  See Documentation/api.rst for the full contract, the
+ * destructor validation table and the context rules.
+ */
+#ifndef _LINUX_DSLAB_H
+#define _LINUX_DSLAB_H
+
+#include <linux/types.h>
+#include <linux/gfp.h>
+#include <linux/build_bug.h>
+#include <linux/compiler.h>
+#include <linux/export.h>
+
+struct module;
+
+/* === Allocation === */
+
+void *dslab_alloc(size_t size, gfp_t flags);
+void dslab_free(const void *obj);
+int dslab_alloc_bulk(size_t size, gfp_t flags, size_t nr, void **objs);
+void dslab_free_bulk(size_t nr, void **objs);
+size_t dslab_ksize(const void *obj);
+bool dslab_find_object(const void *ptr, void **base, size_t *size);
+
+/* === Typed objects and destructors === */
+
+/**
+ * struct dslab_type - the dynamic type of a dslab object
+ * @name: human-readable name, used in refusal messages and debugfs.
+ * @size: object size in bytes; 0 declares an interface type, which
+ *	cannot be allocated but can be named in @implements and in
+ *	&struct dslab_dtor.arg.
+ * @implements: NULL-terminated list of interface types this type
+ *	implements, or NULL.
+ *
+ * Declare types with DSLAB_TYPE() or DSLAB_INTERFACE() so the C type they
+ * describe is known to the compiler.  A type must outlive every object
+ * allocated with it and every destructor that names it.
+ */
+struct dslab_type {
+	const char *name;
+	size_t size;
+	const struct dslab_type *const *implements;
+};
+
+/**
+ * struct dslab_dtor - a destructor and the type it accepts
+ * @fn: called with the object, in process context, after dslab_free();
+ *	it may sleep.  The object's contents are intact.
+ * @arg: the type @fn accepts: the object's own type or an interface it
+ *	implements.  NULL accepts any object, typed or not.
+ *
+ * Declare destructors with DSLAB_DTOR() so a mismatch between @fn's
+ * parameter type and @arg is a compile-time error.
+ */
+struct dslab_dtor {
+	void (*fn)(void *obj);
+	const struct dslab_type *arg;
+};
+
+struct dslab_cleanup;
+
+void *dslab_new(const struct dslab_type *type, gfp_t flags);
+int __dslab_set_destructor(const void *obj, const struct dslab_dtor *dtor,
+			   struct module *owner);
+struct dslab_cleanup *__dslab_add_cleanup(const void *obj,
+					  void (*fn)(void *arg), void *arg,
+					  gfp_t flags, struct module *owner);
+void dslab_cleanup_cancel(struct dslab_cleanup *cleanup);
+
+/*
+ * The caller's module is pinned while its destructors and cleanups are
+ * registered or queued, so their code cannot be unloaded under them.
+ * As with pci_register_driver(), the wrappers pass THIS_MODULE.
+ */
+#define dslab_set_destructor(obj, dtor)					\
+	__dslab_set_destructor((obj), (dtor), THIS_MODULE)
+#define dslab_add_cleanup(obj, fn, arg, flags)				\
+	__dslab_add_cleanup((obj), (fn), (arg), (flags), THIS_MODULE)
+
+/* === Deferred work === */
+
+void dslab_dtor_barrier(void);
+void dslab_free_rcu(const void *obj);
+
+/* === Compile-time typing === */
+
+/*
+ * The C type behind a dslab_type is carried in the name of a zero-size
+ * "witness" pointer.  DSLAB_DTOR() compares the destructor's parameter
+ * type against it with __same_type(), so passing a destructor written for
+ * another type fails to compile, the way Go's type checker rejects a
+ * finalizer whose argument the object cannot be assigned to.
+ */
+#define __dslab_witness(var) __dslab_witness_##var
+
+/**
+ * DSLAB_TYPE - define a dslab_type for a C type
+ * @var: name of the &struct dslab_type variable to define
+ * @ctype: the C type of the objects (e.g. struct foo)
+ *
+ * Defines ``static const struct dslab_type var`` with the size of @ctype
+ * and a compile-time witness used by DSLAB_DTOR() and dslab_new_typed().
+ */
+#define DSLAB_TYPE(var, ctype)						\
+	extern ctype *__dslab_witness(var);				\
+	static const struct dslab_type var = {				\
+		.name = #ctype,						\
+		.size = sizeof(ctype),					\
+	}
+
+/**
+ * DSLAB_TYPE_IMPL - define a dslab_type that implements interfaces
+ * @var: name of the &struct dslab_type variable to define
+ * @ctype: the C type of the objects
+ * @...: the interface types it implements (pointers to dslab_type)
+ */
+#define DSLAB_TYPE_IMPL(var, ctype, ...)				\
+	extern ctype *__dslab_witness(var);				\
+	static const struct dslab_type *const __dslab_impl_##var[] = {	\
+		__VA_ARGS__, NULL };					\
+	static const struct dslab_type var = {				\
+		.name = #ctype,						\
+		.size = sizeof(ctype),					\
+		.implements = __dslab_impl_##var,			\
+	}
+
+/**
+ * DSLAB_INTERFACE - define an interface type
+ * @var: name of the &struct dslab_type variable to define
+ * @ctype: the C type a destructor for this interface takes a pointer to
+ *	(usually the struct embedded first in every implementing type)
+ */
+#define DSLAB_INTERFACE(var, ctype)					\
+	extern ctype *__dslab_witness(var);				\
+	static const struct dslab_type var = {				\
+		.name = #ctype,						\
+		.size = 0,						\
+	}
+
+/**
+ * DSLAB_DTOR - define a &struct dslab_dtor checked at compile time
+ * @name: name of the ``static const struct dslab_dtor`` to define
+ * @tvar: a type defined by DSLAB_TYPE() or DSLAB_INTERFACE()
+ * @func: a function ``void func(ctype *obj)`` for that type's C type
+ *
+ * Fails to compile when @func does not take a pointer to @tvar's C type.
+ * The destructor is called through a trampoline of the exact type
+ * ``void (*)(void *)``, so control-flow integrity checks hold.
+ */
+#define DSLAB_DTOR(name, tvar, func)					\
+	static_assert(__same_type(&(func),				\
+		(void (*)(typeof(__dslab_witness(tvar))))NULL),		\
+		"destructor " #func " does not take the C type of " #tvar); \
+	static void __dslab_tramp_##name(void *obj)			\
+	{								\
+		func(obj);						\
+	}								\
+	static const struct dslab_dtor name = {				\
+		.fn = __dslab_tramp_##name,				\
+		.arg = &(tvar),						\
+	}
+
+/**
+ * dslab_new_typed - typed allocation returning the C type
+ * @var: a type defined by DSLAB_TYPE()
+ * @flags: GFP flags, as for dslab_new()
+ */
+#define dslab_new_typed(var, flags)					\
+	((typeof(__dslab_witness(var)))dslab_new(&(var), (flags)))
+
+#endif /* _LINUX_DSLAB_H */

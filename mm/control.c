@@ -1,0 +1,1111 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The debugfs `control` file: a small command language to exercise dslab
+ * from a shell, one command per write(2).
+ *
+ *   alloc <size> [count]        new <type> [count]
+ *   free <h> | <h1>-<h2> | all  free_rcu <h>
+ *   dtor <h> count|sleep <ms>|realloc|free <h2>|point|shape|clear
+ *   cleanup <h> [count]         cancel <cleanup-id>
+ *   barrier  shrink  reset
+ *
+ * Objects are named by handles, small integers from an allocating xarray,
+ * never by address; cleanups get ids the same way.  The outcome of the
+ * last command ("ok handles 3-7", "error -22 unknown command") is kept in
+ * one global buffer shown by debugfs `last`: a shell cannot read a result
+ * back through the file descriptor it wrote, so per-open state would be
+ * useless.  Concurrent writers each see the latest result of anyone.
+ *
+ * Input is parsed strictly, as kmemleak_write() does: a bounded copy of at
+ * most DSLAB_CTL_LINE_MAX bytes, no NUL or control characters, kstrto*()
+ * for numbers, exact argument counts.  A command that fails changes
+ * nothing it could undo (objects, handles, destructors, cleanups).
+ *
+ * Documentation/debugfs.rst describes every command with an example.
+ *
+ * Lock order:
+ *   1. dslab_ctl_mutex
+ *   2. dslab core locks (taken inside dslab_alloc() and friends)
+ *   3. dslab_ctl_rec_lock, the xa_lock of dslab_ctl_cleanups (leaves)
+ *
+ * dslab_ctl_mutex protects the handle table, the handle count and the
+ * `last` buffer.  It is never held across dslab_dtor_barrier(): the
+ * destructor kind "free <h2>" takes it from the runner thread, so a
+ * barrier under it would wait for a destructor waiting for the mutex.
+ *
+ * dslab_ctl_rec_lock protects the destructor argument records, which the
+ * runner consumes without the mutex.  The cleanup id table is an xarray
+ * whose own lock makes lookup-and-erase atomic: whoever erases an id
+ * (the cleanup when it runs, or `cancel`) owns the entry.
+ */
+#define pr_fmt(fmt) "dslab: " fmt
+
+#include <linux/atomic.h>
+#include <linux/ctype.h>
+#include <linux/delay.h>
+#include <linux/err.h>
+#include <linux/hashtable.h>
+#include <linux/kernel.h>
+#include <linux/mutex.h>
+#include <linux/seq_file.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <linux/xarray.h>
+
+#include "dslab.h"
+#include "control.h"
+
+/* === Limits === */
+
+#define DSLAB_CTL_MAX_ARGS	4		/* words including the command */
+#define DSLAB_CTL_MAX_COUNT	4096		/* objects per command */
+#define DSLAB_CTL_MAX_SIZE	SZ_1M		/* bytes per object */
+#define DSLAB_CTL_MAX_BYTES	SZ_64M		/* bytes per command */
+#define DSLAB_CTL_MAX_HANDLES	65536		/* live handles */
+#define DSLAB_CTL_MAX_CLEANUPS	256		/* cleanups per command */
+#define DSLAB_CTL_MAX_SLEEP_MS	10000
+#define DSLAB_CTL_REALLOC_SIZE	64
+#define DSLAB_CTL_MAGIC		0xd51ab0b7U
+#define DSLAB_CTL_RES_LEN	128
+
+/* === Built-in test types === */
+
+/* The interface: every shape starts with one. */
+struct dslab_ctl_shape {
+	u32 magic;
+	u32 sides;
+};
+
+struct dslab_ctl_point {
+	struct dslab_ctl_shape shape;
+	s32 x, y;
+};
+
+struct dslab_ctl_rect {
+	struct dslab_ctl_shape shape;
+	s32 x, y, w, h;
+};
+
+/* Not a shape: shape destructors must be refused for it. */
+struct dslab_ctl_blob {
+	u32 magic;
+	u8 data[196];
+};
+
+DSLAB_INTERFACE(dslab_ctl_shape_iface, struct dslab_ctl_shape);
+DSLAB_TYPE_IMPL(dslab_ctl_point_type, struct dslab_ctl_point,
+		&dslab_ctl_shape_iface);
+DSLAB_TYPE_IMPL(dslab_ctl_rect_type, struct dslab_ctl_rect,
+		&dslab_ctl_shape_iface);
+DSLAB_TYPE(dslab_ctl_blob_type, struct dslab_ctl_blob);
+
+struct dslab_ctl_type {
+	const char *name;		/* as typed after `new` */
+	const struct dslab_type *type;
+	u32 sides;			/* 0: not a shape */
+};
+
+static const struct dslab_ctl_type dslab_ctl_types[] = {
+	{ "point", &dslab_ctl_point_type, 1 },
+	{ "rect", &dslab_ctl_rect_type, 4 },
+	{ "blob", &dslab_ctl_blob_type, 0 },
+};
+
+/* === Counters shown in `stats` === */
+
+enum dslab_ctl_counter {
+	DSLAB_CTL_RUN_COUNT,
+	DSLAB_CTL_RUN_SLEEP,
+	DSLAB_CTL_RUN_REALLOC,
+	DSLAB_CTL_RUN_FREE,
+	DSLAB_CTL_RUN_FREE_GONE,
+	DSLAB_CTL_RUN_POINT,
+	DSLAB_CTL_RUN_SHAPE,
+	DSLAB_CTL_RUN_CLEANUP,
+	DSLAB_CTL_BAD_CONTENTS,
+	DSLAB_CTL_NR_COUNTERS,
+};
+
+static const char *const dslab_ctl_counter_names[] = {
+	[DSLAB_CTL_RUN_COUNT]		= "ctl_dtor_count_runs",
+	[DSLAB_CTL_RUN_SLEEP]		= "ctl_dtor_sleep_runs",
+	[DSLAB_CTL_RUN_REALLOC]		= "ctl_dtor_realloc_runs",
+	[DSLAB_CTL_RUN_FREE]		= "ctl_dtor_free_runs",
+	[DSLAB_CTL_RUN_FREE_GONE]	= "ctl_dtor_free_gone",
+	[DSLAB_CTL_RUN_POINT]		= "ctl_dtor_point_runs",
+	[DSLAB_CTL_RUN_SHAPE]		= "ctl_dtor_shape_runs",
+	[DSLAB_CTL_RUN_CLEANUP]		= "ctl_cleanup_runs",
+	[DSLAB_CTL_BAD_CONTENTS]	= "ctl_bad_contents",
+};
+
+static_assert(ARRAY_SIZE(dslab_ctl_counter_names) == DSLAB_CTL_NR_COUNTERS);
+
+static atomic_long_t dslab_ctl_counters[DSLAB_CTL_NR_COUNTERS];
+
+static void dslab_ctl_count(enum dslab_ctl_counter c)
+{
+	atomic_long_inc(&dslab_ctl_counters[c]);
+}
+
+/* === Handles, cleanups and destructor records === */
+
+enum dslab_ctl_dtor_kind {
+	DSLAB_CTL_DTOR_NONE,
+	DSLAB_CTL_DTOR_COUNT,
+	DSLAB_CTL_DTOR_SLEEP,
+	DSLAB_CTL_DTOR_REALLOC,
+	DSLAB_CTL_DTOR_FREE,
+	DSLAB_CTL_DTOR_POINT,
+	DSLAB_CTL_DTOR_SHAPE,
+};
+
+/* An object allocated through `control`.  M: dslab_ctl_mutex. */
+struct dslab_ctl_handle {
+	void *obj;				/* I */
+	size_t size;				/* I: bytes requested */
+	const struct dslab_ctl_type *type;	/* I: NULL if untyped */
+	enum dslab_ctl_dtor_kind dtor;		/* M */
+	u32 dtor_arg;				/* M: ms or handle */
+	unsigned int ncleanups;			/* M: not cancelled */
+};
+
+/* A cleanup added through `control`; owned by whoever erases its id. */
+struct dslab_ctl_cleanup {
+	struct dslab_cleanup *cleanup;
+	u32 handle;
+};
+
+/*
+ * What a destructor needs beyond the object: the sleep time or the handle
+ * to free.  Keyed by object address (an object's address is not reused
+ * before its destructor has returned); taken by the destructor.
+ */
+struct dslab_ctl_rec {
+	struct hlist_node node;		/* R: dslab_ctl_rec_lock */
+	const void *obj;
+	u32 arg;
+};
+
+static DEFINE_MUTEX(dslab_ctl_mutex);
+static DEFINE_XARRAY_ALLOC1(dslab_ctl_handles);	/* M: id -> handle */
+static u32 dslab_ctl_next_handle = 1;		/* M: xa_alloc_cyclic */
+static unsigned int dslab_ctl_nr_handles;	/* M */
+static char dslab_ctl_last_buf[DSLAB_CTL_RES_LEN + 16] = "none"; /* M */
+
+static DEFINE_XARRAY_ALLOC1(dslab_ctl_cleanups);	/* id -> cleanup */
+static u32 dslab_ctl_next_cleanup = 1;		/* M */
+
+static DEFINE_SPINLOCK(dslab_ctl_rec_lock);
+static DEFINE_HASHTABLE(dslab_ctl_recs, 6);	/* R */
+
+static void dslab_ctl_rec_insert(struct dslab_ctl_rec *rec)
+{
+	spin_lock(&dslab_ctl_rec_lock);
+	hash_add(dslab_ctl_recs, &rec->node, (unsigned long)rec->obj);
+	spin_unlock(&dslab_ctl_rec_lock);
+}
+
+static struct dslab_ctl_rec *dslab_ctl_rec_take(const void *obj)
+{
+	struct dslab_ctl_rec *rec;
+
+	spin_lock(&dslab_ctl_rec_lock);
+	hash_for_each_possible(dslab_ctl_recs, rec, node, (unsigned long)obj) {
+		if (rec->obj == obj) {
+			hash_del(&rec->node);
+			break;
+		}
+	}
+	spin_unlock(&dslab_ctl_rec_lock);
+	return rec;
+}
+
+/* === Destructors and cleanups run by the runner === */
+
+static void dslab_ctl_count_fn(void *obj)
+{
+	dslab_ctl_count(DSLAB_CTL_RUN_COUNT);
+}
+
+static void dslab_ctl_sleep_fn(void *obj)
+{
+	struct dslab_ctl_rec *rec = dslab_ctl_rec_take(obj);
+
+	if (rec) {
+		msleep(rec->arg);
+		kfree(rec);
+	}
+	dslab_ctl_count(DSLAB_CTL_RUN_SLEEP);
+}
+
+static void dslab_ctl_realloc_fn(void *obj)
+{
+	void *p = dslab_alloc(DSLAB_CTL_REALLOC_SIZE, GFP_KERNEL);
+
+	if (p) {
+		memset(p, 0x5a, DSLAB_CTL_REALLOC_SIZE);
+		dslab_free(p);
+	}
+	dslab_ctl_count(DSLAB_CTL_RUN_REALLOC);
+}
+
+static void dslab_ctl_free_fn(void *obj)
+{
+	struct dslab_ctl_rec *rec = dslab_ctl_rec_take(obj);
+	struct dslab_ctl_handle *h = NULL;
+
+	if (rec) {
+		mutex_lock(&dslab_ctl_mutex);
+		h = xa_erase(&dslab_ctl_handles, rec->arg);
+		if (h)
+			dslab_ctl_nr_handles--;
+		mutex_unlock(&dslab_ctl_mutex);
+		kfree(rec);
+	}
+	if (!h) {
+		dslab_ctl_count(DSLAB_CTL_RUN_FREE_GONE);
+		return;
+	}
+	/* Outside the mutex: this free may queue more destructors. */
+	dslab_free(h->obj);
+	kfree(h);
+	dslab_ctl_count(DSLAB_CTL_RUN_FREE);
+}
+
+static void dslab_ctl_check_shape(const struct dslab_ctl_shape *s)
+{
+	if (s->magic != DSLAB_CTL_MAGIC || !s->sides)
+		dslab_ctl_count(DSLAB_CTL_BAD_CONTENTS);
+}
+
+static void dslab_ctl_point_fn(struct dslab_ctl_point *p)
+{
+	dslab_ctl_check_shape(&p->shape);
+	if (p->shape.sides != 1)
+		dslab_ctl_count(DSLAB_CTL_BAD_CONTENTS);
+	dslab_ctl_count(DSLAB_CTL_RUN_POINT);
+}
+
+static void dslab_ctl_shape_fn(struct dslab_ctl_shape *s)
+{
+	dslab_ctl_check_shape(s);
+	dslab_ctl_count(DSLAB_CTL_RUN_SHAPE);
+}
+
+static void dslab_ctl_cleanup_fn(void *arg)
+{
+	struct dslab_ctl_cleanup *c;
+
+	c = xa_erase(&dslab_ctl_cleanups, (unsigned long)arg);
+	kfree(c);
+	dslab_ctl_count(DSLAB_CTL_RUN_CLEANUP);
+}
+
+static const struct dslab_dtor dslab_ctl_count_dtor = {
+	.fn = dslab_ctl_count_fn,
+};
+
+static const struct dslab_dtor dslab_ctl_sleep_dtor = {
+	.fn = dslab_ctl_sleep_fn,
+};
+
+static const struct dslab_dtor dslab_ctl_realloc_dtor = {
+	.fn = dslab_ctl_realloc_fn,
+};
+
+static const struct dslab_dtor dslab_ctl_free_dtor = {
+	.fn = dslab_ctl_free_fn,
+};
+
+DSLAB_DTOR(dslab_ctl_point_dtor, dslab_ctl_point_type, dslab_ctl_point_fn);
+DSLAB_DTOR(dslab_ctl_shape_dtor, dslab_ctl_shape_iface, dslab_ctl_shape_fn);
+
+static const struct dslab_ctl_dtor_info {
+	const char *name;
+	const struct dslab_dtor *dtor;	/* NULL: clear */
+	bool has_arg;
+} dslab_ctl_dtors[] = {
+	[DSLAB_CTL_DTOR_NONE]		= { "clear", NULL, false },
+	[DSLAB_CTL_DTOR_COUNT]		= { "count", &dslab_ctl_count_dtor, false },
+	[DSLAB_CTL_DTOR_SLEEP]		= { "sleep", &dslab_ctl_sleep_dtor, true },
+	[DSLAB_CTL_DTOR_REALLOC]	= { "realloc", &dslab_ctl_realloc_dtor, false },
+	[DSLAB_CTL_DTOR_FREE]		= { "free", &dslab_ctl_free_dtor, true },
+	[DSLAB_CTL_DTOR_POINT]		= { "point", &dslab_ctl_point_dtor, false },
+	[DSLAB_CTL_DTOR_SHAPE]		= { "shape", &dslab_ctl_shape_dtor, false },
+};
+
+/* === Parsing helpers === */
+
+struct dslab_ctl_ctx {
+	int argc;
+	char *argv[DSLAB_CTL_MAX_ARGS];
+	char res[DSLAB_CTL_RES_LEN];	/* "handles 3-7" or the error reason */
+};
+
+#define dslab_ctl_res(ctx, fmt, ...) \
+	scnprintf((ctx)->res, sizeof((ctx)->res), fmt, ##__VA_ARGS__)
+
+static int dslab_ctl_u32(struct dslab_ctl_ctx *ctx, const char *s,
+			 const char *what, u32 min, u32 max, u32 *out)
+{
+	int ret = kstrtou32(s, 10, out);
+
+	if (ret) {
+		dslab_ctl_res(ctx, "bad %s '%.24s'", what, s);
+		return ret;
+	}
+	if (*out < min || *out > max) {
+		dslab_ctl_res(ctx, "%s %u out of range %u-%u", what, *out,
+			      min, max);
+		return -ERANGE;
+	}
+	return 0;
+}
+
+/* Optional [count] argument at argv[i]. */
+static int dslab_ctl_count_arg(struct dslab_ctl_ctx *ctx, int i, u32 max,
+			       u32 *count)
+{
+	*count = 1;
+	if (ctx->argc <= i)
+		return 0;
+	return dslab_ctl_u32(ctx, ctx->argv[i], "count", 1, max, count);
+}
+
+static struct dslab_ctl_handle *dslab_ctl_lookup(struct dslab_ctl_ctx *ctx,
+						 const char *s, u32 *id,
+						 int *err)
+{
+	struct dslab_ctl_handle *h;
+
+	lockdep_assert_held(&dslab_ctl_mutex);
+	*err = dslab_ctl_u32(ctx, s, "handle", 1, INT_MAX, id);
+	if (*err)
+		return NULL;
+	h = xa_load(&dslab_ctl_handles, *id);
+	if (!h) {
+		dslab_ctl_res(ctx, "no handle %u", *id);
+		*err = -ENOENT;
+	}
+	return h;
+}
+
+/* "3-7", "3" or "3,5,9" (truncated with "...") into ctx->res after @pfx. */
+static void dslab_ctl_res_ids(struct dslab_ctl_ctx *ctx, const char *pfx,
+			      const u32 *ids, u32 n)
+{
+	size_t len, size = sizeof(ctx->res);
+	bool contiguous = true;
+	u32 i;
+
+	for (i = 1; i < n; i++)
+		if (ids[i] != ids[0] + i)
+			contiguous = false;
+	if (n == 1) {
+		dslab_ctl_res(ctx, "%s %u", pfx, ids[0]);
+		return;
+	}
+	if (contiguous) {
+		dslab_ctl_res(ctx, "%s %u-%u", pfx, ids[0], ids[n - 1]);
+		return;
+	}
+	len = dslab_ctl_res(ctx, "%s %u", pfx, ids[0]);
+	for (i = 1; i < n; i++) {
+		if (len + 16 >= size) {
+			scnprintf(ctx->res + len, size - len, ",...");
+			return;
+		}
+		len += scnprintf(ctx->res + len, size - len, ",%u", ids[i]);
+	}
+}
+
+/* === Handle table === */
+
+/* Take @h out of the table; the caller frees h->obj and @h. */
+static void dslab_ctl_unlink(u32 id)
+{
+	lockdep_assert_held(&dslab_ctl_mutex);
+	xa_erase(&dslab_ctl_handles, id);
+	dslab_ctl_nr_handles--;
+}
+
+static void dslab_ctl_destroy(struct dslab_ctl_handle *h)
+{
+	dslab_free(h->obj);
+	kfree(h);
+}
+
+/* Undo dslab_ctl_make() for ids[0..n-1]. */
+static void dslab_ctl_unmake(const u32 *ids, u32 n)
+{
+	struct dslab_ctl_handle *h;
+	u32 i;
+
+	for (i = 0; i < n; i++) {
+		h = xa_load(&dslab_ctl_handles, ids[i]);
+		dslab_ctl_unlink(ids[i]);
+		dslab_ctl_destroy(h);
+	}
+}
+
+/*
+ * Allocate @count objects (typed if @type) and give each a handle; all or
+ * nothing.
+ */
+static int dslab_ctl_make(struct dslab_ctl_ctx *ctx, size_t size,
+			  const struct dslab_ctl_type *type, u32 count)
+{
+	struct dslab_ctl_handle *h;
+	u32 *ids, n;
+	int ret = 0;
+
+	lockdep_assert_held(&dslab_ctl_mutex);
+	if (count > DSLAB_CTL_MAX_HANDLES - dslab_ctl_nr_handles) {
+		dslab_ctl_res(ctx, "too many handles (limit %u)",
+			      DSLAB_CTL_MAX_HANDLES);
+		return -ENOSPC;
+	}
+	ids = kmalloc_array(count, sizeof(*ids), GFP_KERNEL);
+	if (!ids)
+		goto err_nomem;
+
+	for (n = 0; n < count; n++) {
+		h = kzalloc(sizeof(*h), GFP_KERNEL);
+		if (!h)
+			goto err_unmake;
+		h->size = size;
+		h->type = type;
+		if (type) {
+			struct dslab_ctl_shape *s;
+
+			h->obj = dslab_new(type->type, GFP_KERNEL);
+			s = h->obj;
+			if (s && type->sides) {
+				s->magic = DSLAB_CTL_MAGIC;
+				s->sides = type->sides;
+			} else if (s) {
+				((struct dslab_ctl_blob *)s)->magic =
+					DSLAB_CTL_MAGIC;
+			}
+		} else {
+			h->obj = dslab_alloc(size, GFP_KERNEL);
+			if (h->obj)
+				memset(h->obj, 0x6b, size);
+		}
+		if (!h->obj) {
+			kfree(h);
+			goto err_unmake;
+		}
+		ret = xa_alloc_cyclic(&dslab_ctl_handles, &ids[n], h,
+				      XA_LIMIT(1, INT_MAX),
+				      &dslab_ctl_next_handle, GFP_KERNEL);
+		if (ret < 0) {
+			dslab_ctl_destroy(h);
+			goto err_unmake;
+		}
+		dslab_ctl_nr_handles++;
+	}
+	dslab_ctl_res_ids(ctx, "handles", ids, count);
+	kfree(ids);
+	return 0;
+
+err_unmake:
+	dslab_ctl_unmake(ids, n);
+	kfree(ids);
+err_nomem:
+	dslab_ctl_res(ctx, "out of memory");
+	return -ENOMEM;
+}
+
+/* === Commands === */
+
+/* alloc <size> [count] */
+static int dslab_ctl_cmd_alloc(struct dslab_ctl_ctx *ctx)
+{
+	u32 size, count;
+	int ret;
+
+	ret = dslab_ctl_u32(ctx, ctx->argv[1], "size", 1, DSLAB_CTL_MAX_SIZE,
+			    &size);
+	if (ret)
+		return ret;
+	ret = dslab_ctl_count_arg(ctx, 2, DSLAB_CTL_MAX_COUNT, &count);
+	if (ret)
+		return ret;
+	if ((u64)size * count > DSLAB_CTL_MAX_BYTES) {
+		dslab_ctl_res(ctx, "more than %u bytes in one command",
+			      DSLAB_CTL_MAX_BYTES);
+		return -ERANGE;
+	}
+	return dslab_ctl_make(ctx, size, NULL, count);
+}
+
+/* new <type> [count] */
+static int dslab_ctl_cmd_new(struct dslab_ctl_ctx *ctx)
+{
+	const struct dslab_ctl_type *type = NULL;
+	unsigned int i;
+	u32 count;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(dslab_ctl_types); i++)
+		if (!strcmp(ctx->argv[1], dslab_ctl_types[i].name))
+			type = &dslab_ctl_types[i];
+	if (!type) {
+		dslab_ctl_res(ctx, "unknown type '%.24s'", ctx->argv[1]);
+		return -EINVAL;
+	}
+	ret = dslab_ctl_count_arg(ctx, 2, DSLAB_CTL_MAX_COUNT, &count);
+	if (ret)
+		return ret;
+	return dslab_ctl_make(ctx, type->type->size, type, count);
+}
+
+/* Parse "<h>" or "<h1>-<h2>" into an inclusive range. */
+static int dslab_ctl_range(struct dslab_ctl_ctx *ctx, char *s, u32 *first,
+			   u32 *last)
+{
+	char *dash = strchr(s, '-');
+	int ret;
+
+	if (dash)
+		*dash = '\0';
+	ret = dslab_ctl_u32(ctx, s, "handle", 1, INT_MAX, first);
+	if (ret)
+		return ret;
+	*last = *first;
+	if (!dash)
+		return 0;
+	ret = dslab_ctl_u32(ctx, dash + 1, "handle", 1, INT_MAX, last);
+	if (ret)
+		return ret;
+	if (*last < *first) {
+		dslab_ctl_res(ctx, "empty range %u-%u", *first, *last);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* free <h> | <h1>-<h2> | all */
+static int dslab_ctl_cmd_free(struct dslab_ctl_ctx *ctx)
+{
+	struct dslab_ctl_handle *h;
+	unsigned long id;
+	u32 first, last, n = 0;
+	int ret;
+
+	if (!strcmp(ctx->argv[1], "all")) {
+		first = 1;
+		last = INT_MAX;
+	} else {
+		ret = dslab_ctl_range(ctx, ctx->argv[1], &first, &last);
+		if (ret)
+			return ret;
+		/* All or nothing: every handle in the range must exist. */
+		xa_for_each_range(&dslab_ctl_handles, id, h, first, last)
+			n++;
+		if (n != last - first + 1) {
+			dslab_ctl_res(ctx, "%u of %u handles in %u-%u missing",
+				      last - first + 1 - n, last - first + 1,
+				      first, last);
+			return -ENOENT;
+		}
+		n = 0;
+	}
+	xa_for_each_range(&dslab_ctl_handles, id, h, first, last) {
+		dslab_ctl_unlink(id);
+		dslab_ctl_destroy(h);
+		n++;
+	}
+	dslab_ctl_res(ctx, "freed %u", n);
+	return 0;
+}
+
+/* free_rcu <h> */
+static int dslab_ctl_cmd_free_rcu(struct dslab_ctl_ctx *ctx)
+{
+	struct dslab_ctl_handle *h;
+	int ret;
+	u32 id;
+
+	h = dslab_ctl_lookup(ctx, ctx->argv[1], &id, &ret);
+	if (!h)
+		return ret;
+	dslab_ctl_unlink(id);
+	dslab_free_rcu(h->obj);
+	kfree(h);
+	dslab_ctl_res(ctx, "freed %u rcu", id);
+	return 0;
+}
+
+/* dtor <h> count|sleep <ms>|realloc|free <h2>|point|shape|clear */
+static int dslab_ctl_cmd_dtor(struct dslab_ctl_ctx *ctx)
+{
+	const struct dslab_ctl_dtor_info *info = NULL;
+	struct dslab_ctl_rec *rec = NULL, *old;
+	struct dslab_ctl_handle *h;
+	enum dslab_ctl_dtor_kind kind;
+	u32 id, arg = 0, id2;
+	bool got_arg;
+	int ret;
+
+	h = dslab_ctl_lookup(ctx, ctx->argv[1], &id, &ret);
+	if (!h)
+		return ret;
+	for (kind = 0; kind < ARRAY_SIZE(dslab_ctl_dtors); kind++) {
+		if (!strcmp(ctx->argv[2], dslab_ctl_dtors[kind].name)) {
+			info = &dslab_ctl_dtors[kind];
+			break;
+		}
+	}
+	if (!info) {
+		dslab_ctl_res(ctx, "unknown destructor '%.24s'", ctx->argv[2]);
+		return -EINVAL;
+	}
+	got_arg = ctx->argc > 3;
+	if (info->has_arg != got_arg) {
+		dslab_ctl_res(ctx, "destructor %s takes %s argument",
+			      info->name, info->has_arg ? "one" : "no");
+		return -EINVAL;
+	}
+	if (kind == DSLAB_CTL_DTOR_SLEEP) {
+		ret = dslab_ctl_u32(ctx, ctx->argv[3], "ms", 0,
+				    DSLAB_CTL_MAX_SLEEP_MS, &arg);
+		if (ret)
+			return ret;
+	} else if (kind == DSLAB_CTL_DTOR_FREE) {
+		if (!dslab_ctl_lookup(ctx, ctx->argv[3], &id2, &ret))
+			return ret;
+		if (id2 == id) {
+			dslab_ctl_res(ctx, "handle %u cannot free itself", id);
+			return -EINVAL;
+		}
+		arg = id2;
+	}
+	if (info->has_arg) {
+		rec = kmalloc(sizeof(*rec), GFP_KERNEL);
+		if (!rec) {
+			dslab_ctl_res(ctx, "out of memory");
+			return -ENOMEM;
+		}
+		rec->obj = h->obj;
+		rec->arg = arg;
+	}
+
+	ret = dslab_set_destructor(h->obj, info->dtor);
+	if (ret) {
+		kfree(rec);
+		dslab_ctl_res(ctx, "dslab_set_destructor refused %s on %u",
+			      info->name, id);
+		return ret;
+	}
+	/* The object is live and we hold the mutex: its destructor cannot run. */
+	old = dslab_ctl_rec_take(h->obj);
+	kfree(old);
+	if (rec)
+		dslab_ctl_rec_insert(rec);
+	h->dtor = kind;
+	h->dtor_arg = arg;
+	dslab_ctl_res(ctx, "dtor %u %s", id, info->name);
+	return 0;
+}
+
+/* cleanup <h> [count] */
+static int dslab_ctl_cmd_cleanup(struct dslab_ctl_ctx *ctx)
+{
+	struct dslab_ctl_cleanup *c;
+	struct dslab_ctl_handle *h;
+	u32 id, count, *ids, n;
+	int ret;
+
+	h = dslab_ctl_lookup(ctx, ctx->argv[1], &id, &ret);
+	if (!h)
+		return ret;
+	ret = dslab_ctl_count_arg(ctx, 2, DSLAB_CTL_MAX_CLEANUPS, &count);
+	if (ret)
+		return ret;
+	ids = kmalloc_array(count, sizeof(*ids), GFP_KERNEL);
+	if (!ids)
+		goto err_nomem;
+
+	for (n = 0; n < count; n++) {
+		struct dslab_cleanup *dc;
+
+		c = kzalloc(sizeof(*c), GFP_KERNEL);
+		if (!c)
+			goto err_cancel;
+		c->handle = id;
+		/*
+		 * The id is stored before the cleanup exists; it cannot run
+		 * early, the object is live and freeing it needs the mutex.
+		 */
+		ret = xa_alloc_cyclic(&dslab_ctl_cleanups, &ids[n], c,
+				      XA_LIMIT(1, INT_MAX),
+				      &dslab_ctl_next_cleanup, GFP_KERNEL);
+		if (ret < 0) {
+			kfree(c);
+			goto err_cancel;
+		}
+		dc = dslab_add_cleanup(h->obj, dslab_ctl_cleanup_fn,
+				       (void *)(unsigned long)ids[n],
+				       GFP_KERNEL);
+		if (IS_ERR_OR_NULL(dc)) {
+			ret = dc ? PTR_ERR(dc) : -ENOMEM;
+			xa_erase(&dslab_ctl_cleanups, ids[n]);
+			kfree(c);
+			goto err_cancel_ret;
+		}
+		c->cleanup = dc;
+	}
+	h->ncleanups += count;
+	dslab_ctl_res_ids(ctx, "cleanups", ids, count);
+	kfree(ids);
+	return 0;
+
+err_cancel:
+	ret = -ENOMEM;
+err_cancel_ret:
+	while (n--) {
+		c = xa_erase(&dslab_ctl_cleanups, ids[n]);
+		dslab_cleanup_cancel(c->cleanup);
+		kfree(c);
+	}
+	kfree(ids);
+	dslab_ctl_res(ctx, "dslab_add_cleanup failed on %u", id);
+	return ret;
+err_nomem:
+	dslab_ctl_res(ctx, "out of memory");
+	return -ENOMEM;
+}
+
+/* cancel <cleanup-id> */
+static int dslab_ctl_cmd_cancel(struct dslab_ctl_ctx *ctx)
+{
+	struct dslab_ctl_cleanup *c;
+	struct dslab_ctl_handle *h;
+	u32 cid;
+	int ret;
+
+	ret = dslab_ctl_u32(ctx, ctx->argv[1], "cleanup id", 1, INT_MAX, &cid);
+	if (ret)
+		return ret;
+	/* Erasing the id claims the entry against the cleanup running. */
+	c = xa_erase(&dslab_ctl_cleanups, cid);
+	if (!c) {
+		dslab_ctl_res(ctx, "no cleanup %u", cid);
+		return -ENOENT;
+	}
+	dslab_cleanup_cancel(c->cleanup);
+	h = xa_load(&dslab_ctl_handles, c->handle);
+	if (h && h->ncleanups)
+		h->ncleanups--;
+	kfree(c);
+	dslab_ctl_res(ctx, "cancelled %u", cid);
+	return 0;
+}
+
+/* barrier: wait until every queued destructor and cleanup has run */
+static int dslab_ctl_cmd_barrier(struct dslab_ctl_ctx *ctx)
+{
+	dslab_dtor_barrier();
+	dslab_ctl_res(ctx, "barrier");
+	return 0;
+}
+
+/* shrink: drain per-CPU caches, free empty spans */
+static int dslab_ctl_cmd_shrink(struct dslab_ctl_ctx *ctx)
+{
+	unsigned long pages = dslab_shrink();
+
+	dslab_ctl_res(ctx, "shrink pages %lu", pages);
+	return 0;
+}
+
+/* reset: zero the event counters (dslab's and the ctl_* ones) */
+static int dslab_ctl_cmd_reset(struct dslab_ctl_ctx *ctx)
+{
+	unsigned int i;
+
+	dslab_stats_reset();
+	for (i = 0; i < DSLAB_CTL_NR_COUNTERS; i++)
+		atomic_long_set(&dslab_ctl_counters[i], 0);
+	dslab_ctl_res(ctx, "reset");
+	return 0;
+}
+
+static const struct dslab_ctl_cmd {
+	const char *name;
+	int min_args, max_args;		/* words after the command */
+	bool locked;			/* runs under dslab_ctl_mutex */
+	int (*fn)(struct dslab_ctl_ctx *ctx);
+} dslab_ctl_cmds[] = {
+	{ "alloc",	1, 2, true,  dslab_ctl_cmd_alloc },
+	{ "new",	1, 2, true,  dslab_ctl_cmd_new },
+	{ "free",	1, 1, true,  dslab_ctl_cmd_free },
+	{ "free_rcu",	1, 1, true,  dslab_ctl_cmd_free_rcu },
+	{ "dtor",	2, 3, true,  dslab_ctl_cmd_dtor },
+	{ "cleanup",	1, 2, true,  dslab_ctl_cmd_cleanup },
+	{ "cancel",	1, 1, true,  dslab_ctl_cmd_cancel },
+	/* Never under the mutex: see the "free <h2>" destructor. */
+	{ "barrier",	0, 0, false, dslab_ctl_cmd_barrier },
+	{ "shrink",	0, 0, false, dslab_ctl_cmd_shrink },
+	{ "reset",	0, 0, false, dslab_ctl_cmd_reset },
+};
+
+/* === Parsing and dispatch === */
+
+static void dslab_ctl_set_last(int ret, const char *res)
+{
+	lockdep_assert_held(&dslab_ctl_mutex);
+	if (ret)
+		scnprintf(dslab_ctl_last_buf, sizeof(dslab_ctl_last_buf),
+			  "error %d %s", ret, res);
+	else
+		scnprintf(dslab_ctl_last_buf, sizeof(dslab_ctl_last_buf),
+			  "ok %s", res);
+}
+
+/* Split @line (NUL-terminated, printable) into ctx->argv. */
+static int dslab_ctl_split(struct dslab_ctl_ctx *ctx, char *line)
+{
+	char *word;
+
+	ctx->argc = 0;
+	while ((word = strsep(&line, " \t"))) {
+		if (!*word)
+			continue;
+		if (ctx->argc == DSLAB_CTL_MAX_ARGS) {
+			dslab_ctl_res(ctx, "too many arguments");
+			return -EINVAL;
+		}
+		ctx->argv[ctx->argc++] = word;
+	}
+	if (!ctx->argc) {
+		dslab_ctl_res(ctx, "empty command");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int dslab_ctl_parse(struct dslab_ctl_ctx *ctx, char *line,
+			   size_t len, const struct dslab_ctl_cmd **cmdp)
+{
+	const struct dslab_ctl_cmd *cmd = NULL;
+	unsigned int i;
+	int ret, nargs;
+
+	if (len > DSLAB_CTL_LINE_MAX) {
+		dslab_ctl_res(ctx, "command longer than %d bytes",
+			      DSLAB_CTL_LINE_MAX);
+		return -E2BIG;
+	}
+	if (memchr(line, '\0', len)) {
+		dslab_ctl_res(ctx, "NUL byte in command");
+		return -EINVAL;
+	}
+	if (len && line[len - 1] == '\n')
+		len--;
+	line[len] = '\0';
+	for (i = 0; i < len; i++) {
+		if (!isprint(line[i]) && line[i] != '\t') {
+			dslab_ctl_res(ctx, "control character in command");
+			return -EINVAL;
+		}
+	}
+	ret = dslab_ctl_split(ctx, line);
+	if (ret)
+		return ret;
+
+	for (i = 0; i < ARRAY_SIZE(dslab_ctl_cmds); i++)
+		if (!strcmp(ctx->argv[0], dslab_ctl_cmds[i].name))
+			cmd = &dslab_ctl_cmds[i];
+	if (!cmd) {
+		dslab_ctl_res(ctx, "unknown command '%.24s'", ctx->argv[0]);
+		return -EINVAL;
+	}
+	nargs = ctx->argc - 1;
+	if (nargs < cmd->min_args || nargs > cmd->max_args) {
+		dslab_ctl_res(ctx, "%s takes %d to %d arguments, got %d",
+			      cmd->name, cmd->min_args, cmd->max_args, nargs);
+		return -EINVAL;
+	}
+	*cmdp = cmd;
+	return 0;
+}
+
+/**
+ * dslab_ctl_exec() - run one `control` command
+ * @line: the command; need not be NUL-terminated; a trailing newline is
+ *	allowed.  Copied, not modified.
+ * @len: its length in bytes, at most %DSLAB_CTL_LINE_MAX.
+ *
+ * What a write to debugfs `control` does, for tests that drive the
+ * command language without a shell.  The result is kept for `last` and
+ * dslab_ctl_last().
+ *
+ * Context: Process context; may sleep.  Must not be called from a dslab
+ * destructor or cleanup (barrier would wait for itself).
+ * Return: 0 on success; -E2BIG for an overlong command, -EINVAL for bad
+ * syntax, -ERANGE for a number out of range, -ENOENT for an unknown
+ * handle or cleanup id, -ENOMEM, -ENOSPC (too many handles), -EINTR if
+ * killed while waiting for another writer, or what dslab refused with.
+ */
+int dslab_ctl_exec(const char *line, size_t len)
+{
+	const struct dslab_ctl_cmd *cmd = NULL;
+	struct dslab_ctl_ctx *ctx;
+	char *buf;
+	int ret;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	buf = kmalloc(DSLAB_CTL_LINE_MAX + 1, GFP_KERNEL);
+	if (!ctx || !buf) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+	if (len <= DSLAB_CTL_LINE_MAX)
+		memcpy(buf, line, len);
+	ret = dslab_ctl_parse(ctx, buf, len, &cmd);
+
+	if (!ret && !cmd->locked)
+		ret = cmd->fn(ctx);
+	if (mutex_lock_killable(&dslab_ctl_mutex)) {
+		ret = -EINTR;
+		goto out_free;
+	}
+	if (!ret && cmd->locked)
+		ret = cmd->fn(ctx);
+	dslab_ctl_set_last(ret, ctx->res);
+	mutex_unlock(&dslab_ctl_mutex);
+out_free:
+	kfree(buf);
+	kfree(ctx);
+	return ret;
+}
+EXPORT_SYMBOL_NS_GPL(dslab_ctl_exec, DSLAB_INTERNAL);
+
+/**
+ * dslab_ctl_last() - the result of the last `control` command
+ * @buf: where to copy it, NUL-terminated
+ * @size: size of @buf
+ *
+ * Context: Process context; may sleep.
+ */
+void dslab_ctl_last(char *buf, size_t size)
+{
+	mutex_lock(&dslab_ctl_mutex);
+	strscpy(buf, dslab_ctl_last_buf, size);
+	mutex_unlock(&dslab_ctl_mutex);
+}
+EXPORT_SYMBOL_NS_GPL(dslab_ctl_last, DSLAB_INTERNAL);
+
+/* === debugfs glue (the files themselves are made in debugfs.c) === */
+
+ssize_t dslab_ctl_write(struct file *file, const char __user *ubuf,
+			size_t count, loff_t *ppos)
+{
+	char buf[DSLAB_CTL_LINE_MAX];
+	int ret;
+
+	if (count > DSLAB_CTL_LINE_MAX) {
+		/* Record the refusal without copying anything. */
+		ret = dslab_ctl_exec(NULL, count);
+		return ret ? ret : -E2BIG;
+	}
+	if (copy_from_user(buf, ubuf, count))
+		return -EFAULT;
+	ret = dslab_ctl_exec(buf, count);
+	return ret ? ret : count;
+}
+
+int dslab_ctl_show_last(struct seq_file *m)
+{
+	if (mutex_lock_killable(&dslab_ctl_mutex))
+		return -EINTR;
+	seq_printf(m, "%s\n", dslab_ctl_last_buf);
+	mutex_unlock(&dslab_ctl_mutex);
+	return 0;
+}
+
+int dslab_ctl_show_handles(struct seq_file *m)
+{
+	struct dslab_ctl_handle *h;
+	unsigned long id;
+
+	if (mutex_lock_killable(&dslab_ctl_mutex))
+		return -EINTR;
+	seq_puts(m, "handle size type dtor cleanups\n");
+	xa_for_each(&dslab_ctl_handles, id, h) {
+		seq_printf(m, "%lu %zu %s ", id, h->size,
+			   h->type ? h->type->name : "-");
+		if (h->dtor == DSLAB_CTL_DTOR_NONE)
+			seq_puts(m, "-");
+		else if (dslab_ctl_dtors[h->dtor].has_arg)
+			seq_printf(m, "%s:%u", dslab_ctl_dtors[h->dtor].name,
+				   h->dtor_arg);
+		else
+			seq_puts(m, dslab_ctl_dtors[h->dtor].name);
+		seq_printf(m, " %u\n", h->ncleanups);
+	}
+	mutex_unlock(&dslab_ctl_mutex);
+	return 0;
+}
+
+void dslab_ctl_show_stats(struct seq_file *m)
+{
+	unsigned int i;
+
+	/* A snapshot; writers change it under dslab_ctl_mutex. */
+	seq_printf(m, "ctl_handles %u\n", data_race(dslab_ctl_nr_handles));
+	for (i = 0; i < DSLAB_CTL_NR_COUNTERS; i++)
+		seq_printf(m, "%s %ld\n", dslab_ctl_counter_names[i],
+			   atomic_long_read(&dslab_ctl_counters[i]));
+}
+
+/**
+ * dslab_ctl_exit() - free everything `control` still holds
+ *
+ * Called after the debugfs files are gone, so no command runs
+ * concurrently.  Frees every object still named by a handle (which may
+ * queue destructors), waits for those destructors, then frees what they
+ * did not consume: destructor records and cleanup ids whose cleanups ran
+ * or were dropped.
+ *
+ * Context: Process context; may sleep.
+ */
+void dslab_ctl_exit(void)
+{
+	struct dslab_ctl_cleanup *c;
+	struct dslab_ctl_handle *h;
+	struct dslab_ctl_rec *rec;
+	struct hlist_node *tmp;
+	unsigned long id;
+	unsigned int bkt;
+	u32 n = 0;
+
+	mutex_lock(&dslab_ctl_mutex);
+	xa_for_each(&dslab_ctl_handles, id, h) {
+		dslab_ctl_unlink(id);
+		dslab_ctl_destroy(h);
+		n++;
+	}
+	mutex_unlock(&dslab_ctl_mutex);
+	if (n)
+		pr_info("freed %u objects still held through control\n", n);
+
+	/* Their destructors take records and cleanup ids; let them run. */
+	dslab_dtor_barrier();
+
+	xa_for_each(&dslab_ctl_cleanups, id, c) {
+		xa_erase(&dslab_ctl_cleanups, id);
+		kfree(c);
+	}
+	spin_lock(&dslab_ctl_rec_lock);
+	hash_for_each_safe(dslab_ctl_recs, bkt, tmp, rec, node) {
+		hash_del(&rec->node);
+		kfree(rec);
+	}
+	spin_unlock(&dslab_ctl_rec_lock);
+}

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dslab's debugfs directory, /sys/kernel/debug/dslab/:
+ *
+ *   stats     (0444) global counters, one "name value" per line
+ *   classes   (0444) one row per size class, after a header line
+ *   finq      (0444) the FinBlock queue and the runner
+ *   control   (0200) the command language of control.c
+ *   last      (0444) result of the last control command (any writer)
+ *   handles   (0444) objects held through control
+ *   fail/             fault injection (fault.c)
+ *
+ * Read-only files are single seq_file records (DEFINE_SHOW_ATTRIBUTE), in
+ * the spirit of zsmalloc's per-class table.  Nothing here prints a kernel
+ * address.  debugfs_remove_recursive() waits for readers and writers in
+ * flight, so unloading while a shell uses the files is safe.
+ *
+ * Documentation/debugfs.rst describes every file and command.
+ */
+#define pr_fmt(fmt) "dslab: " fmt
+
+#include <linux/debugfs.h>
+#include <linux/fs.h>
+#include <linux/seq_file.h>
+
+#include "dslab.h"
+#include "control.h"
+
+/* === Data === */
+
+/* Set at init, cleared at exit; NULL when debugfs is unavailable. */
+static struct dentry *dslab_debugfs_dir;
+
+/* === Read-only files === */
+
+static int dslab_dbg_stats_show(struct seq_file *m, void *v)
+{
+	struct dslab_finq_stats fs;
+	unsigned int i;
+
+	for (i = 0; i < DSLAB_NR_STATS; i++)
+		seq_printf(m, "%s %llu\n", dslab_stat_names[i],
+			   dslab_stat_read(i));
+	seq_printf(m, "pages_held %ld\n", atomic_long_read(&dslab_pages_held));
+	seq_printf(m, "objects_inuse %ld\n", dslab_objects_inuse());
+
+	dslab_finq_stats(&fs);
+	seq_printf(m, "finq_blocks_total %lu\n", fs.blocks_total);
+	seq_printf(m, "finq_blocks_free %lu\n", fs.blocks_free);
+	seq_printf(m, "finq_blocks_pending %lu\n", fs.blocks_pending);
+	seq_printf(m, "finq_records_pending %lu\n", fs.records_pending);
+	seq_printf(m, "finq_records_reserved %lu\n", fs.records_reserved);
+
+	dslab_ctl_show_stats(m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(dslab_dbg_stats);
+
+static int dslab_dbg_classes_show(struct seq_file *m, void *v)
+{
+	struct dslab_class_stats st;
+	unsigned int c;
+
+	seq_printf(m, "%5s %7s %5s %7s %7s %9s %9s %9s %12s\n",
+		   "class", "size", "pages", "objects", "spans", "inuse",
+		   "free", "maxwaste%", "wasted");
+	for (c = 0; c < DSLAB_NR_CLASSES; c++) {
+		const struct dslab_class_info *ci = &dslab_classes[c];
+
+		dslab_class_stats(c, &st);
+		seq_printf(m, "%5u %7u %5u %7u %7lu %9lu %9lu %6u.%02u %12lu\n",
+			   c, ci->size, ci->npages, ci->nobjs, st.spans,
+			   st.inuse, st.free, ci->max_waste / 100,
+			   ci->max_waste % 100, st.wasted);
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(dslab_dbg_classes);
+
+static int dslab_dbg_finq_show(struct seq_file *m, void *v)
+{
+	struct dslab_finq_stats fs;
+
+	dslab_finq_stats(&fs);
+	seq_printf(m, "blocks_total %lu\n", fs.blocks_total);
+	seq_printf(m, "blocks_free %lu\n", fs.blocks_free);
+	seq_printf(m, "blocks_pending %lu\n", fs.blocks_pending);
+	seq_printf(m, "records_pending %lu\n", fs.records_pending);
+	seq_printf(m, "records_reserved %lu\n", fs.records_reserved);
+	seq_printf(m, "largest_batch %lu\n", fs.largest_batch);
+	seq_printf(m, "dtor_ns %llu\n", fs.dtor_ns);
+	seq_printf(m, "runner %s\n", fs.runner_state ?: "unknown");
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(dslab_dbg_finq);
+
+static int dslab_dbg_last_show(struct seq_file *m, void *v)
+{
+	return dslab_ctl_show_last(m);
+}
+DEFINE_SHOW_ATTRIBUTE(dslab_dbg_last);
+
+static int dslab_dbg_handles_show(struct seq_file *m, void *v)
+{
+	return dslab_ctl_show_handles(m);
+}
+DEFINE_SHOW_ATTRIBUTE(dslab_dbg_handles);
+
+/* === control === */
+
+static const struct file_operations dslab_control_fops = {
+	.owner		= THIS_MODULE,
+	.open		= nonseekable_open,
+	.write		= dslab_ctl_write,
+};
+
+/* === Init and exit === */
+
+/**
+ * dslab_debugfs_init() - create /sys/kernel/debug/dslab/
+ *
+ * A kernel without debugfs (or with it locked down) gets no files; the
+ * module works without them.
+ *
+ * Context: Process context (module init).
+ * Return: 0, always.
+ */
+int dslab_debugfs_init(void)
+{
+	struct dentry *dir = debugfs_create_dir("dslab", NULL);
+
+	if (IS_ERR_OR_NULL(dir)) {
+		pr_info("debugfs unavailable, no /sys/kernel/debug/dslab\n");
+		return 0;
+	}
+	debugfs_create_file("stats", 0444, dir, NULL, &dslab_dbg_stats_fops);
+	debugfs_create_file("classes", 0444, dir, NULL, &dslab_dbg_classes_fops);
+	debugfs_create_file("finq", 0444, dir, NULL, &dslab_dbg_finq_fops);
+	debugfs_create_file("control", 0200, dir, NULL, &dslab_control_fops);
+	debugfs_create_file("last", 0444, dir, NULL, &dslab_dbg_last_fops);
+	debugfs_create_file("handles", 0444, dir, NULL, &dslab_dbg_handles_fops);
+	dslab_fault_debugfs_init(dir);
+	dslab_debugfs_dir = dir;
+	return 0;
+}
+
+/**
+ * dslab_debugfs_exit() - remove the files, free what control holds
+ *
+ * Waits for readers and writers in flight, then frees every object still
+ * held through a control handle and waits for their destructors.
+ *
+ * Context: Process context (module exit), before the runner stops.
+ */
+void dslab_debugfs_exit(void)
+{
+	debugfs_remove_recursive(dslab_debugfs_dir);
+	dslab_debugfs_dir = NULL;
+	dslab_ctl_exit();
+}
+
+/**
+ * dslab_debugfs_root() - dslab's debugfs directory
+ *
+ * Context: Any context.
+ * Return: the directory, or NULL when debugfs is unavailable.
+ */
+struct dentry *dslab_debugfs_root(void)
+{
+	return dslab_debugfs_dir;
+}

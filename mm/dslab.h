@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * dslab internals shared between the files of dslab.ko and with the KUnit
+ * module (symbols exported in the DSLAB_INTERNAL namespace).
+ *
+ * Layering (Documentation/design.rst has the full picture):
+ *
+ *   dslab_alloc/dslab_free          alloc.c    per-CPU magazines, no shared lock
+ *     -> central (one per class)    span.c     class->lock, partial spans
+ *       -> spans + page map         span.c     contiguous pages, pfn -> span
+ *   destructors and cleanups        dtor.c     span->special_lock per span
+ *   FinBlock queue and runner       finq.c     per-CPU open blocks, runner thread
+ *
+ * Lock order (outer to inner):
+ *   1. dslab_dtor_mutex (barrier/teardown only, finq.c)
+ *   2. span->special_lock            (irq-safe; dtor.c)
+ *   3. dslab_cleanup_ids xa_lock      (irq-safe; dtor.c)
+ *   4. fcpu->lock                    (per-CPU FinBlock slot, irq-safe; finq.c)
+ *   5. dslab_finq.lock               (global block lists, irq-safe; finq.c)
+ *   6. class->lock                   (per size class central, irq-safe; span.c)
+ *   7. dslab_map_lock                (page-map leaf install, irq-safe; span.c)
+ * Per-CPU magazines are protected by disabling interrupts on their CPU and
+ * are never held across any of the locks above except class->lock.
+ */
+#ifndef _DSLAB_INTERNAL_H
+#define _DSLAB_INTERNAL_H
+
+#include <linux/dslab.h>
+#include <linux/fault-inject.h>
+#include <linux/list.h>
+#include <linux/module.h>
+#include <linux/percpu.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+
+#include "compat.h"
+
+struct dentry;
+
+/*
+ * The part of a caller's gfp that applies to dslab's own metadata: how hard
+ * to try, not where from or whether to zero (mm/internal.h's
+ * GFP_RECLAIM_MASK, which modules cannot see).
+ */
+#define DSLAB_GFP_META	(__GFP_RECLAIM | __GFP_HIGH | __GFP_IO | __GFP_FS | \
+			 __GFP_NOWARN | __GFP_RETRY_MAYFAIL | __GFP_NOFAIL | \
+			 __GFP_NORETRY | __GFP_MEMALLOC | __GFP_NOMEMALLOC)
+
+/* === Size classes (sizeclass.c) === */
+
+#include "sizeclasses.h"
+
+/* Requests above DSLAB_MAX_SMALL_SIZE get a span of their own. */
+#define DSLAB_CLASS_LARGE	DSLAB_NR_CLASSES
+
+struct dslab_class_info {
+	u32 size;		/* bytes per object */
+	u32 npages;		/* pages per span */
+	u32 nobjs;		/* objects per span */
+	u32 tail;		/* unused bytes at the end of a span */
+	u32 div_magic;		/* (off * div_magic) >> 32 == off / size */
+	u32 max_waste;		/* worst-case waste, 1/100 of a percent */
+};
+
+extern const struct dslab_class_info dslab_classes[DSLAB_NR_CLASSES];
+extern const u8 dslab_size_to_class8[];
+extern const u8 dslab_size_to_class128[];
+
+/* Class for @size (1 <= size); DSLAB_CLASS_LARGE above the small range. */
+static inline unsigned int dslab_size_class(size_t size)
+{
+	if (likely(size <= DSLAB_SMALL_SIZE_MAX))
+		return dslab_size_to_class8[(size + DSLAB_SMALL_SIZE_DIV - 1) /
+					    DSLAB_SMALL_SIZE_DIV];
+	if (size <= DSLAB_MAX_SMALL_SIZE)
+		return dslab_size_to_class128[(size - DSLAB_SMALL_SIZE_MAX +
+					       DSLAB_LARGE_SIZE_DIV - 1) /
+					      DSLAB_LARGE_SIZE_DIV];
+	return DSLAB_CLASS_LARGE;
+}
+
+/* === Spans and the page map (span.c) === */
+
+struct dslab_special;
+struct dslab_objmeta;
+
+/*
+ * A span: npages contiguous pages carved into objects of one class, or
+ * one large object.  Freed with kfree_rcu() so that page-map readers
+ * (which run under RCU or with interrupts off) never touch freed memory.
+ *
+ * Locking legend: I immutable after creation; C class->lock;
+ * S special_lock; A atomic bitops, no lock.
+ */
+struct dslab_span {
+	void *base;			/* I: first byte */
+	unsigned int class;		/* I: size class or DSLAB_CLASS_LARGE */
+	unsigned int size;		/* I: object size */
+	unsigned int nelems;		/* I: objects in the span */
+	unsigned int npages;		/* I: pages in the span */
+	u32 div_magic;			/* I: see dslab_class_info */
+	struct list_head list;		/* C: on class partial or empty list */
+	void *freelist;			/* C: free objects, linked through word 0 */
+	unsigned int nfree;		/* C: objects on freelist */
+	bool on_partial;		/* C: span is on class->partial */
+	spinlock_t special_lock;	/* protects meta[] contents */
+	struct dslab_objmeta *meta;	/* S: written once under special_lock */
+	struct rcu_head rcu;
+	unsigned long live[];		/* A: bit per object, set while live */
+};
+
+/*
+ * Per-object metadata, allocated for a span the first time one of its
+ * objects is typed or gets a destructor or cleanup.
+ */
+struct dslab_objmeta {
+	const struct dslab_type *type;		/* S (set by dslab_new) */
+	struct dslab_special *specials;		/* S: dtor first, then cleanups */
+};
+
+struct dslab_span *dslab_span_lookup(const void *ptr);
+unsigned int dslab_span_index(const struct dslab_span *span, const void *ptr,
+			      unsigned int *offset);
+static inline void *dslab_span_obj(const struct dslab_span *span,
+				   unsigned int idx)
+{
+	return span->base + (size_t)idx * span->size;
+}
+
+int dslab_span_init(void);
+void dslab_span_exit(void);
+struct dslab_span *dslab_span_new(unsigned int class, size_t size, gfp_t gfp);
+void dslab_span_release(struct dslab_span *span);
+/* central: refill @objs with up to @nr free objects of @class */
+unsigned int dslab_central_get(unsigned int class, void **objs,
+			       unsigned int nr, gfp_t gfp);
+/* central: give @nr objects back to their spans */
+void dslab_central_put(unsigned int class, void **objs, unsigned int nr);
+unsigned long dslab_span_trim(unsigned int keep);
+
+/* === Allocation core (alloc.c) === */
+
+void *dslab_alloc_class(unsigned int class, size_t size, gfp_t gfp);
+/* Release the memory of an object that is no longer live (runner, rcu). */
+void dslab_release_object(struct dslab_span *span, void *obj);
+void dslab_drain_cpu_caches(void);
+int dslab_alloc_init(void);
+void dslab_alloc_exit(void);
+
+extern bool dslab_debug;
+extern int dslab_runner_nice;
+extern unsigned int dslab_span_reserve;
+void dslab_debug_poison_span(struct dslab_span *span);
+
+/* === Statistics (stats.c) === */
+
+enum dslab_stat_item {
+	DSLAB_STAT_ALLOC,
+	DSLAB_STAT_FREE,
+	DSLAB_STAT_ALLOC_FAIL,
+	DSLAB_STAT_BAD_FREE,
+	DSLAB_STAT_DOUBLE_FREE,
+	DSLAB_STAT_INTERIOR_FREE,
+	DSLAB_STAT_FOREIGN_FREE,
+	DSLAB_STAT_DEBUG_CORRUPTION,
+	DSLAB_STAT_DTOR_SET,
+	DSLAB_STAT_DTOR_CLEARED,
+	DSLAB_STAT_DTOR_REFUSED,
+	DSLAB_STAT_CLEANUP_ADDED,
+	DSLAB_STAT_CLEANUP_CANCELLED,
+	DSLAB_STAT_OBJ_QUEUED,
+	DSLAB_STAT_DTOR_RUN,
+	DSLAB_STAT_CLEANUP_RUN,
+	DSLAB_STAT_RCU_FREED,
+	DSLAB_STAT_RUNNER_WAKEUPS,
+	DSLAB_STAT_SPANS_ALLOCATED,
+	DSLAB_STAT_SPANS_FREED,
+	DSLAB_NR_STATS,
+};
+
+extern const char *const dslab_stat_names[DSLAB_NR_STATS];
+
+struct dslab_cpu_stats {
+	u64 item[DSLAB_NR_STATS];
+	long inuse[DSLAB_NR_CLASSES + 1];	/* alloc - free on this CPU */
+};
+
+DECLARE_PER_CPU(struct dslab_cpu_stats, dslab_cpu_stats);
+
+static inline void dslab_stat_inc(enum dslab_stat_item item)
+{
+	this_cpu_inc(dslab_cpu_stats.item[item]);
+}
+
+static inline void dslab_stat_add(enum dslab_stat_item item, u64 n)
+{
+	this_cpu_add(dslab_cpu_stats.item[item], n);
+}
+
+u64 dslab_stat_read(enum dslab_stat_item item);
+long dslab_class_inuse(unsigned int class);
+long dslab_objects_inuse(void);
+void dslab_stats_reset(void);
+
+/* Pages held by dslab: spans, FinBlocks, per-object metadata excluded. */
+extern atomic_long_t dslab_pages_held;
+
+struct dslab_class_stats {
+	unsigned long spans;		/* spans of this class */
+	unsigned long inuse;		/* live objects (and queued ones) */
+	unsigned long free;		/* spans * objects per span - inuse */
+	unsigned long wasted;		/* bytes: tails + free slots */
+};
+void dslab_class_stats(unsigned int class, struct dslab_class_stats *st);
+
+/* Drain every per-CPU cache and free every empty span: pages freed. */
+unsigned long dslab_shrink(void);
+
+/* === Destructors and cleanups (dtor.c) === */
+
+enum dslab_special_kind {
+	DSLAB_SPECIAL_DTOR,
+	DSLAB_SPECIAL_CLEANUP,
+};
+
+/*
+ * A destructor or cleanup attached to an object.  Allocated at
+ * registration, which also reserves the FinBlock slot the object will
+ * need when it is freed (dslab_finq_reserve()).
+ */
+struct dslab_special {
+	struct dslab_special *next;	/* S while attached; runner after */
+	struct dslab_span *span;	/* I: the object's span */
+	unsigned int idx;		/* I: the object's index in it */
+	enum dslab_special_kind kind;	/* I */
+	u32 id;				/* I: cleanup handle id */
+	void (*fn)(void *arg);		/* I */
+	void *arg;			/* I: cleanup argument */
+	const struct dslab_type *type;	/* I: dtor argument type */
+	struct module *owner;		/* I: pinned while attached/queued */
+	struct rcu_head rcu;
+};
+
+/*
+ * Called by the free paths with @span's object @idx no longer live.
+ * Returns true when the object had specials: they were detached and the
+ * object queued for the runner (memory released after they ran).
+ */
+bool dslab_dtor_on_free(struct dslab_span *span, unsigned int idx,
+			void *obj, bool rcu);
+/* Runner: run the specials of a queued object, then release it. */
+void dslab_dtor_run_object(void *obj, struct dslab_special *list);
+/* Unload: drop the specials of a span's leaked objects without running. */
+void dslab_dtor_forget_span(struct dslab_span *span);
+int dslab_dtor_init(void);
+void dslab_dtor_exit(void);
+
+/* === FinBlock queue and runner (finq.c) === */
+
+struct dslab_finq_stats {
+	unsigned long blocks_total;
+	unsigned long blocks_free;
+	unsigned long blocks_pending;
+	unsigned long records_pending;
+	unsigned long records_reserved;
+	unsigned long largest_batch;
+	u64 dtor_ns;			/* time spent running records */
+	const char *runner_state;	/* "sleeping", "running", ... */
+};
+
+int dslab_finq_reserve(gfp_t gfp);
+void dslab_finq_unreserve(void);
+/* Never fails, never allocates; any context. */
+void dslab_finq_enqueue(void *obj, struct dslab_special *list, bool rcu);
+/* Plain object (no specials) freed through dslab_free_rcu(). */
+void dslab_finq_enqueue_rcu_plain(struct dslab_span *span, void *obj);
+void dslab_finq_stats(struct dslab_finq_stats *st);
+unsigned long dslab_finq_trim(void);
+bool dslab_in_runner(void);
+int dslab_finq_init(void);
+void dslab_finq_exit(void);
+
+/* === Fault injection (fault.c) === */
+
+bool dslab_should_fail(gfp_t gfp, size_t size);
+unsigned long dslab_fault_fail_nth(unsigned int nth);
+unsigned int dslab_fault_pending(void);
+void dslab_fault_debugfs_init(struct dentry *root);
+
+/* === debugfs (debugfs.c) === */
+
+int dslab_debugfs_init(void);
+void dslab_debugfs_exit(void);
+struct dentry *dslab_debugfs_root(void);
+
+/* rate-limited report of a caller error */
+#define dslab_report(fmt, ...) pr_err_ratelimited(fmt, ##__VA_ARGS__)
+
+#endif /* _DSLAB_INTERNAL_H */

@@ -1,0 +1,827 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dslab FinBlock queue and the destructor runner.
+ *
+ * This is the Go runtime's finq/finc/allfin and runfinq (see the seed's
+ * queuefinalizer, createfing and runfinq), in the kernel.  A FinBlock is a
+ * page of records, one per freed object with destructors or cleanups (its
+ * detached list of specials) or per plain object freed through
+ * dslab_free_rcu().  Records are placed on the freeing CPU's open block
+ * under a per-CPU lock nobody else contends for but the runner; full
+ * blocks go to a pending list, and the runner steals partial ones at each
+ * pass, so no record waits for a block to fill.
+ *
+ * No loss.  Registration reserves a record slot (dslab_finq_reserve()),
+ * and the pool of blocks is kept at least
+ *	ceil(reserved / records per block) + 4 * nr_cpu_ids + 1
+ * blocks: every reserved record fits even if each CPU holds two partly
+ * filled open blocks (immediate and RCU) and the runner holds two more of
+ * each CPU's that it stole.  So dslab_finq_enqueue() always finds a block
+ * and never allocates.  Plain dslab_free_rcu() records use a separate
+ * pool that the runner tops up in process context; when it is exhausted
+ * the object's first word is used as the link (counted; documented).
+ *
+ * The runner is one kthread, created once at load.  Each pass steals
+ * every CPU's open blocks and the pending lists, runs the immediate
+ * records (cond_resched() between them), and moves RCU records to a
+ * generation that waits for one grace period (one call_rcu() for the
+ * whole generation, like kvfree_rcu()'s page-sized bulk blocks).
+ *
+ * No lost wake-up (Go's fingwait/fingwake).  The runner sets its task
+ * state, then dslab_runner_sleeping = true, then smp_mb(), then checks
+ * for work, and only then schedule()s.  An enqueuer publishes its record,
+ * then smp_mb(), then reads dslab_runner_sleeping and, if set, clears it
+ * with xchg() and wakes the runner.  Both sides store then load with a
+ * full barrier between, so at least one sees the other's store: either
+ * the runner sees the record and does not sleep, or the enqueuer sees the
+ * flag and wakes it; a wake-up between the check and schedule() leaves
+ * the task runnable, so schedule() returns at once.
+ *
+ * Lock order: fcpu->lock -> dslab_finq.lock.  Both are irq-safe (records
+ * are queued from hardirq).  The runner holds neither while it runs a
+ * record.
+ */
+#define pr_fmt(fmt) "dslab: " fmt
+
+#include <linux/kthread.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/wait.h>
+
+#include "dslab.h"
+
+/* === Data === */
+
+struct dslab_finrec {
+	void *obj;
+	struct dslab_special *list;	/* NULL: a plain RCU-freed object */
+};
+
+struct dslab_finblock {
+	struct list_head list;		/* Q: free, pending or runner list */
+	unsigned int nr;		/* records used (fcpu->lock or owner) */
+	bool plain;			/* I: from the plain-RCU pool */
+	struct dslab_finrec rec[];
+};
+
+#define DSLAB_FINBLOCK_RECORDS						\
+	((PAGE_SIZE - sizeof(struct dslab_finblock)) / sizeof(struct dslab_finrec))
+
+/* Per CPU: records being filled on this CPU. */
+struct dslab_fcpu {
+	spinlock_t lock;
+	struct dslab_finblock *open;		/* L: run as soon as possible */
+	struct dslab_finblock *open_rcu;	/* L: run after a grace period */
+	struct dslab_finblock *open_plain;	/* L: plain RCU frees */
+	void *plain_chain;			/* L: fallback, linked via word 0 */
+	unsigned int nr;			/* L: records queued here */
+};
+
+static DEFINE_PER_CPU(struct dslab_fcpu, dslab_fcpu);
+
+/* Q: dslab_finq.lock */
+static struct {
+	spinlock_t lock;
+	struct list_head free;		/* Q: empty reserved-pool blocks */
+	struct list_head free_plain;	/* Q: empty plain-pool blocks */
+	struct list_head pending;	/* Q: full blocks, run now */
+	struct list_head pending_rcu;	/* Q: full blocks, run after a GP */
+	struct list_head pending_plain;	/* Q: full plain blocks */
+	unsigned long nr_blocks;	/* Q: reserved-pool blocks */
+	unsigned long nr_free;		/* Q */
+	unsigned long nr_plain;		/* Q: plain-pool blocks */
+	unsigned long nr_free_plain;	/* Q */
+	unsigned long nr_pending;	/* Q: blocks on the pending lists */
+	unsigned long reserved;		/* Q: record slots promised */
+	unsigned long barrier_req;	/* Q: barrier requests issued */
+} dslab_finq;
+
+/* Written by the runner only; read by stats and barrier waiters. */
+static unsigned long dslab_barrier_done;
+static unsigned long dslab_largest_batch;
+static u64 dslab_dtor_ns;
+static const char *dslab_runner_state = "starting";
+static DECLARE_WAIT_QUEUE_HEAD(dslab_barrier_wq);
+
+static struct task_struct *dslab_runner;
+static int dslab_runner_sleeping;	/* see the wake-up argument above */
+
+/* RCU generations: runner-private, except what the callback writes. */
+static LIST_HEAD(dslab_rcu_next);		/* waiting for call_rcu() */
+static LIST_HEAD(dslab_plain_next);
+static LIST_HEAD(dslab_rcu_inflight);		/* waiting for its GP */
+static LIST_HEAD(dslab_plain_inflight);
+static void *dslab_chain_next, *dslab_chain_inflight;
+static unsigned long dslab_rcu_inflight_gen, dslab_rcu_issued;
+static unsigned long dslab_rcu_cb_gen;		/* gen the callback completes */
+static unsigned long dslab_rcu_done;		/* written by the callback */
+static bool dslab_rcu_cb_pending;		/* runner sets, callback clears */
+static struct rcu_head dslab_rcu_head;
+
+int dslab_runner_nice;
+static unsigned int dslab_plain_pool_min;
+
+static void dslab_finq_exit_blocks(void);
+
+/* === Internals: blocks === */
+
+static unsigned long dslab_blocks_needed(unsigned long reserved)
+{
+	return DIV_ROUND_UP(reserved, DSLAB_FINBLOCK_RECORDS) +
+	       4 * nr_cpu_ids + 1;
+}
+
+static struct dslab_finblock *dslab_block_alloc(gfp_t gfp, bool plain)
+{
+	struct dslab_finblock *blk;
+
+	if (dslab_should_fail(gfp, PAGE_SIZE))
+		return NULL;
+	blk = kmalloc(PAGE_SIZE, (gfp & DSLAB_GFP_META) | __GFP_NOWARN);
+	if (!blk)
+		return NULL;
+	INIT_LIST_HEAD(&blk->list);
+	blk->nr = 0;
+	blk->plain = plain;
+	return blk;
+}
+
+static void dslab_block_put(struct dslab_finblock *blk)
+{
+	lockdep_assert_held(&dslab_finq.lock);
+	blk->nr = 0;
+	if (blk->plain) {
+		list_add(&blk->list, &dslab_finq.free_plain);
+		dslab_finq.nr_free_plain++;
+	} else {
+		list_add(&blk->list, &dslab_finq.free);
+		dslab_finq.nr_free++;
+	}
+}
+
+static struct dslab_finblock *dslab_block_get(bool plain)
+{
+	struct list_head *head = plain ? &dslab_finq.free_plain : &dslab_finq.free;
+	struct dslab_finblock *blk;
+
+	lockdep_assert_held(&dslab_finq.lock);
+	blk = list_first_entry_or_null(head, struct dslab_finblock, list);
+	if (!blk)
+		return NULL;
+	list_del_init(&blk->list);
+	if (plain)
+		dslab_finq.nr_free_plain--;
+	else
+		dslab_finq.nr_free--;
+	return blk;
+}
+
+/* Grow the reserved pool until it covers the reservations. */
+static int dslab_pool_fill(gfp_t gfp)
+{
+	struct dslab_finblock *blk;
+	unsigned long flags;
+
+	for (;;) {
+		spin_lock_irqsave(&dslab_finq.lock, flags);
+		if (dslab_finq.nr_blocks >=
+		    dslab_blocks_needed(dslab_finq.reserved)) {
+			spin_unlock_irqrestore(&dslab_finq.lock, flags);
+			return 0;
+		}
+		spin_unlock_irqrestore(&dslab_finq.lock, flags);
+
+		blk = dslab_block_alloc(gfp, false);
+		if (!blk)
+			return -ENOMEM;
+		spin_lock_irqsave(&dslab_finq.lock, flags);
+		dslab_finq.nr_blocks++;
+		dslab_block_put(blk);
+		spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	}
+}
+
+/* Top up the plain-RCU pool; runner and init only. */
+static void dslab_plain_pool_fill(gfp_t gfp)
+{
+	struct dslab_finblock *blk;
+	unsigned long flags;
+
+	while (data_race(dslab_finq.nr_free_plain) < dslab_plain_pool_min) {
+		blk = dslab_block_alloc(gfp, true);
+		if (!blk)
+			return;
+		spin_lock_irqsave(&dslab_finq.lock, flags);
+		dslab_finq.nr_plain++;
+		dslab_block_put(blk);
+		spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	}
+}
+
+/* === Internals: wake-up === */
+
+static void dslab_runner_kick(void)
+{
+	/* Pairs with smp_mb() in dslab_runner_wait(); see the header. */
+	smp_mb();
+	if (READ_ONCE(dslab_runner_sleeping) &&
+	    xchg(&dslab_runner_sleeping, 0))
+		wake_up_process(dslab_runner);
+}
+
+/* === Queueing (any context) === */
+
+static void dslab_fcpu_add(struct dslab_fcpu *fc, struct dslab_finblock **slot,
+			   struct list_head *pending, void *obj,
+			   struct dslab_special *list)
+{
+	struct dslab_finblock *blk = *slot;
+
+	lockdep_assert_held(&fc->lock);
+	if (!blk || blk->nr == DSLAB_FINBLOCK_RECORDS) {
+		spin_lock(&dslab_finq.lock);
+		if (blk) {
+			list_add_tail(&blk->list, pending);
+			dslab_finq.nr_pending++;
+		}
+		blk = dslab_block_get(false);
+		spin_unlock(&dslab_finq.lock);
+		*slot = blk;
+		/* The reservation guarantees a block; see the header. */
+		if (WARN_ON_ONCE(!blk))
+			return;
+	}
+	blk->rec[blk->nr++] = (struct dslab_finrec){ .obj = obj, .list = list };
+	WRITE_ONCE(fc->nr, fc->nr + 1);
+}
+
+/**
+ * dslab_finq_enqueue() - queue a dead object's specials for the runner
+ * @obj: the object, no longer live
+ * @list: its detached specials; one reserved slot covers them all
+ * @rcu: run them only after an RCU grace period
+ *
+ * Context: Any context, interrupts disabled.  Never allocates or fails.
+ */
+void dslab_finq_enqueue(void *obj, struct dslab_special *list, bool rcu)
+{
+	struct dslab_fcpu *fc = this_cpu_ptr(&dslab_fcpu);
+
+	lockdep_assert_irqs_disabled();
+	spin_lock(&fc->lock);
+	dslab_fcpu_add(fc, rcu ? &fc->open_rcu : &fc->open,
+		       rcu ? &dslab_finq.pending_rcu : &dslab_finq.pending,
+		       obj, list);
+	spin_unlock(&fc->lock);
+	dslab_runner_kick();
+}
+
+/**
+ * dslab_finq_enqueue_rcu_plain() - free a plain object after a GP
+ * @span: its span
+ * @obj: the object, no longer live, with no specials
+ *
+ * Context: Any context, interrupts disabled.  Never allocates.
+ */
+void dslab_finq_enqueue_rcu_plain(struct dslab_span *span, void *obj)
+{
+	struct dslab_fcpu *fc = this_cpu_ptr(&dslab_fcpu);
+	struct dslab_finblock *blk;
+
+	lockdep_assert_irqs_disabled();
+	dslab_stat_inc(DSLAB_STAT_RCU_FREED);
+	spin_lock(&fc->lock);
+	blk = fc->open_plain;
+	if (!blk || blk->nr == DSLAB_FINBLOCK_RECORDS) {
+		spin_lock(&dslab_finq.lock);
+		if (blk) {
+			list_add_tail(&blk->list, &dslab_finq.pending_plain);
+			dslab_finq.nr_pending++;
+		}
+		blk = dslab_block_get(true);
+		spin_unlock(&dslab_finq.lock);
+		fc->open_plain = blk;
+	}
+	if (blk) {
+		blk->rec[blk->nr++] = (struct dslab_finrec){ .obj = obj };
+	} else {
+		/* Pool exhausted: link through the object (see header). */
+		*(void **)obj = fc->plain_chain;
+		fc->plain_chain = obj;
+	}
+	WRITE_ONCE(fc->nr, fc->nr + 1);
+	spin_unlock(&fc->lock);
+	dslab_runner_kick();
+}
+
+/**
+ * dslab_finq_reserve() - promise one record slot
+ * @gfp: flags for growing the pool
+ *
+ * Context: As @gfp allows.
+ * Return: 0, or -ENOMEM with nothing reserved.
+ */
+int dslab_finq_reserve(gfp_t gfp)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&dslab_finq.lock, flags);
+	dslab_finq.reserved++;
+	spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	if (dslab_pool_fill(gfp)) {
+		dslab_finq_unreserve();
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/**
+ * dslab_finq_unreserve() - give a record slot back
+ *
+ * Context: Any context.
+ */
+void dslab_finq_unreserve(void)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&dslab_finq.lock, flags);
+	if (!WARN_ON_ONCE(!dslab_finq.reserved))
+		dslab_finq.reserved--;
+	spin_unlock_irqrestore(&dslab_finq.lock, flags);
+}
+
+/* === Runner === */
+
+/* Steal every CPU's open blocks and the pending lists. */
+static unsigned long dslab_steal(struct list_head *now, struct list_head *rcu,
+				 struct list_head *plain, void **chain)
+{
+	unsigned long stolen = 0, flags;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct dslab_fcpu *fc = per_cpu_ptr(&dslab_fcpu, cpu);
+		void *c;
+
+		if (!READ_ONCE(fc->nr))
+			continue;
+		spin_lock_irqsave(&fc->lock, flags);
+		if (fc->open && fc->open->nr) {
+			list_add_tail(&fc->open->list, now);
+			fc->open = NULL;
+		}
+		if (fc->open_rcu && fc->open_rcu->nr) {
+			list_add_tail(&fc->open_rcu->list, rcu);
+			fc->open_rcu = NULL;
+		}
+		if (fc->open_plain && fc->open_plain->nr) {
+			list_add_tail(&fc->open_plain->list, plain);
+			fc->open_plain = NULL;
+		}
+		while ((c = fc->plain_chain)) {
+			fc->plain_chain = *(void **)c;
+			*(void **)c = *chain;
+			*chain = c;
+		}
+		stolen += fc->nr;
+		WRITE_ONCE(fc->nr, 0);
+		spin_unlock_irqrestore(&fc->lock, flags);
+	}
+
+	spin_lock_irqsave(&dslab_finq.lock, flags);
+	list_splice_tail_init(&dslab_finq.pending, now);
+	list_splice_tail_init(&dslab_finq.pending_rcu, rcu);
+	list_splice_tail_init(&dslab_finq.pending_plain, plain);
+	dslab_finq.nr_pending = 0;
+	spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	return stolen;
+}
+
+static void dslab_release_plain(void *obj)
+{
+	dslab_release_object(dslab_span_lookup(obj), obj);
+}
+
+/* Run every record of every block on @blocks and recycle the blocks. */
+static unsigned long dslab_run_blocks(struct list_head *blocks)
+{
+	struct dslab_finblock *blk, *tmp;
+	unsigned long n = 0, flags;
+	u64 t0 = ktime_get_ns();
+
+	list_for_each_entry_safe(blk, tmp, blocks, list) {
+		unsigned int i;
+
+		for (i = 0; i < blk->nr; i++) {
+			struct dslab_finrec *r = &blk->rec[i];
+
+			if (r->list)
+				dslab_dtor_run_object(r->obj, r->list);
+			else
+				dslab_release_plain(r->obj);
+			/* Clear every reference once the record has run. */
+			r->obj = NULL;
+			r->list = NULL;
+			n++;
+			cond_resched();
+		}
+		list_del_init(&blk->list);
+		spin_lock_irqsave(&dslab_finq.lock, flags);
+		dslab_block_put(blk);
+		spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	}
+	WRITE_ONCE(dslab_dtor_ns, dslab_dtor_ns + ktime_get_ns() - t0);
+	return n;
+}
+
+static unsigned long dslab_run_chain(void **chain)
+{
+	unsigned long n = 0;
+	void *c;
+
+	while ((c = *chain)) {
+		*chain = *(void **)c;
+		dslab_release_plain(c);
+		n++;
+	}
+	return n;
+}
+
+static void dslab_rcu_cb(struct rcu_head *head)
+{
+	/* Pairs with smp_load_acquire() in dslab_rcu_ready(). */
+	smp_store_release(&dslab_rcu_done, READ_ONCE(dslab_rcu_cb_gen));
+	WRITE_ONCE(dslab_rcu_cb_pending, false);
+	dslab_runner_kick();
+}
+
+static bool dslab_inflight_empty(void)
+{
+	return list_empty(&dslab_rcu_inflight) &&
+	       list_empty(&dslab_plain_inflight) && !dslab_chain_inflight;
+}
+
+static bool dslab_next_empty(void)
+{
+	return list_empty(&dslab_rcu_next) && list_empty(&dslab_plain_next) &&
+	       !dslab_chain_next;
+}
+
+static bool dslab_rcu_ready(void)
+{
+	return !dslab_inflight_empty() &&
+	       smp_load_acquire(&dslab_rcu_done) >= dslab_rcu_inflight_gen;
+}
+
+static bool dslab_rcu_can_start(void)
+{
+	return dslab_inflight_empty() && !dslab_next_empty() &&
+	       !READ_ONCE(dslab_rcu_cb_pending);
+}
+
+static unsigned long dslab_run_rcu_inflight(void)
+{
+	unsigned long n = dslab_run_blocks(&dslab_rcu_inflight);
+
+	n += dslab_run_blocks(&dslab_plain_inflight);
+	return n + dslab_run_chain(&dslab_chain_inflight);
+}
+
+/* Move the next generation to inflight. */
+static void dslab_gen_advance(void)
+{
+	list_splice_tail_init(&dslab_rcu_next, &dslab_rcu_inflight);
+	list_splice_tail_init(&dslab_plain_next, &dslab_plain_inflight);
+	dslab_chain_inflight = dslab_chain_next;
+	dslab_chain_next = NULL;
+}
+
+/*
+ * Append a stolen block's records to a generation, topping up its last
+ * block first, so that every block of a generation but the last is full
+ * and a generation waiting for its grace period holds no more blocks than
+ * its records need (the pool bound in the header relies on it).
+ */
+static void dslab_gen_append(struct list_head *gen, struct dslab_finblock *blk)
+{
+	struct dslab_finblock *tail;
+	unsigned long flags;
+	unsigned int k;
+
+	list_del_init(&blk->list);
+	tail = list_empty(gen) ? NULL :
+	       list_last_entry(gen, struct dslab_finblock, list);
+	if (tail) {
+		k = min(blk->nr, (unsigned int)DSLAB_FINBLOCK_RECORDS - tail->nr);
+		memcpy(&tail->rec[tail->nr], blk->rec, k * sizeof(blk->rec[0]));
+		tail->nr += k;
+		blk->nr -= k;
+		memmove(blk->rec, &blk->rec[k], blk->nr * sizeof(blk->rec[0]));
+	}
+	if (blk->nr) {
+		list_add_tail(&blk->list, gen);
+		return;
+	}
+	spin_lock_irqsave(&dslab_finq.lock, flags);
+	dslab_block_put(blk);
+	spin_unlock_irqrestore(&dslab_finq.lock, flags);
+}
+
+static void dslab_gen_append_all(struct list_head *gen, struct list_head *blocks)
+{
+	struct dslab_finblock *blk, *tmp;
+
+	list_for_each_entry_safe(blk, tmp, blocks, list)
+		dslab_gen_append(gen, blk);
+}
+
+static void dslab_rcu_start(void)
+{
+	dslab_gen_advance();
+	dslab_rcu_inflight_gen = ++dslab_rcu_issued;
+	WRITE_ONCE(dslab_rcu_cb_gen, dslab_rcu_inflight_gen);
+	WRITE_ONCE(dslab_rcu_cb_pending, true);
+	call_rcu(&dslab_rcu_head, dslab_rcu_cb);
+}
+
+static bool dslab_barrier_pending(void)
+{
+	return data_race(dslab_finq.barrier_req) > READ_ONCE(dslab_barrier_done);
+}
+
+static bool dslab_has_work(void)
+{
+	int cpu;
+
+	if (dslab_barrier_pending() || dslab_rcu_ready() || dslab_rcu_can_start())
+		return true;
+	for_each_possible_cpu(cpu)
+		if (READ_ONCE(per_cpu_ptr(&dslab_fcpu, cpu)->nr))
+			return true;
+	return !list_empty_careful(&dslab_finq.pending) ||
+	       !list_empty_careful(&dslab_finq.pending_rcu) ||
+	       !list_empty_careful(&dslab_finq.pending_plain);
+}
+
+static void dslab_runner_wait(void)
+{
+	set_current_state(TASK_IDLE);
+	WRITE_ONCE(dslab_runner_sleeping, 1);
+	/* Pairs with smp_mb() in dslab_runner_kick(); see the header. */
+	smp_mb();
+	if (dslab_has_work() || kthread_should_stop()) {
+		WRITE_ONCE(dslab_runner_sleeping, 0);
+		__set_current_state(TASK_RUNNING);
+		return;
+	}
+	WRITE_ONCE(dslab_runner_state, "sleeping");
+	schedule();
+	WRITE_ONCE(dslab_runner_sleeping, 0);
+	dslab_stat_inc(DSLAB_STAT_RUNNER_WAKEUPS);
+}
+
+/* One pass: steal, run, advance the RCU generations. */
+static unsigned long dslab_runner_pass(bool flush)
+{
+	LIST_HEAD(now);
+	LIST_HEAD(rcu);
+	LIST_HEAD(plain);
+	void *chain = NULL;
+	unsigned long n;
+
+	dslab_steal(&now, &rcu, &plain, &chain);
+	n = dslab_run_blocks(&now);
+	dslab_gen_append_all(&dslab_rcu_next, &rcu);
+	dslab_gen_append_all(&dslab_plain_next, &plain);
+	if (chain) {
+		void *c = chain;
+
+		/* Append the stolen chain to the next generation's. */
+		while (*(void **)c)
+			c = *(void **)c;
+		*(void **)c = dslab_chain_next;
+		dslab_chain_next = chain;
+	}
+
+	if (flush && (!dslab_inflight_empty() || !dslab_next_empty())) {
+		/* A grace period from now covers both generations. */
+		synchronize_rcu();
+		n += dslab_run_rcu_inflight();
+		dslab_gen_advance();
+		n += dslab_run_rcu_inflight();
+	} else {
+		if (dslab_rcu_ready())
+			n += dslab_run_rcu_inflight();
+		if (dslab_rcu_can_start())
+			dslab_rcu_start();
+	}
+	if (n > dslab_largest_batch)
+		WRITE_ONCE(dslab_largest_batch, n);
+	return n;
+}
+
+static int dslab_runner_fn(void *unused)
+{
+	for (;;) {
+		unsigned long req, flags;
+		bool stop = kthread_should_stop();
+		int i;
+
+		WRITE_ONCE(dslab_runner_state, "running");
+		spin_lock_irqsave(&dslab_finq.lock, flags);
+		req = dslab_finq.barrier_req;
+		spin_unlock_irqrestore(&dslab_finq.lock, flags);
+
+		if (req > dslab_barrier_done || stop) {
+			/*
+			 * Barrier: run everything queued so far, and what
+			 * those destructors queue in turn (bounded, so a
+			 * destructor that always frees another cannot hold a
+			 * barrier forever).
+			 */
+			WRITE_ONCE(dslab_runner_state, "flushing");
+			for (i = 0; i < 64; i++)
+				if (!dslab_runner_pass(true) && !dslab_has_work())
+					break;
+			/* Pairs with READ_ONCE() in dslab_dtor_barrier(). */
+			smp_store_release(&dslab_barrier_done, req);
+			wake_up_all(&dslab_barrier_wq);
+			if (stop)
+				break;
+		} else {
+			dslab_runner_pass(false);
+		}
+		dslab_plain_pool_fill(GFP_KERNEL);
+		cond_resched();
+		dslab_runner_wait();
+	}
+	WRITE_ONCE(dslab_runner_state, "stopped");
+	return 0;
+}
+
+/* === Public interface === */
+
+/**
+ * dslab_dtor_barrier() - wait for every queued destructor and cleanup
+ *
+ * Returns once every destructor and cleanup queued before the call,
+ * RCU-deferred ones included, has returned (and what they queued in turn,
+ * within a bound of 64 passes), like kvfree_rcu_barrier().  Called from a
+ * destructor it returns at once: the runner cannot wait for itself.
+ *
+ * Context: Process context.  May sleep.
+ */
+void dslab_dtor_barrier(void)
+{
+	unsigned long req, flags;
+
+	might_sleep();
+	if (dslab_in_runner())
+		return;
+	spin_lock_irqsave(&dslab_finq.lock, flags);
+	req = ++dslab_finq.barrier_req;
+	spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	dslab_runner_kick();
+	wait_event(dslab_barrier_wq,
+		   smp_load_acquire(&dslab_barrier_done) >= req);
+}
+EXPORT_SYMBOL_GPL(dslab_dtor_barrier);
+
+/**
+ * dslab_in_runner() - is the caller a destructor run by the runner?
+ *
+ * Context: Any context.
+ * Return: true in the runner thread.
+ */
+bool dslab_in_runner(void)
+{
+	return current == dslab_runner;
+}
+
+/**
+ * dslab_finq_stats() - the FinBlock queue's state
+ * @st: filled in
+ *
+ * Context: Any context.
+ */
+void dslab_finq_stats(struct dslab_finq_stats *st)
+{
+	unsigned long flags, queued = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		queued += READ_ONCE(per_cpu_ptr(&dslab_fcpu, cpu)->nr);
+	spin_lock_irqsave(&dslab_finq.lock, flags);
+	st->blocks_total = dslab_finq.nr_blocks + dslab_finq.nr_plain;
+	st->blocks_free = dslab_finq.nr_free + dslab_finq.nr_free_plain;
+	st->blocks_pending = dslab_finq.nr_pending;
+	st->records_reserved = dslab_finq.reserved;
+	spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	st->records_pending = queued;
+	st->largest_batch = READ_ONCE(dslab_largest_batch);
+	st->dtor_ns = READ_ONCE(dslab_dtor_ns);
+	st->runner_state = READ_ONCE(dslab_runner_state);
+}
+EXPORT_SYMBOL_NS_GPL(dslab_finq_stats, DSLAB_INTERNAL);
+
+/**
+ * dslab_finq_trim() - free FinBlocks the reservations do not need
+ *
+ * Context: Process context.
+ * Return: pages freed.
+ */
+unsigned long dslab_finq_trim(void)
+{
+	struct dslab_finblock *blk, *tmp;
+	unsigned long flags, n = 0;
+	LIST_HEAD(victims);
+
+	spin_lock_irqsave(&dslab_finq.lock, flags);
+	while (dslab_finq.nr_blocks > dslab_blocks_needed(dslab_finq.reserved) &&
+	       (blk = dslab_block_get(false))) {
+		list_add(&blk->list, &victims);
+		dslab_finq.nr_blocks--;
+	}
+	while (dslab_finq.nr_free_plain > dslab_plain_pool_min &&
+	       (blk = dslab_block_get(true))) {
+		list_add(&blk->list, &victims);
+		dslab_finq.nr_plain--;
+	}
+	spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	list_for_each_entry_safe(blk, tmp, &victims, list) {
+		kfree(blk);
+		n++;
+	}
+	return n;
+}
+
+/* === Init and exit === */
+
+int dslab_finq_init(void)
+{
+	int cpu, ret;
+
+	spin_lock_init(&dslab_finq.lock);
+	INIT_LIST_HEAD(&dslab_finq.free);
+	INIT_LIST_HEAD(&dslab_finq.free_plain);
+	INIT_LIST_HEAD(&dslab_finq.pending);
+	INIT_LIST_HEAD(&dslab_finq.pending_rcu);
+	INIT_LIST_HEAD(&dslab_finq.pending_plain);
+	for_each_possible_cpu(cpu)
+		spin_lock_init(&per_cpu_ptr(&dslab_fcpu, cpu)->lock);
+
+	dslab_plain_pool_min = 2 * nr_cpu_ids;
+	ret = dslab_pool_fill(GFP_KERNEL);
+	if (ret)
+		goto err_free;
+	dslab_plain_pool_fill(GFP_KERNEL);
+
+	dslab_runner = kthread_run(dslab_runner_fn, NULL, "dslab_runner");
+	if (IS_ERR(dslab_runner)) {
+		ret = PTR_ERR(dslab_runner);
+		goto err_free;
+	}
+	set_user_nice(dslab_runner, dslab_runner_nice);
+	return 0;
+
+err_free:
+	dslab_finq_exit_blocks();
+	return ret;
+}
+
+/* Free every block; the runner is gone and nothing is queued. */
+static void dslab_finq_exit_blocks(void)
+{
+	struct dslab_finblock *blk, *tmp;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct dslab_fcpu *fc = per_cpu_ptr(&dslab_fcpu, cpu);
+
+		/* Drained by the runner's last pass; empty blocks remain. */
+		if (fc->open)
+			list_add(&fc->open->list, &dslab_finq.free);
+		if (fc->open_rcu)
+			list_add(&fc->open_rcu->list, &dslab_finq.free);
+		if (fc->open_plain)
+			list_add(&fc->open_plain->list, &dslab_finq.free);
+		fc->open = fc->open_rcu = fc->open_plain = NULL;
+	}
+	list_for_each_entry_safe(blk, tmp, &dslab_finq.free, list)
+		kfree(blk);
+	list_for_each_entry_safe(blk, tmp, &dslab_finq.free_plain, list)
+		kfree(blk);
+	INIT_LIST_HEAD(&dslab_finq.free);
+	INIT_LIST_HEAD(&dslab_finq.free_plain);
+}
+
+void dslab_finq_exit(void)
+{
+	/* The runner's last pass is a full flush; see dslab_runner_fn(). */
+	kthread_stop(dslab_runner);
+	dslab_runner = NULL;
+	/* The last generation's callback may still be pending. */
+	rcu_barrier();
+	dslab_finq_exit_blocks();
+}

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dslab module init and exit, and the module parameters.
+ *
+ * Init brings the layers up bottom to top: spans and the page map, the
+ * per-CPU caches, destructors, the FinBlock queue and its runner, then
+ * debugfs.  Exit goes the other way and is the "kmem_cache_destroy" of the
+ * whole allocator: objects still held through debugfs handles are freed,
+ * every queued destructor and cleanup runs (a barrier, then the runner's
+ * final flush), the CPU caches are drained, objects still live are
+ * reported per class, and every page goes back.
+ *
+ * See Documentation/design.rst for the design and the lock order, and
+ * Documentation/api.rst for the parameters.
+ */
+#define pr_fmt(fmt) "dslab: " fmt
+
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/sched.h>
+
+#include "dslab.h"
+
+/* === Module parameters === */
+
+module_param_named(debug, dslab_debug, bool, 0444);
+MODULE_PARM_DESC(debug, "Red zones and poisoning with checks, like slub_debug=PZ (load time only)");
+
+static int dslab_param_set_reserve(const char *val, const struct kernel_param *kp)
+{
+	unsigned int v;
+	int ret = kstrtouint(val, 0, &v);
+
+	if (ret)
+		return ret;
+	if (v > 64)
+		return -ERANGE;
+	WRITE_ONCE(dslab_span_reserve, v);
+	return 0;
+}
+
+static const struct kernel_param_ops dslab_reserve_ops = {
+	.set = dslab_param_set_reserve,
+	.get = param_get_uint,
+};
+module_param_cb(span_reserve, &dslab_reserve_ops, &dslab_span_reserve, 0644);
+MODULE_PARM_DESC(span_reserve, "Empty spans kept per size class before pages go back (0-64, default 1)");
+
+static int dslab_param_set_nice(const char *val, const struct kernel_param *kp)
+{
+	int v;
+	int ret = kstrtoint(val, 0, &v);
+
+	if (ret)
+		return ret;
+	if (v < MIN_NICE || v > MAX_NICE)
+		return -ERANGE;
+	dslab_runner_nice = v;
+	return 0;
+}
+
+static const struct kernel_param_ops dslab_nice_ops = {
+	.set = dslab_param_set_nice,
+	.get = param_get_int,
+};
+module_param_cb(runner_nice, &dslab_nice_ops, &dslab_runner_nice, 0444);
+MODULE_PARM_DESC(runner_nice, "Nice level of the destructor runner thread (-20..19, load time)");
+
+static bool dslab_selftest_warn;
+module_param_named(selftest_warn, dslab_selftest_warn, bool, 0444);
+MODULE_PARM_DESC(selftest_warn, "Harness self-test only: WARN once at load so make check must turn red");
+
+/* === Init and exit === */
+
+static int __init dslab_init(void)
+{
+	int ret;
+
+	ret = dslab_span_init();
+	if (ret)
+		return ret;
+	ret = dslab_alloc_init();
+	if (ret)
+		goto err_span;
+	ret = dslab_dtor_init();
+	if (ret)
+		goto err_alloc;
+	ret = dslab_finq_init();
+	if (ret)
+		goto err_dtor;
+	ret = dslab_debugfs_init();
+	if (ret)
+		goto err_finq;
+
+	WARN(dslab_selftest_warn, "dslab: selftest_warn set: deliberate warning for the harness self-test\n");
+	pr_info("loaded: %d size classes up to %d bytes%s\n", DSLAB_NR_CLASSES,
+		DSLAB_MAX_SMALL_SIZE, dslab_debug ? ", debug mode" : "");
+	return 0;
+
+err_finq:
+	dslab_finq_exit();
+err_dtor:
+	dslab_dtor_exit();
+err_alloc:
+	dslab_alloc_exit();
+err_span:
+	dslab_span_exit();
+	return ret;
+}
+
+static void __exit dslab_exit(void)
+{
+	dslab_debugfs_exit();
+	dslab_dtor_barrier();
+	dslab_finq_exit();
+	dslab_alloc_exit();
+	dslab_span_exit();
+	dslab_dtor_exit();
+	pr_info("unloaded\n");
+}
+
+module_init(dslab_init);
+module_exit(dslab_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Size-class slab allocator with destructors and cleanups");
+MODULE_AUTHOR("dslab developers");

@@ -1,0 +1,591 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dslab spans, the page-to-span map and the per-class central lists.
+ *
+ * A span is a run of npages contiguous pages (alloc_pages_exact(), so the
+ * count need not be a power of two) carved into objects of one size class,
+ * or holding one large object.  This is the Go runtime's mspan; the central
+ * lists below are its mcentral, and the page allocator plays mheap.
+ *
+ * The page map answers "which span holds this address?" in O(1) for any
+ * pointer value, without dereferencing it.  Spans live in the kernel's
+ * direct map, so an address is turned into a page index by arithmetic
+ * alone, (addr - PAGE_OFFSET) >> PAGE_SHIFT, which rejects user, vmalloc,
+ * module and ERR_PTR addresses by range.  The index selects a leaf (one
+ * page of span pointers, 512 on x86-64) from a top-level array sized for
+ * the direct map at load time, and an entry in it:
+ *
+ *   addr ──> page index ──┬── top[idx >> 9] ──> leaf ──┐
+ *                          └── idx & 511 ──────────────┴──> span or NULL
+ *
+ * Leaves are installed once and kept until unload.  Spans are freed with
+ * kfree_rcu(), so a reader that found a span under RCU (or with interrupts
+ * off) may still read its descriptor; the pages themselves are never read
+ * by lookups.  Memory added by hotplug above the size of the map at load
+ * time cannot hold spans: allocation there fails and is retried once.
+ *
+ * Lock order (see dslab.h for the whole module):
+ *   class->lock  ->  dslab_map_lock
+ * class->lock (irq-safe) protects a class's partial list, span freelists
+ * and counts.  dslab_map_lock only serialises leaf installation; entries
+ * are published with WRITE_ONCE() and read with READ_ONCE().
+ *
+ * Documentation/design.rst describes the layering.
+ */
+#define pr_fmt(fmt) "dslab: " fmt
+
+#include <linux/gfp.h>
+#include <linux/kmemleak.h>
+#include <linux/mm.h>
+#include <linux/rcupdate.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+
+#include "dslab.h"
+
+/* === Data === */
+
+#define DSLAB_LEAF_SHIFT	(PAGE_SHIFT - 3)
+#define DSLAB_LEAF_ENTRIES	(1UL << DSLAB_LEAF_SHIFT)
+
+static struct dslab_span ***dslab_map;	/* top level, fixed at load */
+static unsigned long dslab_map_pages;	/* pages covered by the map */
+static DEFINE_SPINLOCK(dslab_map_lock);	/* serialises leaf installation */
+
+/*
+ * The Go runtime's mcentral: one per class.  Spans with free objects sit
+ * on @partial, emptier ones towards the tail, so allocation fills the
+ * fullest spans first and empty ones can be given back.
+ */
+struct dslab_central {
+	spinlock_t lock;
+	struct list_head partial;	/* C: spans with nfree > 0 */
+	unsigned long nr_spans;		/* C: all spans of the class */
+	unsigned long nr_empty;		/* C: spans with every object free */
+} ____cacheline_aligned_in_smp;
+
+static struct dslab_central dslab_central[DSLAB_NR_CLASSES];
+
+/* Large-object spans, counted for stats only. */
+static atomic_long_t dslab_large_spans = ATOMIC_LONG_INIT(0);
+
+/* Empty spans kept per class before they go back to the page allocator. */
+unsigned int dslab_span_reserve = 1;
+
+static struct shrinker *dslab_shrinker;
+
+/* === Internals: the page map === */
+
+static inline unsigned long dslab_addr_index(const void *addr)
+{
+	return ((unsigned long)addr - PAGE_OFFSET) >> PAGE_SHIFT;
+}
+
+/**
+ * dslab_span_lookup() - the span holding an address
+ * @ptr: any pointer value
+ *
+ * Never dereferences @ptr.  The caller must be in an RCU read-side
+ * critical section (interrupts off counts) or own a live object of the
+ * span, so the returned descriptor stays valid while used.
+ *
+ * Context: Any context.
+ * Return: the span, or NULL when @ptr is not in dslab memory.
+ */
+struct dslab_span *dslab_span_lookup(const void *ptr)
+{
+	unsigned long idx = dslab_addr_index(ptr);
+	struct dslab_span **leaf;
+
+	if (unlikely(idx >= dslab_map_pages))
+		return NULL;
+	leaf = READ_ONCE(dslab_map[idx >> DSLAB_LEAF_SHIFT]);
+	if (unlikely(!leaf))
+		return NULL;
+	return READ_ONCE(leaf[idx & (DSLAB_LEAF_ENTRIES - 1)]);
+}
+
+/**
+ * dslab_span_index() - index of the object holding @ptr in @span
+ * @span: the span @ptr falls in
+ * @ptr: an address inside the span's pages
+ * @offset: set to the offset of @ptr inside the object
+ *
+ * Context: Any context.
+ * Return: the object index, or span->nelems when @ptr is in the tail.
+ */
+unsigned int dslab_span_index(const struct dslab_span *span, const void *ptr,
+			      unsigned int *offset)
+{
+	unsigned long off = ptr - span->base;
+	unsigned int idx;
+
+	if (span->nelems == 1) {
+		idx = off < span->size ? 0 : 1;
+		*offset = off;
+		return idx;
+	}
+	/* Go's divMagic: exact for every offset inside a span. */
+	idx = ((u64)off * span->div_magic) >> 32;
+	*offset = off - (unsigned long)idx * span->size;
+	return min(idx, span->nelems);
+}
+
+static int dslab_map_set(struct dslab_span *span, struct dslab_span *val,
+			 gfp_t gfp)
+{
+	unsigned long first = dslab_addr_index(span->base);
+	unsigned long i;
+
+	if (first + span->npages > dslab_map_pages)
+		return -ERANGE;
+	for (i = first; i < first + span->npages; i++) {
+		struct dslab_span **leaf = READ_ONCE(dslab_map[i >> DSLAB_LEAF_SHIFT]);
+		unsigned long flags;
+
+		if (!leaf) {
+			struct dslab_span **fresh;
+
+			/* Allocate outside the lock, recheck under it. */
+			if (dslab_should_fail(gfp, PAGE_SIZE))
+				return -ENOMEM;
+			fresh = kzalloc(PAGE_SIZE, gfp & DSLAB_GFP_META);
+			if (!fresh)
+				return -ENOMEM;
+			spin_lock_irqsave(&dslab_map_lock, flags);
+			leaf = dslab_map[i >> DSLAB_LEAF_SHIFT];
+			if (!leaf) {
+				leaf = fresh;
+				fresh = NULL;
+				/* Pairs with READ_ONCE() in dslab_span_lookup(). */
+				smp_store_release(&dslab_map[i >> DSLAB_LEAF_SHIFT],
+						  leaf);
+			}
+			spin_unlock_irqrestore(&dslab_map_lock, flags);
+			kfree(fresh);
+		}
+		/* Pairs with READ_ONCE() in dslab_span_lookup(). */
+		smp_store_release(&leaf[i & (DSLAB_LEAF_ENTRIES - 1)], val);
+	}
+	return 0;
+}
+
+/* === Internals: spans === */
+
+/**
+ * dslab_span_new() - allocate a span and enter it in the page map
+ * @class: a size class, or DSLAB_CLASS_LARGE
+ * @size: for DSLAB_CLASS_LARGE, the object size; ignored otherwise
+ * @gfp: allocation flags of the request that needs the span
+ *
+ * The span's objects are all free and linked on its freelist (a large
+ * span's single object is not: it is handed out directly).
+ *
+ * Context: As @gfp allows.
+ * Return: the span, or NULL when memory could not be had.
+ */
+struct dslab_span *dslab_span_new(unsigned int class, size_t size, gfp_t gfp)
+{
+	unsigned int nelems, npages, objsize;
+	struct dslab_span *span;
+	gfp_t meta_gfp = gfp & DSLAB_GFP_META;
+	void *base;
+	int tries = 0;
+
+	if (class == DSLAB_CLASS_LARGE) {
+		nelems = 1;
+		npages = PAGE_ALIGN(size) >> PAGE_SHIFT;
+		objsize = size;
+	} else {
+		nelems = dslab_classes[class].nobjs;
+		npages = dslab_classes[class].npages;
+		objsize = dslab_classes[class].size;
+	}
+
+	if (dslab_should_fail(gfp, sizeof(*span)))
+		return NULL;
+	span = kzalloc(struct_size(span, live, BITS_TO_LONGS(nelems)),
+		       meta_gfp);
+	if (!span)
+		return NULL;
+
+retry:
+	if (dslab_should_fail(gfp, (size_t)npages << PAGE_SHIFT))
+		goto err_free_span;
+	base = alloc_pages_exact((size_t)npages << PAGE_SHIFT,
+				 (gfp & ~(__GFP_ZERO | __GFP_COMP)) |
+				 __GFP_NOWARN);
+	if (!base)
+		goto err_free_span;
+
+	span->base = base;
+	span->class = class;
+	span->size = objsize;
+	span->nelems = nelems;
+	span->npages = npages;
+	span->div_magic = class == DSLAB_CLASS_LARGE ? 0 :
+			  dslab_classes[class].div_magic;
+	INIT_LIST_HEAD(&span->list);
+	spin_lock_init(&span->special_lock);
+
+	if (class != DSLAB_CLASS_LARGE) {
+		void **link = NULL;
+		unsigned int i;
+
+		if (unlikely(dslab_debug))
+			dslab_debug_poison_span(span);
+		/* Thread the freelist through word 0 of each object. */
+		for (i = nelems; i-- > 0;) {
+			void *obj = base + (size_t)i * objsize;
+
+			*(void **)obj = link;
+			link = obj;
+		}
+		span->freelist = link;
+		span->nfree = nelems;
+	}
+
+	switch (dslab_map_set(span, span, gfp)) {
+	case 0:
+		break;
+	case -ERANGE:
+		/* Hot-added memory beyond the map: try once more. */
+		free_pages_exact(base, (size_t)npages << PAGE_SHIFT);
+		if (tries++ == 0)
+			goto retry;
+		goto err_free_span;
+	default:
+		dslab_map_set(span, NULL, gfp);
+		free_pages_exact(base, (size_t)npages << PAGE_SHIFT);
+		goto err_free_span;
+	}
+
+	atomic_long_add(npages, &dslab_pages_held);
+	dslab_stat_inc(DSLAB_STAT_SPANS_ALLOCATED);
+	if (class == DSLAB_CLASS_LARGE)
+		atomic_long_inc(&dslab_large_spans);
+	return span;
+
+err_free_span:
+	kfree(span);
+	return NULL;
+}
+
+static void dslab_span_free_rcu(struct rcu_head *head)
+{
+	struct dslab_span *span = container_of(head, struct dslab_span, rcu);
+
+	kfree(span->meta);
+	kfree(span);
+}
+
+/**
+ * dslab_span_release() - give a span with no objects in use back
+ * @span: an empty span, already off every list
+ *
+ * Clears the span from the page map, frees its pages at once and its
+ * descriptor after an RCU grace period.
+ *
+ * Context: Any context.
+ */
+void dslab_span_release(struct dslab_span *span)
+{
+	size_t bytes = (size_t)span->npages << PAGE_SHIFT;
+
+	dslab_map_set(span, NULL, GFP_ATOMIC);
+	free_pages_exact(span->base, bytes);
+	atomic_long_sub(span->npages, &dslab_pages_held);
+	dslab_stat_inc(DSLAB_STAT_SPANS_FREED);
+	if (span->class == DSLAB_CLASS_LARGE)
+		atomic_long_dec(&dslab_large_spans);
+	call_rcu(&span->rcu, dslab_span_free_rcu);
+}
+
+/* === Internals: central lists === */
+
+/**
+ * dslab_central_get() - take free objects of a class
+ * @class: the size class
+ * @objs: filled with the objects
+ * @nr: how many are wanted (at least 1)
+ * @gfp: flags for a new span, when one is needed
+ *
+ * Context: As @gfp allows; takes class->lock with interrupts saved.
+ * Return: how many objects were stored, 0 when memory ran out.
+ */
+unsigned int dslab_central_get(unsigned int class, void **objs,
+			       unsigned int nr, gfp_t gfp)
+{
+	struct dslab_central *c = &dslab_central[class];
+	struct dslab_span *fresh = NULL;
+	unsigned long flags;
+	unsigned int got = 0;
+
+again:
+	spin_lock_irqsave(&c->lock, flags);
+	if (fresh) {
+		/* Allocated outside the lock; publish it now. */
+		list_add(&fresh->list, &c->partial);
+		fresh->on_partial = true;
+		c->nr_spans++;
+		c->nr_empty++;
+		fresh = NULL;
+	}
+	while (got < nr && !list_empty(&c->partial)) {
+		struct dslab_span *span = list_first_entry(&c->partial,
+							   struct dslab_span,
+							   list);
+
+		if (span->nfree == span->nelems)
+			c->nr_empty--;
+		while (got < nr && span->freelist) {
+			void *obj = span->freelist;
+
+			span->freelist = *(void **)obj;
+			span->nfree--;
+			objs[got++] = obj;
+		}
+		if (!span->nfree) {
+			list_del_init(&span->list);
+			span->on_partial = false;
+		}
+	}
+	spin_unlock_irqrestore(&c->lock, flags);
+
+	if (got)
+		return got;
+	fresh = dslab_span_new(class, 0, gfp);
+	if (!fresh)
+		return 0;
+	goto again;
+}
+
+/* Give @obj back to @span's freelist; may free an empty span. */
+static void dslab_central_put_one(struct dslab_central *c,
+				  struct dslab_span *span, void *obj,
+				  struct list_head *to_free)
+{
+	lockdep_assert_held(&c->lock);
+
+	*(void **)obj = span->freelist;
+	span->freelist = obj;
+	span->nfree++;
+	if (!span->on_partial) {
+		/* Was full: now partial, at the head (fill it first). */
+		list_add(&span->list, &c->partial);
+		span->on_partial = true;
+	}
+	if (span->nfree == span->nelems) {
+		if (c->nr_empty >= READ_ONCE(dslab_span_reserve)) {
+			list_move(&span->list, to_free);
+			span->on_partial = false;
+			c->nr_spans--;
+		} else {
+			c->nr_empty++;
+			list_move_tail(&span->list, &c->partial);
+		}
+	}
+}
+
+/**
+ * dslab_central_put() - give objects back to their spans
+ * @class: the size class of every object
+ * @objs: the objects
+ * @nr: how many
+ *
+ * Context: Any context; takes class->lock with interrupts saved.
+ */
+void dslab_central_put(unsigned int class, void **objs, unsigned int nr)
+{
+	struct dslab_central *c = &dslab_central[class];
+	struct dslab_span *span, *tmp;
+	unsigned long flags;
+	LIST_HEAD(to_free);
+	unsigned int i;
+
+	spin_lock_irqsave(&c->lock, flags);
+	for (i = 0; i < nr; i++) {
+		span = dslab_span_lookup(objs[i]);
+		if (WARN_ON_ONCE(!span || span->class != class))
+			continue;
+		dslab_central_put_one(c, span, objs[i], &to_free);
+	}
+	spin_unlock_irqrestore(&c->lock, flags);
+
+	list_for_each_entry_safe(span, tmp, &to_free, list)
+		dslab_span_release(span);
+}
+
+/**
+ * dslab_span_trim() - free empty spans beyond a reserve
+ * @keep: empty spans to keep per class
+ *
+ * Context: Any context.
+ * Return: pages given back to the page allocator.
+ */
+unsigned long dslab_span_trim(unsigned int keep)
+{
+	unsigned long pages = 0;
+	unsigned int class;
+
+	for (class = 0; class < DSLAB_NR_CLASSES; class++) {
+		struct dslab_central *c = &dslab_central[class];
+		struct dslab_span *span, *tmp;
+		unsigned long flags;
+		LIST_HEAD(to_free);
+
+		spin_lock_irqsave(&c->lock, flags);
+		list_for_each_entry_safe_reverse(span, tmp, &c->partial, list) {
+			if (c->nr_empty <= keep)
+				break;
+			if (span->nfree != span->nelems)
+				continue;
+			list_move(&span->list, &to_free);
+			span->on_partial = false;
+			c->nr_empty--;
+			c->nr_spans--;
+		}
+		spin_unlock_irqrestore(&c->lock, flags);
+
+		list_for_each_entry_safe(span, tmp, &to_free, list) {
+			pages += span->npages;
+			dslab_span_release(span);
+		}
+	}
+	return pages;
+}
+
+/* === Stats === */
+
+/**
+ * dslab_class_stats() - occupancy of one size class
+ * @class: the class, or DSLAB_CLASS_LARGE
+ * @st: filled in
+ *
+ * Context: Any context.
+ */
+void dslab_class_stats(unsigned int class, struct dslab_class_stats *st)
+{
+	unsigned long flags, nobjs, tail;
+
+	st->inuse = dslab_class_inuse(class);
+	if (class == DSLAB_CLASS_LARGE) {
+		st->spans = atomic_long_read(&dslab_large_spans);
+		st->free = 0;
+		st->wasted = 0;
+		return;
+	}
+	spin_lock_irqsave(&dslab_central[class].lock, flags);
+	st->spans = dslab_central[class].nr_spans;
+	spin_unlock_irqrestore(&dslab_central[class].lock, flags);
+	nobjs = dslab_classes[class].nobjs;
+	tail = dslab_classes[class].tail;
+	st->free = st->spans * nobjs > st->inuse ? st->spans * nobjs - st->inuse : 0;
+	st->wasted = st->spans * tail + st->free * dslab_classes[class].size;
+}
+EXPORT_SYMBOL_NS_GPL(dslab_class_stats, DSLAB_INTERNAL);
+
+/* === Shrinker === */
+
+static unsigned long dslab_shrink_count(struct shrinker *s,
+					struct shrink_control *sc)
+{
+	unsigned long n = 0;
+	unsigned int class;
+
+	for (class = 0; class < DSLAB_NR_CLASSES; class++)
+		n += data_race(dslab_central[class].nr_empty) *
+		     dslab_classes[class].npages;
+	return n ? n : SHRINK_EMPTY;
+}
+
+static unsigned long dslab_shrink_scan(struct shrinker *s,
+				       struct shrink_control *sc)
+{
+	unsigned long freed = dslab_span_trim(0);
+
+	return freed ? freed : SHRINK_STOP;
+}
+
+/* === Init and exit === */
+
+int dslab_span_init(void)
+{
+	unsigned long leaves;
+	unsigned int class;
+
+	for (class = 0; class < DSLAB_NR_CLASSES; class++) {
+		spin_lock_init(&dslab_central[class].lock);
+		INIT_LIST_HEAD(&dslab_central[class].partial);
+	}
+
+	dslab_map_pages = ((unsigned long)high_memory - PAGE_OFFSET) >> PAGE_SHIFT;
+	leaves = DIV_ROUND_UP(dslab_map_pages, DSLAB_LEAF_ENTRIES);
+	dslab_map = kvcalloc(leaves, sizeof(*dslab_map), GFP_KERNEL);
+	if (!dslab_map)
+		return -ENOMEM;
+
+	dslab_shrinker = dslab_compat_shrinker_create(dslab_shrink_count,
+						      dslab_shrink_scan);
+	if (!dslab_shrinker) {
+		kvfree(dslab_map);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Forget the live objects of a span being torn down: leaked by users. */
+static unsigned long dslab_span_forget(struct dslab_span *span)
+{
+	unsigned long n = 0;
+	unsigned int idx;
+
+	for_each_set_bit(idx, span->live, span->nelems) {
+		kmemleak_free(dslab_span_obj(span, idx));
+		n++;
+	}
+	if (span->meta)
+		dslab_dtor_forget_span(span);
+	return n;
+}
+
+/*
+ * Called at unload, after the runner has finished and every CPU cache was
+ * drained.  Objects still live were leaked by their users: report them per
+ * class, the way kmem_cache_destroy() reports "objects remaining", then
+ * release every span through the page map, which reaches full spans too.
+ */
+void dslab_span_exit(void)
+{
+	unsigned long leaves = DIV_ROUND_UP(dslab_map_pages, DSLAB_LEAF_ENTRIES);
+	unsigned long live[DSLAB_NR_CLASSES + 1] = { };
+	unsigned long i, j;
+	unsigned int class;
+
+	dslab_compat_shrinker_destroy(dslab_shrinker);
+	for (i = 0; i < leaves; i++) {
+		struct dslab_span **leaf = dslab_map[i];
+
+		for (j = 0; leaf && j < DSLAB_LEAF_ENTRIES; j++) {
+			struct dslab_span *span = leaf[j];
+
+			if (!span || dslab_addr_index(span->base) !=
+				     i * DSLAB_LEAF_ENTRIES + j)
+				continue;
+			live[span->class] += dslab_span_forget(span);
+			dslab_span_release(span);
+		}
+	}
+	for (class = 0; class <= DSLAB_CLASS_LARGE; class++) {
+		if (live[class])
+			pr_err("unload: %lu objects remaining in class %u (%u bytes)\n",
+			       live[class], class,
+			       class < DSLAB_NR_CLASSES ?
+			       dslab_classes[class].size : 0);
+	}
+	/* Descriptors go through call_rcu(): wait for them before unload. */
+	rcu_barrier();
+	for (i = 0; i < leaves; i++)
+		kfree(dslab_map[i]);
+	kvfree(dslab_map);
+}

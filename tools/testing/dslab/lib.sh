@@ -1,0 +1,221 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# lib.sh - helpers shared by the dslab debugfs shell tests (busybox ash).
+#
+# Source it from a test with:  . "$(dirname "$0")/lib.sh"
+#
+# Environment:
+#   DSLAB_DEBUGFS  the debugfs directory (default /sys/kernel/debug/dslab)
+#   DSLAB_KO       dslab.ko for tests that reload it (default: dslab.ko
+#                  next to the tests, ../dslab.ko, else /modules/dslab.ko)
+#
+# Output is TAP: "ok N - desc" / "not ok N - desc", the plan "1..N" last.
+# t_done exits 1 when any check failed.
+
+D=${DSLAB_DEBUGFS:-/sys/kernel/debug/dslab}
+T_DIR=$(cd "$(dirname "$0")" && pwd)
+if [ -z "$DSLAB_KO" ]; then
+	for f in "$T_DIR/dslab.ko" "$T_DIR/../dslab.ko" /modules/dslab.ko; do
+		if [ -f "$f" ]; then
+			DSLAB_KO=$f
+			break
+		fi
+	done
+	DSLAB_KO=${DSLAB_KO:-/modules/dslab.ko}
+fi
+T_TMP=${TMPDIR:-/tmp}/dslab-test.$$
+mkdir -p "$T_TMP"
+T_N=0
+T_FAILED=0
+
+# === TAP ===
+
+t_ok() {
+	T_N=$((T_N + 1))
+	echo "ok $T_N - $*"
+}
+
+t_fail() {
+	T_N=$((T_N + 1))
+	T_FAILED=$((T_FAILED + 1))
+	echo "not ok $T_N - $*"
+}
+
+t_skip() {
+	T_N=$((T_N + 1))
+	echo "ok $T_N - $1 # SKIP ${2:-}"
+}
+
+t_diag() {
+	echo "# $*"
+}
+
+# t_check <desc> <command...>: ok when the command succeeds.
+t_check() {
+	t_desc=$1
+	shift
+	if "$@"; then
+		t_ok "$t_desc"
+	else
+		t_fail "$t_desc"
+	fi
+}
+
+# t_eq <desc> <expected> <actual>
+t_eq() {
+	if [ "$2" = "$3" ]; then
+		t_ok "$1"
+	else
+		t_fail "$1"
+		t_diag "expected '$2', got '$3'"
+	fi
+}
+
+t_done() {
+	echo "1..$T_N"
+	rm -rf "$T_TMP"
+	if [ $T_FAILED -ne 0 ]; then
+		t_diag "$T_FAILED of $T_N checks failed"
+		exit 1
+	fi
+	exit 0
+}
+
+# === dslab ===
+
+dslab_loaded() {
+	[ -d /sys/module/dslab ]
+}
+
+# Bail out (TAP "Bail out!") unless dslab and its debugfs files are there.
+need_dslab() {
+	if ! dslab_loaded; then
+		insmod "$DSLAB_KO" >/dev/null 2>&1
+	fi
+	if [ ! -w "$D/control" ]; then
+		echo "Bail out! no $D/control (dslab loaded? debugfs mounted? root?)"
+		exit 1
+	fi
+}
+
+# ctl <command...>: one write of "<command>\n" to control; the exit status
+# is that of the write.  The shell's error message lands in $T_TMP/ctl.err.
+ctl() {
+	echo "$*" 2>"$T_TMP/ctl.err" >"$D/control"
+}
+
+# ctlraw <file>: write a file's bytes to control in one write(2).
+ctlraw() {
+	t_sz=$(wc -c <"$1")
+	dd if="$1" of="$D/control" bs="$t_sz" count=1 2>"$T_TMP/ctl.err" \
+		>/dev/null
+}
+
+last() {
+	cat "$D/last"
+}
+
+# The handle (or first of a range) from "ok handles 3-7" / "ok cleanups 4".
+last_id() {
+	sed -n 's/^ok [a-z]* \([0-9][0-9]*\).*/\1/p' "$D/last"
+}
+
+# Last id of a range "ok handles 3-7" (or the single id).
+last_id2() {
+	sed -n -e 's/^ok [a-z]* [0-9]*-\([0-9][0-9]*\)$/\1/p' \
+	       -e 's/^ok [a-z]* \([0-9][0-9]*\)$/\1/p' "$D/last"
+}
+
+# sval <name>: a value from stats (empty if absent).
+sval() {
+	awk -v n="$1" '$1 == n { print $2 }' "$D/stats"
+}
+
+# finq <name>: a value from finq.
+finq() {
+	awk -v n="$1" '$1 == n { print $2 }' "$D/finq"
+}
+
+# class_col <size> <column>: a column of the classes row for object size.
+class_col() {
+	awk -v s="$1" -v c="$2" 'NR > 1 && $2 == s { print $c }' "$D/classes"
+}
+
+# handle_row <h>: the handles line of handle h (empty if gone).
+handle_row() {
+	awk -v h="$1" 'NR > 1 && $1 == h' "$D/handles"
+}
+
+# A fingerprint of everything a refused command must leave alone.
+snapshot() {
+	cat "$D/handles"
+	for s in allocations frees objects_inuse destructors_registered \
+		 destructors_removed cleanups_added cleanups_cancelled \
+		 objects_queued ctl_handles; do
+		echo "$s $(sval $s)"
+	done
+}
+
+# expect_ok <desc> <command...>: the write succeeds and last says "ok".
+expect_ok() {
+	e_desc=$1
+	shift
+	if ctl "$@" && last | grep -q '^ok'; then
+		t_ok "$e_desc"
+	else
+		t_fail "$e_desc"
+		t_diag "'$*': $(cat "$T_TMP/ctl.err") last: $(last)"
+	fi
+}
+
+# expect_err <errno> <desc> <command...>: the write fails, last reports
+# "error -<errno>", and nothing observable changed.
+expect_err() {
+	e_code=$1
+	e_desc=$2
+	shift 2
+	snapshot >"$T_TMP/before"
+	if ctl "$@"; then
+		t_fail "$e_desc: write succeeded"
+		t_diag "'$*' -> $(last)"
+		return
+	fi
+	e_got=$(last | awk '$1 == "error" { print $2 }')
+	snapshot >"$T_TMP/after"
+	if [ "$e_got" != "-$e_code" ]; then
+		t_fail "$e_desc: error $e_got, expected -$e_code"
+		t_diag "'$*' -> $(last)"
+	elif ! cmp -s "$T_TMP/before" "$T_TMP/after"; then
+		t_fail "$e_desc: state changed"
+		diff "$T_TMP/before" "$T_TMP/after" | sed 's/^/# /'
+	else
+		t_ok "$e_desc (-$e_code)"
+	fi
+}
+
+# wait_for <secs> <command...>: poll until the command succeeds.
+wait_for() {
+	w_left=$(($1 * 10))
+	shift
+	while ! "$@"; do
+		w_left=$((w_left - 1))
+		[ $w_left -le 0 ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+# Kernel log lines since mark_kmsg <tag> was called with the same tag.
+mark_kmsg() {
+	echo "dslab-test: mark $1" >/dev/kmsg
+}
+
+kmsg_since() {
+	dmesg | awk -v m="dslab-test: mark $1" 'f { print } index($0, m) { f = 1 }'
+}
+
+# No kernel report (WARNING, BUG, Oops, lockdep, KASAN, ...) since mark.
+kmsg_clean() {
+	! kmsg_since "$1" | grep -E -q \
+		'WARNING:|BUG:|Oops|Call Trace:|possible circular|INFO: task|UBSAN|KCSAN|general protection'
+}

@@ -1,0 +1,273 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# check.sh - "make check": every test of dslab, one summary line.
+#
+# Usage: check.sh            all layers (what .ci/run runs)
+#        check.sh --static   only the static gates (no kernels, no VMs)
+#        check.sh --kcsan    6.12 KCSAN kernel only (kunit/kcsan.config)
+#
+# Layers, in order (see Documentation/testing.rst):
+#  1. apt dependencies (installed when root, else a message and exit 2)
+#  2. debug kernels from Debian's linux-source-<v> (tinyconfig +
+#     kunit/debug.config), cached in $DSLAB_CACHE/build/ by build-kernel.sh
+#  3. static gates: mm/sizeclasses.h regenerates identically, the
+#     userspace size-class test, checkpatch --strict, kernel-doc, dkms build
+#  4. per debug kernel: modules with W=1 (no warnings), then a TCG VM that
+#     loads dslab and dslab_test (KUnit), the sample and torture modules,
+#     runs tools/testing/dslab/test_*.sh, unloads, scans for leaks; the
+#     console must be free of kernel reports
+#  5. harness self-test: the same checker must turn red on
+#     dslab_test.selftest_fail=1 and on dslab.selftest_warn=1
+#  6. Debian's stock kernel with dslab built against linux-headers-amd64
+#
+# Each KUnit case, shell test line and gate is one result; the last line
+# is "dslab: N passed, N failed, N skipped" and any failure exits 1.
+# Logs and console captures: $DSLAB_CACHE/logs/<mode>/.
+
+set -euo pipefail
+# shellcheck source=tools/testing/vm/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+mode=check
+case ${1:-} in
+"") ;;
+--static) mode=static ;;
+--kcsan) mode=kcsan ;;
+*) echo "usage: $0 [--static|--kcsan]" >&2; exit 2 ;;
+esac
+
+T0=$(date +%s)
+ledger_init "$CACHE/logs/$mode"
+install_deps
+
+#
+# === Static gates ===
+#
+
+gate_sizeclasses() {
+	local out=$LOGS/sizeclasses.h
+	if [ ! -f "$SRC/scripts/mksizeclasses.py" ]; then
+		skip "static: sizeclasses.h (no scripts/mksizeclasses.py)"
+		return
+	fi
+	if python3 "$SRC/scripts/mksizeclasses.py" >"$out" 2>"$out.err" &&
+	   diff -u "$SRC/mm/sizeclasses.h" "$out" >"$out.diff"; then
+		pass "static: mm/sizeclasses.h matches scripts/mksizeclasses.py"
+	else
+		head -n 20 "$out.diff" "$out.err" | sed 's/^/    /'
+		fail "static: mm/sizeclasses.h differs from its generator ($out.diff)"
+	fi
+}
+
+gate_sizeclass_userspace() {
+	local dir=$SRC/tools/testing/sizeclass log=$LOGS/sizeclass-test.log
+	if [ ! -f "$dir/Makefile" ]; then
+		skip "static: userspace size-class test (no $dir/Makefile)"
+		return
+	fi
+	if make -C "$dir" run >"$log" 2>&1; then
+		pass "static: userspace size-class test (make -C tools/testing/sizeclass run)"
+	else
+		tail -n 20 "$log" | sed 's/^/    /'
+		fail "static: userspace size-class test ($log)"
+	fi
+}
+
+# Sources checkpatch covers, minus "# dslab-exclude: <path>" lines of
+# .checkpatch.conf (checkpatch reads the rest of that file as options).
+checkpatch_files() {
+	local f excl
+	excl=$(sed -n 's/^#[[:space:]]*dslab-exclude:[[:space:]]*\([^[:space:]]*\).*/\1/p' \
+		"$SRC/.checkpatch.conf" 2>/dev/null || true)
+	(
+		cd "$SRC"
+		shopt -s nullglob globstar
+		for f in mm/*.[ch] include/**/*.h kunit/*.c bench/*.c \
+			 samples/*.c tools/testing/torture/*.c; do
+			grep -qx "$f" <<<"$excl" || echo "$f"
+		done
+	)
+}
+
+gate_checkpatch() {
+	local ksrc=$1 log=$LOGS/checkpatch.log files
+	mapfile -t files < <(checkpatch_files)
+	if [ ${#files[@]} -eq 0 ]; then
+		skip "static: checkpatch (no sources yet)"
+		return
+	fi
+	# Run from the repository so checkpatch picks up .checkpatch.conf.
+	if (cd "$SRC" && perl "$ksrc/scripts/checkpatch.pl" --no-tree -f \
+			--strict --terse --show-types "${files[@]}") >"$log" 2>&1; then
+		pass "static: checkpatch --strict clean (${#files[@]} files)"
+	else
+		grep -E ': (ERROR|WARNING|CHECK):' "$log" | head -n 20 | sed 's/^/    /'
+		fail "static: checkpatch --strict: $(grep -cE ': (ERROR|WARNING|CHECK):' "$log") problems ($log)"
+	fi
+}
+
+gate_kerneldoc() {
+	local ksrc=$1 log=$LOGS/kernel-doc.log files
+	mapfile -t files < <(cd "$SRC" && ls include/linux/dslab.h mm/*.c 2>/dev/null)
+	if [ ${#files[@]} -eq 0 ]; then
+		skip "static: kernel-doc (no sources yet)"
+		return
+	fi
+	(cd "$SRC" && perl "$ksrc/scripts/kernel-doc" -none -Wall "${files[@]}") \
+		>"$log" 2>&1 || true
+	if [ -s "$log" ]; then
+		head -n 20 "$log" | sed 's/^/    /'
+		fail "static: kernel-doc -Wall: $(wc -l <"$log") lines of warnings ($log)"
+	else
+		pass "static: kernel-doc -none -Wall clean (${#files[@]} files)"
+	fi
+}
+
+# dkms add/build into a private dkms tree: nothing under /var/lib/dkms.
+gate_dkms() {
+	local conf=$SRC/dkms.conf log=$LOGS/dkms.log name ver kver hdr tree
+	if [ ! -f "$conf" ]; then
+		skip "static: dkms build (no dkms.conf)"
+		return
+	fi
+	hdr=$(stock_headers)
+	kver=${hdr#/usr/src/linux-headers-}
+	name=$(sed -n 's/^PACKAGE_NAME="\{0,1\}\([^"]*\)"\{0,1\}/\1/p' "$conf")
+	ver=$(sed -n 's/^PACKAGE_VERSION="\{0,1\}\([^"]*\)"\{0,1\}/\1/p' "$conf")
+	tree=$CACHE/dkms
+	rm -rf "$tree"
+	mkdir -p "$tree/src" "$tree/tree"
+	rsync -a --exclude=.git "$SRC/" "$tree/src/$name-$ver/"
+	if { dkms add -m "$name" -v "$ver" --sourcetree "$tree/src" \
+		--dkmstree "$tree/tree" &&
+	     dkms build -m "$name" -v "$ver" -k "$kver" \
+		--sourcetree "$tree/src" --dkmstree "$tree/tree"; } >"$log" 2>&1; then
+		pass "static: dkms build $name/$ver for $kver"
+	else
+		tail -n 20 "$log" | sed 's/^/    /'
+		fail "static: dkms build ($log)"
+	fi
+}
+
+static_gates() {
+	local ksrc=$1
+	section "static gates"
+	gate_sizeclasses
+	gate_sizeclass_userspace
+	if [ -n "$ksrc" ]; then
+		gate_checkpatch "$ksrc"
+		gate_kerneldoc "$ksrc"
+	else
+		fail "static: checkpatch (no 6.12 source tree)"
+		fail "static: kernel-doc (no 6.12 source tree)"
+	fi
+	gate_dkms
+}
+
+#
+# === VM layers ===
+#
+
+# test_debug_kernel <version> <fragment>...: build, boot, check.
+declare -A KDIRS=()
+test_debug_kernel() {
+	local ver=$1 id
+	shift
+	id=$ver-${mode/check/debug}
+	section "Linux $ver $mode kernel"
+	build_kernel "$ver" "$@" || return 0
+	KDIRS[$ver]=$KBUILD_DIR
+	build_modules "$id" "$KBUILD_DIR" || return 0
+	make_initramfs "$LOGS/initramfs-$id.cpio"
+	boot_vm "$id" "$KBUILD_DIR/arch/x86/boot/bzImage" \
+		"$LOGS/initramfs-$id.cpio" check
+	check_console "$id" "$CONSOLE" "$CACHE/src/linux-source-$ver"
+}
+
+# The self-test runs the checker on a boot with both faults switched on
+# and passes only if the checker turned red for each of them.
+harness_selftest() {
+	local ver=$1 id=selftest saved=$RESULTS
+	section "harness self-test (Linux $ver)"
+	if [ -z "${KDIRS[$ver]:-}" ]; then
+		fail "selftest: no $ver debug kernel and modules"
+		return
+	fi
+	MOD_DIR=$CACHE/mod/$ver-debug
+	make_initramfs "$LOGS/initramfs-$id.cpio"
+	boot_vm "$id" "${KDIRS[$ver]}/arch/x86/boot/bzImage" \
+		"$LOGS/initramfs-$id.cpio" selftest
+	RESULTS=$LOGS/selftest-results.txt
+	: >"$RESULTS"
+	check_console "$id" "$CONSOLE" "$CACHE/src/linux-source-$ver" \
+		>"$LOGS/selftest-checker.txt"
+	RESULTS=$saved
+	if grep -q '^FAIL selftest: kunit .*(FAIL)' "$LOGS/selftest-results.txt"; then
+		pass "selftest: dslab_test.selftest_fail=1 turns the checker red"
+	else
+		fail "selftest: dslab_test.selftest_fail=1 not caught ($LOGS/selftest-checker.txt)"
+	fi
+	if grep -q '^FAIL selftest: kernel reports' "$LOGS/selftest-results.txt" &&
+	   grep -q 'WARNING:' "$CONSOLE"; then
+		pass "selftest: dslab.selftest_warn=1 turns the checker red"
+	else
+		fail "selftest: dslab.selftest_warn=1 not caught ($LOGS/selftest-checker.txt)"
+	fi
+}
+
+test_stock_kernel() {
+	local hdr kver image id
+	section "Debian stock kernel"
+	hdr=$(stock_headers)
+	if [ -z "$hdr" ]; then
+		fail "stock: no /usr/src/linux-headers-*-amd64"
+		return
+	fi
+	kver=${hdr#/usr/src/linux-headers-}
+	image=/boot/vmlinuz-$kver
+	id=stock-$kver
+	if [ ! -f "$image" ]; then
+		fail "stock: $image missing (apt-get install linux-image-$kver)"
+		return
+	fi
+	build_modules "$id" "$hdr" || return 0
+	make_initramfs "$LOGS/initramfs-$id.cpio"
+	boot_vm "$id" "$image" "$LOGS/initramfs-$id.cpio" stock
+	check_console "$id" "$CONSOLE" ""
+}
+
+case $mode in
+static)
+	ksrc=$("$VM_DIR/build-kernel.sh" --source 6.12) || ksrc=
+	static_gates "$ksrc"
+	;;
+kcsan)
+	test_debug_kernel 6.12 "$SRC/kunit/debug.config" "$SRC/kunit/kcsan.config"
+	;;
+check)
+	for ver in $KERNELS; do
+		test_debug_kernel "$ver" "$SRC/kunit/debug.config"
+	done
+	ksrc=
+	for ver in 6.12 $KERNELS; do
+		if [ -f "$CACHE/src/linux-source-$ver/.dslab-extracted" ]; then
+			ksrc=$CACHE/src/linux-source-$ver
+			break
+		fi
+	done
+	static_gates "$ksrc"
+	selftest_ver=6.12
+	grep -qw 6.12 <<<"$KERNELS" || selftest_ver=${KERNELS%% *}
+	harness_selftest "$selftest_ver"
+	if [ "${DSLAB_SKIP_STOCK:-0}" = 1 ]; then
+		skip "stock: Debian stock kernel (DSLAB_SKIP_STOCK=1)"
+	else
+		test_stock_kernel
+	fi
+	;;
+esac
+
+echo
+echo "dslab: $mode took $(( $(date +%s) - T0 ))s; logs in $LOGS"
+summary

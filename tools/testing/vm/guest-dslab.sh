@@ -1,0 +1,190 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# guest-dslab.sh - what the test VM does with dslab (runs as /dslab/guest.sh).
+#
+# Usage: guest.sh <mode>
+#   check     debug kernel: load dslab and dslab_test (KUnit runs on load),
+#             dump every dslab* KUnit suite's results, run the sample and
+#             torture modules if present, run the shell tests, unload,
+#             scan for leaks.
+#   stock     Debian kernel (no KUnit): load dslab, sample, shell tests,
+#             unload.
+#   selftest  load with the harness self-test faults switched on
+#             (dslab.selftest_warn=1, dslab_test.selftest_fail=1); the host
+#             expects its checker to turn red.
+#   run       load dslab, run tools/testing/dslab/demo.sh, unload.
+#
+# Everything the host parses is printed between markers on the console:
+#   DSLAB-STEP: ok|not ok|skip <name> [# detail]
+#   DSLAB-KTAP-BEGIN <suite> ... DSLAB-KTAP-END <suite>
+#   DSLAB-SHTEST-BEGIN <test> ... DSLAB-SHTEST-END <test> rc=<n>
+# Output of tests is collected in files first and printed when the kernel
+# is quiet, so printk lines do not land in the middle of it.
+
+mode=${1:-check}
+D=/dslab
+KMEMLEAK=/sys/kernel/debug/kmemleak
+export DSLAB_KO=$D/dslab.ko
+export DSLAB_DEBUGFS=/sys/kernel/debug/dslab
+export DSLAB_MODE=$mode
+SHTEST_TIMEOUT=600
+
+step() {	# step <ok|not ok|skip> <name> [detail]
+	echo "DSLAB-STEP: $1 $2${3:+ # $3}"
+}
+
+loaded() {
+	[ -d "/sys/module/$1" ]
+}
+
+load() {	# load <name> <file> [args...]
+	name=$1
+	file=$2
+	shift 2
+	if [ ! -f "$file" ]; then
+		step skip "insmod-$name" "$file not built"
+		return 1
+	fi
+	if insmod "$file" "$@" >/tmp/insmod.out 2>&1; then
+		step ok "insmod-$name"
+		return 0
+	fi
+	step "not ok" "insmod-$name" "$(tr '\n' ' ' </tmp/insmod.out)"
+	return 1
+}
+
+unload() {	# unload <name>
+	if ! loaded "$1"; then
+		return 0
+	fi
+	if rmmod "$1" >/tmp/rmmod.out 2>&1; then
+		step ok "rmmod-$1"
+	else
+		step "not ok" "rmmod-$1" "$(tr '\n' ' ' </tmp/rmmod.out)"
+	fi
+}
+
+kmemleak_scan() {
+	[ -w $KMEMLEAK ] || return 0
+	echo scan >$KMEMLEAK
+	echo scan >$KMEMLEAK
+}
+
+# KUnit suites of the test module have run by the time insmod returns.
+dump_kunit() {
+	found=0
+	for dir in /sys/kernel/debug/kunit/dslab*; do
+		[ -f "$dir/results" ] || continue
+		suite=${dir##*/}
+		cat "$dir/results" >/tmp/ktap
+		echo "DSLAB-KTAP-BEGIN $suite"
+		cat /tmp/ktap
+		echo "DSLAB-KTAP-END $suite"
+		found=$((found + 1))
+	done
+	echo "DSLAB-KUNIT-SUITES: $found"
+}
+
+run_shell_tests() {
+	n=0
+	for t in $D/tests/test_*.sh; do
+		[ -x "$t" ] || continue
+		name=${t##*/}
+		n=$((n + 1))
+		(cd $D/tests && timeout $SHTEST_TIMEOUT sh "$t") \
+			>/tmp/shtest.out 2>&1
+		rc=$?
+		echo "DSLAB-SHTEST-BEGIN $name"
+		cat /tmp/shtest.out
+		echo "DSLAB-SHTEST-END $name rc=$rc"
+		# A test may unload dslab; the next one expects it loaded.
+		loaded dslab || insmod $DSLAB_KO >/dev/null 2>&1
+	done
+	echo "DSLAB-SHTESTS: $n"
+}
+
+run_torture() {
+	if [ ! -f $D/dslab_torture.ko ]; then
+		step skip torture "dslab_torture.ko not built"
+		return
+	fi
+	# The torture module prints "... SUCCESS" or "... FAILURE"; the host
+	# checks for it.
+	load dslab_torture $D/dslab_torture.ko && unload dslab_torture
+}
+
+run_sample() {
+	if [ ! -f $D/dslab_sample.ko ]; then
+		step skip sample "samples/dslab_sample.ko not built"
+		return
+	fi
+	load dslab_sample $D/dslab_sample.ko && unload dslab_sample
+}
+
+print_taint() {
+	echo "DSLAB-TAINT: $(cat /proc/sys/kernel/tainted)"
+}
+
+# Forget what the kernel itself leaked while booting.
+if [ -w $KMEMLEAK ]; then
+	echo scan >$KMEMLEAK
+	echo clear >$KMEMLEAK
+fi
+
+case $mode in
+check)
+	load dslab $DSLAB_KO || exit 1
+	if load dslab_test $D/dslab_test.ko; then
+		dump_kunit
+		unload dslab_test
+	fi
+	run_sample
+	run_shell_tests
+	run_torture
+	kmemleak_scan	# leaks while dslab is loaded
+	unload dslab
+	;;
+stock)
+	load dslab $DSLAB_KO || exit 1
+	run_sample
+	run_shell_tests
+	unload dslab
+	;;
+selftest)
+	load dslab $DSLAB_KO selftest_warn=1 || exit 1
+	if load dslab_test $D/dslab_test.ko selftest_fail=1; then
+		dump_kunit
+		unload dslab_test
+	fi
+	unload dslab
+	;;
+run)
+	load dslab $DSLAB_KO || exit 1
+	if [ -x $D/tests/demo.sh ]; then
+		(cd $D/tests && sh ./demo.sh)
+	else
+		echo "(tools/testing/dslab/demo.sh not written yet; showing stats)"
+		for f in stats classes; do
+			echo "== $DSLAB_DEBUGFS/$f"
+			cat $DSLAB_DEBUGFS/$f
+		done
+	fi
+	unload dslab
+	;;
+*)
+	echo "guest.sh: unknown mode $mode"
+	exit 1
+	;;
+esac
+
+# Leaks left behind by unloading (objects only module memory pointed to).
+if [ -w $KMEMLEAK ]; then
+	sleep 1
+	kmemleak_scan
+	echo "DSLAB-KMEMLEAK-BEGIN"
+	cat $KMEMLEAK
+	echo "DSLAB-KMEMLEAK-END"
+fi
+print_taint
+exit 0

@@ -1,0 +1,330 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# lib.sh - shared code of check.sh and run.sh (sourced, not run).
+#
+# Holds the result ledger (pass/fail/skip, one line per counted step),
+# the apt dependency step, the module builds (one rsync'ed copy of the
+# tree per target kernel, so their .o files never mix), the initramfs and
+# the console checker that turns a VM's console log into results.
+#
+# Environment: DSLAB_CACHE (~/.cache/dslab), DSLAB_KERNELS ("6.1 6.12"),
+# DSLAB_VM_ACCEL (tcg), DSLAB_VM_TIMEOUT (900 s per boot),
+# DSLAB_SKIP_STOCK=1 (skip the Debian stock kernel), DSLAB_SRC (the tree
+# to test; defaults to this repository).
+
+VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$VM_DIR/../../.." && pwd)
+SRC=$(cd "${DSLAB_SRC:-$REPO}" && pwd)
+CACHE=${DSLAB_CACHE:-$HOME/.cache/dslab}
+KERNELS=${DSLAB_KERNELS:-6.1 6.12}
+export DSLAB_CACHE=$CACHE
+
+APT_PACKAGES="qemu-system-x86 busybox-static linux-source-6.1 linux-source-6.12
+	linux-headers-amd64 linux-image-amd64 bc flex bison libelf-dev libssl-dev
+	cpio python3 dkms rsync make gcc perl xz-utils"
+
+# Kernel reports that fail a boot.  Matched (grep -E) on the console.
+REPORT_RE='WARNING:|BUG:|KASAN|UBSAN:|Oops|Kernel panic|kernel BUG|'
+REPORT_RE+='general protection fault|possible recursive locking|'
+REPORT_RE+='circular locking dependency|inconsistent lock state|'
+REPORT_RE+='possible irq lock inversion|suspicious RCU usage|lockdep|'
+REPORT_RE+='DEBUG_LOCKS_WARN_ON|ODEBUG:|'
+REPORT_RE+='sleeping function called from invalid context|'
+REPORT_RE+='kmemleak: [0-9]+ new suspected memory leaks|unreferenced object|'
+REPORT_RE+='soft lockup|hard LOCKUP|rcu_.*detected stalls|blocked for more than|'
+REPORT_RE+='list_(add|del) corruption|refcount_t:|VM TIMEOUT'
+# Boot messages that match the above but are not reports.
+REPORT_OK_RE='Lock dependency validator|lockdep: fixing up alternatives|'
+REPORT_OK_RE+='RCU lockdep checking is enabled|'
+REPORT_OK_RE+='KernelAddressSANitizer initialized|kmemleak: Kernel memory leak detector initialized|'
+REPORT_OK_RE+='kmemleak: Automatic memory scanning thread started'
+
+# Taint bits that mean a kernel report: B bad page (5), D die (7),
+# W warning (9), L soft lockup (14).
+TAINT_BAD=$(( (1 << 5) | (1 << 7) | (1 << 9) | (1 << 14) ))
+
+#
+# === Result ledger ===
+#
+
+ledger_init() {	# ledger_init <logdir>
+	LOGS=$1
+	rm -rf "$LOGS"
+	mkdir -p "$LOGS"
+	RESULTS=$LOGS/results.txt
+	: >"$RESULTS"
+}
+
+pass() { echo "PASS $*" >>"$RESULTS"; echo "  ok   $*"; }
+fail() { echo "FAIL $*" >>"$RESULTS"; echo "  FAIL $*"; }
+skip() { echo "SKIP $*" >>"$RESULTS"; echo "  skip $*"; }
+
+summary() {
+	local p f s
+	p=$(grep -c '^PASS' "$RESULTS" || true)
+	f=$(grep -c '^FAIL' "$RESULTS" || true)
+	s=$(grep -c '^SKIP' "$RESULTS" || true)
+	if [ "$f" -gt 0 ]; then
+		echo
+		echo "Failures (logs in $LOGS):"
+		grep '^FAIL' "$RESULTS" | sed 's/^FAIL /  /'
+	fi
+	echo "dslab: $p passed, $f failed, $s skipped"
+	[ "$f" -eq 0 ]
+}
+
+section() { echo; echo "== $*"; }
+
+#
+# === Dependencies ===
+#
+
+install_deps() {
+	local pkg missing=()
+	for pkg in $APT_PACKAGES; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null |
+			grep -q 'ok installed' || missing+=("$pkg")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "dslab: missing packages: ${missing[*]}" >&2
+		echo "dslab: run as root, or: sudo apt-get install ${missing[*]}" >&2
+		exit 2
+	fi
+	echo "dslab: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# Newest Debian stock headers, e.g. /usr/src/linux-headers-6.1.0-56-amd64.
+stock_headers() {
+	ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1
+}
+
+#
+# === Builds ===
+#
+
+# build_kernel <version> <fragment>... : sets KBUILD_DIR, records result.
+build_kernel() {
+	local ver=$1 t0
+	shift
+	t0=$(date +%s)
+	if KBUILD_DIR=$("$VM_DIR/build-kernel.sh" "$ver" "$@"); then
+		pass "kernel $ver: build ($(( $(date +%s) - t0 ))s, $KBUILD_DIR)"
+		return 0
+	fi
+	fail "kernel $ver: build (see above)"
+	return 1
+}
+
+# build_modules <id> <kdir>: builds a copy of $SRC against kdir with W=1
+# in $CACHE/mod/<id>/ and sets MOD_DIR.  Any compiler warning is a
+# failure; returns 1 only when there are no modules to test.
+build_modules() {
+	local id=$1 kdir=$2 log=$LOGS/build-$1.log rc=0
+	MOD_DIR=$CACHE/mod/$id
+	mkdir -p "$MOD_DIR"
+	# Build products are excluded, hence kept: incremental rebuilds.
+	rsync -a --delete --exclude=.git --exclude='*.o' --exclude='*.ko' \
+		--exclude='*.mod' --exclude='*.mod.c' --exclude='.*.cmd' \
+		--exclude=Module.symvers --exclude=modules.order \
+		--exclude='*.a' --exclude='.cache.mk' "$SRC/" "$MOD_DIR/"
+	make -C "$kdir" M="$MOD_DIR" W=1 modules >"$log" 2>&1 || rc=$?
+	# The sample client is its own kbuild dir using dslab's Module.symvers.
+	if [ $rc -eq 0 ] && ls "$MOD_DIR"/samples/*.c >/dev/null 2>&1 &&
+	   { [ -f "$MOD_DIR/samples/Kbuild" ] || [ -f "$MOD_DIR/samples/Makefile" ]; }; then
+		make -C "$kdir" M="$MOD_DIR/samples" W=1 \
+			KBUILD_EXTRA_SYMBOLS="$MOD_DIR/Module.symvers" \
+			modules >>"$log" 2>&1 || rc=$?
+	fi
+	if [ $rc -ne 0 ]; then
+		grep -E 'error|Error' "$log" | head -n 20 | sed 's/^/    /'
+		fail "$id: module build failed (log: $log)"
+		return 1
+	fi
+	if grep -qi 'warning:' "$log"; then
+		grep -i 'warning:' "$log" | head -n 20 | sed 's/^/    /'
+		fail "$id: module build has warnings with W=1 (log: $log)"
+		return 0	# the modules exist: still worth testing them
+	fi
+	pass "$id: modules build with W=1, no warnings"
+}
+
+# make_initramfs <out.cpio>: busybox, guest scripts, modules from MOD_DIR
+# and the shell tests.
+make_initramfs() {
+	"$VM_DIR/mkinitramfs.sh" "$1" "$VM_DIR/guest-dslab.sh" \
+		"$MOD_DIR/dslab.ko" "$MOD_DIR/dslab_test.ko" \
+		"$MOD_DIR/dslab_torture.ko" "$MOD_DIR/samples/dslab_sample.ko" \
+		"$MOD_DIR/tools/testing/dslab:/dslab/tests"
+}
+
+# Suites the test module should produce: .name = "dslab_..." in kunit/*.c.
+expected_suites() {
+	cat "$SRC"/kunit/*.c 2>/dev/null |
+		sed -n 's/.*\.name[[:space:]]*=[[:space:]]*"\(dslab[a-z0-9_]*\)".*/\1/p' |
+		sort -u
+}
+
+# boot_vm <id> <bzImage> <cpio> <mode>: sets CONSOLE and BOOT_RC.
+boot_vm() {
+	local id=$1 t0
+	CONSOLE=$LOGS/console-$id.log
+	t0=$(date +%s)
+	BOOT_RC=0
+	"$VM_DIR/boot.sh" -a "dslab_mode=$4" "$2" "$3" "$CONSOLE" || BOOT_RC=$?
+	BOOT_SECS=$(( $(date +%s) - t0 ))
+}
+
+#
+# === Console checker ===
+#
+
+# marker_block <file> <begin-line> <end-prefix>: lines strictly between.
+marker_block() {
+	awk -v b="$2" -v e="$3" '
+		$0 == b { on = 1; next }
+		on && index($0, e) == 1 { exit }
+		on { print }' "$1"
+}
+
+# kunit_results <id> <console> <kernel-src>: one result per KUnit case,
+# parsed by the kernel's own kunit.py from the same source tree.
+kunit_results() {
+	local id=$1 console=$2 ksrc=$3 suite ktap json rc out
+	local want got
+	want=$(expected_suites)
+	got=$(sed -n 's/^DSLAB-KTAP-BEGIN //p' "$console" | sort -u)
+	for suite in $want; do
+		grep -qx "$suite" <<<"$got" ||
+			fail "$id: kunit suite $suite missing (not run or not registered)"
+	done
+	if [ -z "$want$got" ]; then
+		skip "$id: kunit (no dslab suites in kunit/*.c)"
+		return
+	fi
+	for suite in $got; do
+		ktap=$LOGS/ktap-$id-$suite.txt
+		json=$LOGS/ktap-$id-$suite.json
+		marker_block "$console" "DSLAB-KTAP-BEGIN $suite" \
+			"DSLAB-KTAP-END $suite" >"$ktap"
+		rc=0
+		python3 "$ksrc/tools/testing/kunit/kunit.py" parse \
+			--json="$json" "$ktap" >"$ktap.parsed" 2>&1 || rc=$?
+		if [ ! -s "$json" ]; then
+			fail "$id: kunit.py parse of $suite failed (see $ktap.parsed)"
+			continue
+		fi
+		out=$(python3 - "$json" <<-'EOF'
+		import json, sys
+		def walk(group, path):
+		    for case in group.get("test_cases", []):
+		        print(case["status"], ".".join(path + [case["name"]]))
+		    for sub in group.get("sub_groups", []):
+		        walk(sub, path + [sub["name"]])
+		walk(json.load(open(sys.argv[1])), [])
+		EOF
+		)
+		if [ -z "$out" ]; then
+			fail "$id: kunit suite $suite reported no test cases"
+			continue
+		fi
+		while read -r status name; do
+			case $status in
+			PASS) pass "$id: kunit $name" ;;
+			SKIP) skip "$id: kunit $name" ;;
+			*) fail "$id: kunit $name ($status)" ;;
+			esac
+		done <<<"$out"
+		if [ $rc -ne 0 ] && ! grep -q '^FAIL' <<<"$out"; then
+			fail "$id: kunit.py parse of $suite exited $rc (see $ktap.parsed)"
+		fi
+	done
+}
+
+# shell_results <id> <console>: each "ok N" / "not ok N" line counts.
+shell_results() {
+	local id=$1 console=$2 n t rc body line
+	n=$(sed -n 's/^DSLAB-SHTESTS: //p' "$console" | tail -n 1)
+	if [ -z "$n" ]; then
+		fail "$id: shell tests did not run"
+		return
+	fi
+	if [ "$n" -eq 0 ]; then
+		skip "$id: shell tests (no tools/testing/dslab/test_*.sh yet)"
+		return
+	fi
+	for t in $(sed -n 's/^DSLAB-SHTEST-BEGIN //p' "$console"); do
+		rc=$(sed -n "s/^DSLAB-SHTEST-END $t rc=//p" "$console")
+		body=$(marker_block "$console" "DSLAB-SHTEST-BEGIN $t" \
+			"DSLAB-SHTEST-END $t")
+		body=$(grep -E '^(not )?ok [0-9]+' <<<"$body" || true)
+		while IFS= read -r line; do
+			[ -n "$line" ] || continue
+			case $line in
+			*"# SKIP"* | *"# skip"*) skip "$id: $t: $line" ;;
+			"not ok"*) fail "$id: $t: $line" ;;
+			*) pass "$id: $t: $line" ;;
+			esac
+		done <<<"$body"
+		if [ -z "$body" ]; then
+			fail "$id: $t printed no ok/not ok lines (rc=${rc:-none})"
+		elif [ "${rc:-1}" != 0 ] && ! grep -q '^not ok' <<<"$body"; then
+			fail "$id: $t exited rc=${rc:-none} (124: timed out)"
+		fi
+	done
+}
+
+# check_console <id> <console> <kernel-src or ""> : everything a boot
+# proves.  Uses BOOT_RC and BOOT_SECS from boot_vm.
+check_console() {
+	local id=$1 console=$2 ksrc=$3 reports taint line
+	case $BOOT_RC in
+	0) pass "$id: VM boot and guest run (${BOOT_SECS}s)" ;;
+	124) fail "$id: VM TIMEOUT after ${BOOT_SECS}s (console: $console)" ;;
+	*) fail "$id: VM did not finish (console: $console)" ;;
+	esac
+	# Steps the guest reported itself (insmod, rmmod, skipped modules).
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) pass "$id: ${line#ok }" ;;
+		"not ok "*) fail "$id: ${line#not ok }" ;;
+		"skip "*) skip "$id: ${line#skip }" ;;
+		esac
+	done < <(sed -n 's/^.*DSLAB-STEP: //p' "$console")
+	if [ -n "$ksrc" ]; then
+		kunit_results "$id" "$console" "$ksrc"
+	fi
+	shell_results "$id" "$console"
+	if grep -q 'DSLAB-STEP: ok insmod-dslab_torture' "$console"; then
+		if grep -Eq 'torture.*FAILURE' "$console"; then
+			fail "$id: torture reported FAILURE"
+		elif grep -Eq 'torture.*SUCCESS' "$console"; then
+			pass "$id: torture reported SUCCESS"
+		else
+			fail "$id: torture printed no SUCCESS/FAILURE verdict"
+		fi
+	fi
+	if grep -q '^DSLAB-KMEMLEAK-BEGIN' "$console"; then
+		if marker_block "$console" DSLAB-KMEMLEAK-BEGIN DSLAB-KMEMLEAK-END |
+				grep -q 'unreferenced object'; then
+			fail "$id: kmemleak found leaks (console: $console)"
+		else
+			pass "$id: kmemleak scan clean"
+		fi
+	fi
+	reports=$(grep -E "$REPORT_RE" "$console" | grep -Ev "$REPORT_OK_RE" |
+		grep -v '^DSLAB-' || true)
+	taint=$(sed -n 's/^DSLAB-TAINT: //p' "$console" | tail -n 1)
+	if [ -n "$taint" ] && (( taint & TAINT_BAD )); then
+		reports+=$'\n'"kernel tainted: $taint"
+	fi
+	if [ -n "$reports" ]; then
+		head -n 10 <<<"$reports" | sed 's/^/    /'
+		fail "$id: kernel reports on the console (console: $console)"
+	else
+		pass "$id: no kernel reports (WARNING/BUG/KASAN/lockdep/...)"
+	fi
+}
