@@ -22,9 +22,6 @@
 
 #include "test.h"
 
-/* Deterministic fault injection (mm/fault.c, DSLAB_INTERNAL namespace). */
-unsigned long dslab_fault_fail_nth(unsigned int nth);
-
 #define DSLAB_ALLOC_MAX_OBJS	2048
 
 struct dslab_alloc_ctx {

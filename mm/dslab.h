@@ -211,6 +211,7 @@ struct dslab_class_stats {
 	unsigned long free;		/* spans * objects per span - inuse */
 	unsigned long wasted;		/* bytes: tails + free slots */
 };
+
 void dslab_class_stats(unsigned int class, struct dslab_class_stats *st);
 
 /* Drain every per-CPU cache and free every empty span: pages freed. */

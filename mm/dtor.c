@@ -67,33 +67,6 @@ static inline u32 dslab_cleanup_decode(struct dslab_cleanup *c)
 	return v >> 1;
 }
 
-static struct dslab_objmeta *dslab_span_meta(struct dslab_span *span,
-					     gfp_t gfp)
-{
-	struct dslab_objmeta *meta = READ_ONCE(span->meta), *fresh;
-	unsigned long flags;
-
-	if (meta)
-		return meta;
-	/* Allocate outside the lock, recheck under it. */
-	if (dslab_should_fail(gfp, span->nelems * sizeof(*fresh)))
-		return NULL;
-	fresh = kcalloc(span->nelems, sizeof(*fresh), gfp & DSLAB_GFP_META);
-	if (!fresh)
-		return NULL;
-	spin_lock_irqsave(&span->special_lock, flags);
-	meta = span->meta;
-	if (!meta) {
-		meta = fresh;
-		fresh = NULL;
-		/* Pairs with READ_ONCE() in dslab_free_common(). */
-		WRITE_ONCE(span->meta, meta);
-	}
-	spin_unlock_irqrestore(&span->special_lock, flags);
-	kfree(fresh);
-	return meta;
-}
-
 /* Does an object of type @t satisfy a destructor taking @want? */
 static bool dslab_type_accepts(const struct dslab_type *want,
 			       const struct dslab_type *t)
@@ -126,36 +99,35 @@ struct dslab_target {
 /*
  * The "is this a live object, and its start?" checks shared by every
  * registration path.  Returns 0, -EFAULT (not a live dslab object) or
- * -EINVAL (interior pointer), and names the case in *why.
+ * -EINVAL (interior pointer), and names the case in *why.  The caller
+ * holds rcu_read_lock(), which keeps t->span valid even if the object is
+ * freed meanwhile (span descriptors are freed through call_rcu()).
  */
 static int dslab_target_find(const void *obj, struct dslab_target *t,
 			     const char **why)
 {
 	unsigned int off;
-	int ret = 0;
 
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "registration lookup needs RCU");
 	if (IS_ERR(obj)) {
 		*why = "pointer is an ERR_PTR";
 		return -EFAULT;
 	}
-	rcu_read_lock();
 	t->span = dslab_span_lookup(obj);
 	if (!t->span) {
 		*why = "pointer not in a dslab block";
-		ret = -EFAULT;
-		goto out;
+		return -EFAULT;
 	}
 	t->idx = dslab_span_index(t->span, obj, &off);
 	if (t->idx >= t->span->nelems || !test_bit(t->idx, t->span->live)) {
 		*why = "pointer not in an allocated block";
-		ret = -EFAULT;
-	} else if (off) {
-		*why = "pointer not at beginning of allocated block";
-		ret = -EINVAL;
+		return -EFAULT;
 	}
-out:
-	rcu_read_unlock();
-	return ret;
+	if (off) {
+		*why = "pointer not at beginning of allocated block";
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* Is the target still live?  Call with special_lock held. */
@@ -181,226 +153,11 @@ static int dslab_pin_owner(struct module *owner)
 	return try_module_get(owner) ? 0 : -EBUSY;
 }
 
-/* === Public interface: typed allocation === */
-
-/**
- * dslab_new() - allocate a zeroed object of a dslab type
- * @type: the type; must not be an interface (size 0)
- * @flags: GFP flags, as for dslab_alloc()
- *
- * Records @type as the object's dynamic type, which typed destructors
- * are checked against.
- *
- * Context: As for dslab_alloc().
- * Return: the object, or NULL when @type is NULL or an interface, or
- * memory ran out.
- */
-void *dslab_new(const struct dslab_type *type, gfp_t flags)
+static void dslab_unpin_owner(struct module *owner)
 {
-	struct dslab_objmeta *meta;
-	struct dslab_span *span;
-	unsigned int idx, off;
-	unsigned long irqflags;
-	void *obj;
-
-	if (!type || !type->size) {
-		dslab_report("dslab_new: %s type %s cannot be allocated\n",
-			     type ? "interface" : "NULL", dslab_type_name(type));
-		return NULL;
-	}
-	obj = dslab_alloc(type->size, flags | __GFP_ZERO);
-	if (!obj)
-		return NULL;
-	span = dslab_span_lookup(obj);
-	meta = dslab_span_meta(span, flags);
-	if (!meta) {
-		dslab_free(obj);
-		return NULL;
-	}
-	idx = dslab_span_index(span, obj, &off);
-	spin_lock_irqsave(&span->special_lock, irqflags);
-	meta[idx].type = type;
-	spin_unlock_irqrestore(&span->special_lock, irqflags);
-	return obj;
+	if (owner && owner != THIS_MODULE)
+		module_put(owner);
 }
-EXPORT_SYMBOL_GPL(dslab_new);
-
-/* === Public interface: destructors === */
-
-static int dslab_clear_destructor(const void *obj, struct dslab_target *t)
-{
-	struct dslab_special *sp = NULL;
-	struct dslab_objmeta *m;
-	bool unreserve = false;
-	unsigned long flags;
-	int ret = 0;
-
-	spin_lock_irqsave(&t->span->special_lock, flags);
-	if (!dslab_target_live(t)) {
-		ret = -EFAULT;
-	} else if (t->span->meta) {
-		m = &t->span->meta[t->idx];
-		if (m->specials && m->specials->kind == DSLAB_SPECIAL_DTOR) {
-			sp = m->specials;
-			m->specials = sp->next;
-			unreserve = !m->specials;
-		}
-	}
-	spin_unlock_irqrestore(&t->span->special_lock, flags);
-
-	if (unreserve)
-		dslab_finq_unreserve();
-	if (sp) {
-		dslab_stat_inc(DSLAB_STAT_DTOR_CLEARED);
-		dslab_special_free(sp);
-	}
-	return ret;
-}
-
-/**
- * __dslab_set_destructor() - set or remove an object's destructor
- * @obj: the start of a live dslab object
- * @dtor: the destructor and the type it accepts, or NULL to remove
- * @owner: the module whose code @dtor->fn is; pinned until it has run or
- *	was removed.  Use the dslab_set_destructor() wrapper, which passes
- *	THIS_MODULE.
- *
- * Validated like Go's runtime.SetFinalizer; after a refusal nothing has
- * changed.  Static data (kernel image or module .data/.bss) cannot be told
- * apart from other foreign memory and gets -EFAULT.
- *
- * Context: Any context; takes no sleeping lock.
- * Return: 0 when set or removed (removing when none is set also returns
- * 0, and a zero-size object ZERO_SIZE_PTR is silently accepted);
- * -EINVAL for a NULL @obj, an interior pointer, a NULL @dtor->fn, a
- * @dtor->arg the object's type does not satisfy, or a typed destructor on
- * an untyped object; -EFAULT when @obj is not a live dslab object
- * (foreign, ERR_PTR, freed); -EEXIST when a destructor is already set;
- * -ENOMEM when the FinBlock slot or record could not be allocated;
- * -EBUSY when @owner is being unloaded.
- */
-int __dslab_set_destructor(const void *obj, const struct dslab_dtor *dtor,
-			   struct module *owner)
-{
-	const struct dslab_type *otype = NULL;
-	struct dslab_special *sp = NULL;
-	struct dslab_target t;
-	struct dslab_objmeta *meta;
-	const char *why = NULL;
-	unsigned long flags;
-	bool first;
-	int ret;
-
-	if (!obj) {
-		why = "first argument is NULL";
-		ret = -EINVAL;
-		goto refuse;
-	}
-	if (obj == ZERO_SIZE_PTR)
-		return 0;
-	ret = dslab_target_find(obj, &t, &why);
-	if (ret)
-		goto refuse;
-	if (!dtor)
-		return dslab_clear_destructor(obj, &t);
-	if (!dtor->fn) {
-		why = "destructor is not a function (fn is NULL)";
-		ret = -EINVAL;
-		goto refuse;
-	}
-
-	/* Check the type before allocating anything. */
-	meta = READ_ONCE(t.span->meta);
-	if (meta) {
-		spin_lock_irqsave(&t.span->special_lock, flags);
-		otype = meta[t.idx].type;
-		spin_unlock_irqrestore(&t.span->special_lock, flags);
-	}
-	if (dtor->arg && !otype) {
-		why = "typed destructor on an untyped object";
-		ret = -EINVAL;
-		goto refuse_types;
-	}
-	if (!dslab_type_accepts(dtor->arg, otype)) {
-		why = "cannot pass object to destructor";
-		ret = -EINVAL;
-		goto refuse_types;
-	}
-
-	meta = dslab_span_meta(t.span, GFP_ATOMIC);
-	if (!meta)
-		goto err_nomem;
-	ret = dslab_finq_reserve(GFP_ATOMIC);
-	if (ret)
-		goto err_nomem;
-	if (dslab_should_fail(GFP_ATOMIC, sizeof(*sp)))
-		goto err_unreserve;
-	sp = kmalloc(sizeof(*sp), GFP_ATOMIC | __GFP_NOWARN);
-	if (!sp)
-		goto err_unreserve;
-	ret = dslab_pin_owner(owner);
-	if (ret) {
-		why = "owner module is going away";
-		kfree(sp);
-		dslab_finq_unreserve();
-		goto refuse;
-	}
-	*sp = (struct dslab_special) {
-		.span = t.span, .idx = t.idx, .kind = DSLAB_SPECIAL_DTOR,
-		.fn = dtor->fn, .type = dtor->arg, .owner = owner,
-	};
-
-	spin_lock_irqsave(&t.span->special_lock, flags);
-	if (!dslab_target_live(&t)) {
-		why = "pointer not in an allocated block";
-		ret = -EFAULT;
-	} else if (meta[t.idx].type != otype) {
-		why = "object changed type";
-		ret = -EFAULT;
-	} else if (meta[t.idx].specials &&
-		   meta[t.idx].specials->kind == DSLAB_SPECIAL_DTOR) {
-		why = "destructor already set";
-		ret = -EEXIST;
-	} else {
-		first = !meta[t.idx].specials;
-		sp->next = meta[t.idx].specials;
-		meta[t.idx].specials = sp;
-		sp = NULL;
-	}
-	spin_unlock_irqrestore(&t.span->special_lock, flags);
-
-	if (sp) {
-		dslab_special_free(sp);
-		dslab_finq_unreserve();
-		goto refuse_types;
-	}
-	if (!first)
-		dslab_finq_unreserve();	/* the object already had its slot */
-	dslab_stat_inc(DSLAB_STAT_DTOR_SET);
-	trace_dslab_set_destructor(obj, dtor->arg ? dslab_type_name(dtor->arg) : NULL, 0);
-	return 0;
-
-err_unreserve:
-	dslab_finq_unreserve();
-err_nomem:
-	why = "out of memory";
-	ret = -ENOMEM;
-refuse:
-	dslab_stat_inc(DSLAB_STAT_DTOR_REFUSED);
-	dslab_report("set_destructor: %s (%d)\n", why, ret);
-	trace_dslab_set_destructor(obj, NULL, ret);
-	return ret;
-refuse_types:
-	dslab_stat_inc(DSLAB_STAT_DTOR_REFUSED);
-	dslab_report("set_destructor: %s: object type %s, destructor %ps takes %s (%d)\n",
-		     why, dslab_type_name(otype), dtor->fn,
-		     dtor->arg ? dslab_type_name(dtor->arg) : "any object", ret);
-	trace_dslab_set_destructor(obj, dtor->arg ? dslab_type_name(dtor->arg) : NULL, ret);
-	return ret;
-}
-EXPORT_SYMBOL_GPL(__dslab_set_destructor);
-
-/* === Public interface: cleanups === */
 
 static int dslab_cleanup_id_alloc(u32 *id, gfp_t gfp)
 {
@@ -430,6 +187,369 @@ static void dslab_cleanup_id_free(u32 id)
 	xa_unlock_irqrestore(&dslab_cleanup_ids, flags);
 }
 
+/*
+ * A registration in two steps.  dslab_prep() validates what it can and
+ * makes every allocation the registration may need (the record, its
+ * FinBlock slot, a cleanup id, a metadata array for the span, the owner
+ * pin), possibly sleeping.  The commit then runs under rcu_read_lock()
+ * and special_lock, looks the object up again and attaches the record, or
+ * refuses; dslab_prep_undo() gives back whatever was not used, so a
+ * refusal changes nothing.
+ */
+struct dslab_prep {
+	struct dslab_special *sp;
+	struct dslab_objmeta *meta;	/* candidate for span->meta */
+	unsigned int meta_n;		/* its length */
+	struct module *owner;		/* pinned */
+	bool reserved;			/* holds a FinBlock slot */
+	u32 id;				/* cleanup id, 0 for none */
+};
+
+static void dslab_prep_undo(struct dslab_prep *p)
+{
+	if (p->id)
+		dslab_cleanup_id_free(p->id);
+	kfree(p->sp);
+	kfree(p->meta);
+	if (p->reserved)
+		dslab_finq_unreserve();
+	dslab_unpin_owner(p->owner);
+}
+
+static int dslab_prep(struct dslab_prep *p, unsigned int meta_n,
+		      struct module *owner, bool cleanup, gfp_t gfp)
+{
+	gfp_t mgfp = (gfp & DSLAB_GFP_META) | __GFP_NOWARN;
+
+	*p = (struct dslab_prep) { };
+	if (dslab_pin_owner(owner))
+		return -EBUSY;
+	p->owner = owner;
+	if (meta_n) {
+		if (dslab_should_fail(gfp, meta_n * sizeof(*p->meta)))
+			goto err_nomem;
+		p->meta = kcalloc(meta_n, sizeof(*p->meta), mgfp);
+		if (!p->meta)
+			goto err_nomem;
+		p->meta_n = meta_n;
+	}
+	if (dslab_finq_reserve(gfp))
+		goto err_nomem;
+	p->reserved = true;
+	if (dslab_should_fail(gfp, sizeof(*p->sp)))
+		goto err_nomem;
+	p->sp = kmalloc(sizeof(*p->sp), mgfp);
+	if (!p->sp)
+		goto err_nomem;
+	if (cleanup && dslab_cleanup_id_alloc(&p->id, gfp))
+		goto err_nomem;
+	return 0;
+
+err_nomem:
+	dslab_prep_undo(p);
+	return -ENOMEM;
+}
+
+/*
+ * Commit step: the span's metadata array, installing the candidate from
+ * dslab_prep() if there is none yet.  NULL when neither exists (the
+ * object changed under us).  Called under RCU, without special_lock.
+ */
+static struct dslab_objmeta *dslab_commit_meta(struct dslab_span *span,
+					       struct dslab_prep *p)
+{
+	struct dslab_objmeta *meta = READ_ONCE(span->meta);
+	unsigned long flags;
+
+	if (meta)
+		return meta;
+	if (!p->meta || p->meta_n != span->nelems)
+		return NULL;
+	spin_lock_irqsave(&span->special_lock, flags);
+	meta = span->meta;
+	if (!meta) {
+		meta = p->meta;
+		p->meta = NULL;
+		/* Pairs with READ_ONCE() in dslab_free_common(). */
+		WRITE_ONCE(span->meta, meta);
+	}
+	spin_unlock_irqrestore(&span->special_lock, flags);
+	return meta;
+}
+
+/* Metadata for a span the caller owns a live object of (dslab_new()). */
+static struct dslab_objmeta *dslab_span_meta(struct dslab_span *span,
+					     gfp_t gfp)
+{
+	struct dslab_prep p = { };
+	struct dslab_objmeta *meta = READ_ONCE(span->meta);
+
+	if (meta)
+		return meta;
+	if (dslab_should_fail(gfp, span->nelems * sizeof(*meta)))
+		return NULL;
+	p.meta = kcalloc(span->nelems, sizeof(*meta),
+			 (gfp & DSLAB_GFP_META) | __GFP_NOWARN);
+	if (!p.meta)
+		return NULL;
+	p.meta_n = span->nelems;
+	meta = dslab_commit_meta(span, &p);
+	kfree(p.meta);
+	return meta;
+}
+
+/* Look @obj up for the prepare step: its type and the meta length needed. */
+static int dslab_prep_lookup(const void *obj, const struct dslab_type **type,
+			     unsigned int *meta_n, const char **why)
+{
+	struct dslab_target t;
+	struct dslab_objmeta *meta;
+	unsigned long flags;
+	int ret;
+
+	*type = NULL;
+	*meta_n = 0;
+	rcu_read_lock();
+	ret = dslab_target_find(obj, &t, why);
+	if (!ret) {
+		meta = READ_ONCE(t.span->meta);
+		if (meta) {
+			spin_lock_irqsave(&t.span->special_lock, flags);
+			*type = meta[t.idx].type;
+			spin_unlock_irqrestore(&t.span->special_lock, flags);
+		} else {
+			*meta_n = t.span->nelems;
+		}
+	}
+	rcu_read_unlock();
+	return ret;
+}
+
+/* === Public interface: typed allocation === */
+
+/**
+ * dslab_new() - allocate a zeroed object of a dslab type
+ * @type: the type; must not be an interface (size 0)
+ * @flags: GFP flags, as for dslab_alloc()
+ *
+ * Records @type as the object's dynamic type, which typed destructors
+ * are checked against.
+ *
+ * Context: As for dslab_alloc().
+ * Return: the object, or NULL when @type is NULL or an interface, or
+ * memory ran out.
+ */
+void *dslab_new(const struct dslab_type *type, gfp_t flags)
+{
+	struct dslab_objmeta *meta;
+	struct dslab_span *span;
+	unsigned int idx, off;
+	unsigned long irqflags;
+	void *obj;
+
+	if (!type || !type->size) {
+		dslab_report("%s: %s type %s cannot be allocated\n", __func__,
+			     type ? "interface" : "NULL", dslab_type_name(type));
+		return NULL;
+	}
+	obj = dslab_alloc(type->size, flags | __GFP_ZERO);
+	if (!obj)
+		return NULL;
+	/* The caller owns a live object: the span cannot go away. */
+	span = dslab_span_lookup(obj);
+	meta = dslab_span_meta(span, flags);
+	if (!meta) {
+		dslab_free(obj);
+		return NULL;
+	}
+	idx = dslab_span_index(span, obj, &off);
+	spin_lock_irqsave(&span->special_lock, irqflags);
+	meta[idx].type = type;
+	spin_unlock_irqrestore(&span->special_lock, irqflags);
+	return obj;
+}
+EXPORT_SYMBOL_GPL(dslab_new);
+
+/* === Public interface: destructors === */
+
+static int dslab_clear_destructor(const void *obj)
+{
+	struct dslab_special *sp = NULL;
+	struct dslab_target t;
+	struct dslab_objmeta *m;
+	bool unreserve = false;
+	const char *why;
+	unsigned long flags;
+	int ret;
+
+	rcu_read_lock();
+	ret = dslab_target_find(obj, &t, &why);
+	if (ret)
+		goto out;
+	spin_lock_irqsave(&t.span->special_lock, flags);
+	if (!dslab_target_live(&t)) {
+		why = "pointer not in an allocated block";
+		ret = -EFAULT;
+	} else if (t.span->meta) {
+		m = &t.span->meta[t.idx];
+		if (m->specials && m->specials->kind == DSLAB_SPECIAL_DTOR) {
+			sp = m->specials;
+			m->specials = sp->next;
+			unreserve = !m->specials;
+		}
+	}
+	spin_unlock_irqrestore(&t.span->special_lock, flags);
+out:
+	rcu_read_unlock();
+
+	if (ret) {
+		dslab_stat_inc(DSLAB_STAT_DTOR_REFUSED);
+		dslab_report("set_destructor(NULL): %s (%d)\n", why, ret);
+		return ret;
+	}
+	if (unreserve)
+		dslab_finq_unreserve();
+	if (sp) {
+		dslab_stat_inc(DSLAB_STAT_DTOR_CLEARED);
+		dslab_special_free(sp);
+	}
+	trace_dslab_set_destructor(obj, NULL, 0);
+	return 0;
+}
+
+/**
+ * __dslab_set_destructor() - set or remove an object's destructor
+ * @obj: the start of a live dslab object
+ * @dtor: the destructor and the type it accepts, or NULL to remove
+ * @owner: the module whose code @dtor->fn is; pinned until it has run or
+ *	was removed.  Use the dslab_set_destructor() wrapper, which passes
+ *	THIS_MODULE.
+ *
+ * Validated like Go's runtime.SetFinalizer; after a refusal nothing has
+ * changed.  Static data (kernel image or module .data/.bss) cannot be told
+ * apart from other foreign memory and gets -EFAULT.
+ *
+ * Context: Any context; allocates with GFP_ATOMIC and takes no sleeping
+ * lock.
+ * Return: 0 when set or removed (removing when none is set also returns
+ * 0, and a zero-size object ZERO_SIZE_PTR is silently accepted);
+ * -EINVAL for a NULL @obj, an interior pointer, a NULL @dtor->fn, a
+ * @dtor->arg the object's type does not satisfy, or a typed destructor on
+ * an untyped object; -EFAULT when @obj is not a live dslab object
+ * (foreign, ERR_PTR, freed); -EEXIST when a destructor is already set;
+ * -ENOMEM when the FinBlock slot or record could not be allocated;
+ * -EBUSY when @owner is being unloaded.
+ */
+int __dslab_set_destructor(const void *obj, const struct dslab_dtor *dtor,
+			   struct module *owner)
+{
+	const struct dslab_type *otype = NULL;
+	struct dslab_objmeta *meta;
+	struct dslab_target t;
+	struct dslab_prep p;
+	const char *why = NULL;
+	unsigned int meta_n;
+	unsigned long flags;
+	bool first = false;
+	int ret;
+
+	if (!obj) {
+		why = "first argument is NULL";
+		ret = -EINVAL;
+		goto refuse;
+	}
+	if (obj == ZERO_SIZE_PTR)
+		return 0;
+	if (!dtor)
+		return dslab_clear_destructor(obj);
+
+	/* Every check Go makes, before anything is allocated. */
+	ret = dslab_prep_lookup(obj, &otype, &meta_n, &why);
+	if (ret)
+		goto refuse;
+	if (!dtor->fn) {
+		why = "destructor is not a function (fn is NULL)";
+		ret = -EINVAL;
+		goto refuse;
+	}
+	if (dtor->arg && !otype) {
+		why = "typed destructor on an untyped object";
+		ret = -EINVAL;
+		goto refuse_types;
+	}
+	if (!dslab_type_accepts(dtor->arg, otype)) {
+		why = "cannot pass object to destructor";
+		ret = -EINVAL;
+		goto refuse_types;
+	}
+
+	ret = dslab_prep(&p, meta_n, owner, false, GFP_ATOMIC);
+	if (ret) {
+		why = ret == -EBUSY ? "owner module is going away" : "out of memory";
+		goto refuse;
+	}
+	*p.sp = (struct dslab_special) {
+		.kind = DSLAB_SPECIAL_DTOR, .fn = dtor->fn, .type = dtor->arg,
+		.owner = owner,
+	};
+
+	rcu_read_lock();
+	ret = dslab_target_find(obj, &t, &why);
+	meta = ret ? NULL : dslab_commit_meta(t.span, &p);
+	if (!ret && !meta) {
+		why = "pointer not in an allocated block";
+		ret = -EFAULT;
+	}
+	if (!ret) {
+		spin_lock_irqsave(&t.span->special_lock, flags);
+		if (!dslab_target_live(&t)) {
+			why = "pointer not in an allocated block";
+			ret = -EFAULT;
+		} else if (meta[t.idx].type != otype) {
+			why = "object changed type";
+			ret = -EFAULT;
+		} else if (meta[t.idx].specials &&
+			   meta[t.idx].specials->kind == DSLAB_SPECIAL_DTOR) {
+			why = "destructor already set";
+			ret = -EEXIST;
+		} else {
+			first = !meta[t.idx].specials;
+			p.sp->span = t.span;
+			p.sp->idx = t.idx;
+			p.sp->next = meta[t.idx].specials;
+			meta[t.idx].specials = p.sp;
+			p.sp = NULL;		/* attached: owns the pin now */
+			p.owner = NULL;
+			p.reserved = !first;	/* the object already had a slot */
+		}
+		spin_unlock_irqrestore(&t.span->special_lock, flags);
+	}
+	rcu_read_unlock();
+	dslab_prep_undo(&p);
+	if (ret)
+		goto refuse_types;
+
+	dslab_stat_inc(DSLAB_STAT_DTOR_SET);
+	trace_dslab_set_destructor(obj, dtor->arg ? dslab_type_name(dtor->arg) : NULL, 0);
+	return 0;
+
+refuse:
+	dslab_stat_inc(DSLAB_STAT_DTOR_REFUSED);
+	dslab_report("set_destructor: %s (%d)\n", why, ret);
+	trace_dslab_set_destructor(obj, NULL, ret);
+	return ret;
+refuse_types:
+	dslab_stat_inc(DSLAB_STAT_DTOR_REFUSED);
+	dslab_report("set_destructor: %s: object type %s, destructor %ps takes %s (%d)\n",
+		     why, dslab_type_name(otype), dtor->fn,
+		     dtor->arg ? dslab_type_name(dtor->arg) : "any object", ret);
+	trace_dslab_set_destructor(obj, dtor->arg ? dslab_type_name(dtor->arg) : NULL, ret);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(__dslab_set_destructor);
+
+/* === Public interface: cleanups === */
+
 /**
  * __dslab_add_cleanup() - run a function after an object is freed
  * @obj: the start of a live dslab object
@@ -440,7 +560,8 @@ static void dslab_cleanup_id_free(u32 id)
  *	dslab_add_cleanup() wrapper, which passes THIS_MODULE
  *
  * Like Go 1.24's runtime.AddCleanup.  An object may have several
- * cleanups and a destructor; at free they run after the destructor.
+ * cleanups and a destructor; at free they run after the destructor, in
+ * the order they were added.
  *
  * Context: Any context with a matching @flags.
  * Return: a handle for dslab_cleanup_cancel(); ERR_PTR(-EINVAL) for a
@@ -452,11 +573,14 @@ struct dslab_cleanup *__dslab_add_cleanup(const void *obj,
 					  void (*fn)(void *arg), void *arg,
 					  gfp_t flags, struct module *owner)
 {
-	struct dslab_special *sp, **pp;
+	const struct dslab_type *otype;
+	struct dslab_special **pp;
 	struct dslab_objmeta *meta;
 	struct dslab_target t;
+	struct dslab_prep p;
 	const char *why = NULL;
 	unsigned long irqflags;
+	unsigned int meta_n;
 	bool first = false;
 	u32 id;
 	int ret;
@@ -466,6 +590,9 @@ struct dslab_cleanup *__dslab_add_cleanup(const void *obj,
 		ret = -EINVAL;
 		goto refuse;
 	}
+	ret = dslab_prep_lookup(obj, &otype, &meta_n, &why);
+	if (ret)
+		goto refuse;
 	if (!fn) {
 		why = "cleanup is not a function (fn is NULL)";
 		ret = -EINVAL;
@@ -476,67 +603,56 @@ struct dslab_cleanup *__dslab_add_cleanup(const void *obj,
 		ret = -EINVAL;
 		goto refuse;
 	}
+
+	ret = dslab_prep(&p, meta_n, owner, true, flags);
+	if (ret) {
+		why = ret == -EBUSY ? "owner module is going away" : "out of memory";
+		goto refuse;
+	}
+	id = p.id;
+	*p.sp = (struct dslab_special) {
+		.kind = DSLAB_SPECIAL_CLEANUP, .id = id, .fn = fn, .arg = arg,
+		.owner = owner,
+	};
+
+	rcu_read_lock();
 	ret = dslab_target_find(obj, &t, &why);
+	meta = ret ? NULL : dslab_commit_meta(t.span, &p);
+	if (!ret && !meta) {
+		why = "pointer not in an allocated block";
+		ret = -EFAULT;
+	}
+	if (!ret) {
+		spin_lock_irqsave(&t.span->special_lock, irqflags);
+		if (dslab_target_live(&t)) {
+			first = !meta[t.idx].specials;
+			p.sp->span = t.span;
+			p.sp->idx = t.idx;
+			/* Keep the destructor first; cleanups in order added. */
+			for (pp = &meta[t.idx].specials; *pp; pp = &(*pp)->next)
+				;
+			*pp = p.sp;
+			xa_lock(&dslab_cleanup_ids);
+			__xa_store(&dslab_cleanup_ids, id, p.sp, GFP_ATOMIC);
+			xa_unlock(&dslab_cleanup_ids);
+			p.sp = NULL;
+			p.owner = NULL;
+			p.id = 0;
+			p.reserved = !first;
+		} else {
+			why = "pointer not in an allocated block";
+			ret = -EFAULT;
+		}
+		spin_unlock_irqrestore(&t.span->special_lock, irqflags);
+	}
+	rcu_read_unlock();
+	dslab_prep_undo(&p);
 	if (ret)
 		goto refuse;
 
-	ret = -ENOMEM;
-	why = "out of memory";
-	meta = dslab_span_meta(t.span, flags);
-	if (!meta)
-		goto refuse;
-	if (dslab_finq_reserve(flags))
-		goto refuse;
-	if (dslab_should_fail(flags, sizeof(*sp)))
-		goto err_unreserve;
-	sp = kmalloc(sizeof(*sp), (flags & DSLAB_GFP_META) | __GFP_NOWARN);
-	if (!sp)
-		goto err_unreserve;
-	if (dslab_cleanup_id_alloc(&id, flags))
-		goto err_free_sp;
-	ret = dslab_pin_owner(owner);
-	if (ret) {
-		why = "owner module is going away";
-		goto err_free_id;
-	}
-	*sp = (struct dslab_special) {
-		.span = t.span, .idx = t.idx, .kind = DSLAB_SPECIAL_CLEANUP,
-		.id = id, .fn = fn, .arg = arg, .owner = owner,
-	};
-
-	spin_lock_irqsave(&t.span->special_lock, irqflags);
-	if (dslab_target_live(&t)) {
-		first = !meta[t.idx].specials;
-		/* Keep the destructor first; cleanups run in order added. */
-		for (pp = &meta[t.idx].specials; *pp; pp = &(*pp)->next)
-			;
-		*pp = sp;
-		xa_lock(&dslab_cleanup_ids);
-		__xa_store(&dslab_cleanup_ids, id, sp, GFP_ATOMIC);
-		xa_unlock(&dslab_cleanup_ids);
-		sp = NULL;
-	}
-	spin_unlock_irqrestore(&t.span->special_lock, irqflags);
-
-	if (sp) {
-		why = "pointer not in an allocated block";
-		ret = -EFAULT;
-		dslab_cleanup_id_free(id);
-		dslab_special_free(sp);
-		dslab_finq_unreserve();
-		goto refuse;
-	}
-	if (!first)
-		dslab_finq_unreserve();
 	dslab_stat_inc(DSLAB_STAT_CLEANUP_ADDED);
 	return dslab_cleanup_encode(id);
 
-err_free_id:
-	dslab_cleanup_id_free(id);
-err_free_sp:
-	kfree(sp);
-err_unreserve:
-	dslab_finq_unreserve();
 refuse:
 	dslab_stat_inc(DSLAB_STAT_DTOR_REFUSED);
 	dslab_report("add_cleanup: %s (%d)\n", why, ret);

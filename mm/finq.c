@@ -70,7 +70,7 @@ struct dslab_finblock {
 
 /* Per CPU: records being filled on this CPU. */
 struct dslab_fcpu {
-	spinlock_t lock;
+	spinlock_t lock;			/* L: protects this CPU's fields */
 	struct dslab_finblock *open;		/* L: run as soon as possible */
 	struct dslab_finblock *open_rcu;	/* L: run after a grace period */
 	struct dslab_finblock *open_plain;	/* L: plain RCU frees */
@@ -82,7 +82,7 @@ static DEFINE_PER_CPU(struct dslab_fcpu, dslab_fcpu);
 
 /* Q: dslab_finq.lock */
 static struct {
-	spinlock_t lock;
+	spinlock_t lock;		/* Q: protects the fields below */
 	struct list_head free;		/* Q: empty reserved-pool blocks */
 	struct list_head free_plain;	/* Q: empty plain-pool blocks */
 	struct list_head pending;	/* Q: full blocks, run now */
@@ -208,6 +208,7 @@ static void dslab_plain_pool_fill(gfp_t gfp)
 	struct dslab_finblock *blk;
 	unsigned long flags;
 
+	/* Unlocked peek; a stale value only changes how much we top up. */
 	while (data_race(dslab_finq.nr_free_plain) < dslab_plain_pool_min) {
 		blk = dslab_block_alloc(gfp, true);
 		if (!blk)
@@ -470,8 +471,10 @@ static bool dslab_next_empty(void)
 
 static bool dslab_rcu_ready(void)
 {
-	return !dslab_inflight_empty() &&
-	       smp_load_acquire(&dslab_rcu_done) >= dslab_rcu_inflight_gen;
+	if (dslab_inflight_empty())
+		return false;
+	/* Pairs with smp_store_release() in dslab_rcu_cb(). */
+	return smp_load_acquire(&dslab_rcu_done) >= dslab_rcu_inflight_gen;
 }
 
 static bool dslab_rcu_can_start(void)
@@ -547,6 +550,7 @@ static void dslab_rcu_start(void)
 
 static bool dslab_barrier_pending(void)
 {
+	/* A stale barrier_req is caught by the pass after the next kick. */
 	return data_race(dslab_finq.barrier_req) > READ_ONCE(dslab_barrier_done);
 }
 
@@ -684,6 +688,7 @@ void dslab_dtor_barrier(void)
 	spin_unlock_irqrestore(&dslab_finq.lock, flags);
 	dslab_runner_kick();
 	wait_event(dslab_barrier_wq,
+		   /* Pairs with smp_store_release() in dslab_runner_fn(). */
 		   smp_load_acquire(&dslab_barrier_done) >= req);
 }
 EXPORT_SYMBOL_GPL(dslab_dtor_barrier);
@@ -805,8 +810,10 @@ static void dslab_finq_exit_blocks(void)
 		if (fc->open_rcu)
 			list_add(&fc->open_rcu->list, &dslab_finq.free);
 		if (fc->open_plain)
-			list_add(&fc->open_plain->list, &dslab_finq.free);
-		fc->open = fc->open_rcu = fc->open_plain = NULL;
+			list_add(&fc->open_plain->list, &dslab_finq.free_plain);
+		fc->open = NULL;
+		fc->open_rcu = NULL;
+		fc->open_plain = NULL;
 	}
 	list_for_each_entry_safe(blk, tmp, &dslab_finq.free, list)
 		kfree(blk);

@@ -15,8 +15,8 @@
  * page of span pointers, 512 on x86-64) from a top-level array sized for
  * the direct map at load time, and an entry in it:
  *
- *   addr ──> page index ──┬── top[idx >> 9] ──> leaf ──┐
- *                          └── idx & 511 ──────────────┴──> span or NULL
+ *   addr -> index -+- top[index >> 9] -> leaf -+
+ *                  +- index & 511 -------------+-> span or NULL
  *
  * Leaves are installed once and kept until unload.  Spans are freed with
  * kfree_rcu(), so a reader that found a span under RCU (or with interrupts
@@ -46,7 +46,7 @@
 /* === Data === */
 
 #define DSLAB_LEAF_SHIFT	(PAGE_SHIFT - 3)
-#define DSLAB_LEAF_ENTRIES	(1UL << DSLAB_LEAF_SHIFT)
+#define DSLAB_LEAF_ENTRIES	BIT(DSLAB_LEAF_SHIFT)
 
 static struct dslab_span ***dslab_map;	/* top level, fixed at load */
 static unsigned long dslab_map_pages;	/* pages covered by the map */
@@ -58,7 +58,7 @@ static DEFINE_SPINLOCK(dslab_map_lock);	/* serialises leaf installation */
  * fullest spans first and empty ones can be given back.
  */
 struct dslab_central {
-	spinlock_t lock;
+	spinlock_t lock;		/* C: protects the fields below */
 	struct list_head partial;	/* C: spans with nfree > 0 */
 	unsigned long nr_spans;		/* C: all spans of the class */
 	unsigned long nr_empty;		/* C: spans with every object free */
@@ -143,6 +143,8 @@ static int dslab_map_set(struct dslab_span *span, struct dslab_span *val,
 		struct dslab_span **leaf = READ_ONCE(dslab_map[i >> DSLAB_LEAF_SHIFT]);
 		unsigned long flags;
 
+		if (!leaf && !val)
+			continue;	/* never set: nothing to clear */
 		if (!leaf) {
 			struct dslab_span **fresh;
 
@@ -494,6 +496,7 @@ static unsigned long dslab_shrink_count(struct shrinker *s,
 	unsigned int class;
 
 	for (class = 0; class < DSLAB_NR_CLASSES; class++)
+		/* A shrinker count is a hint: a racy read is fine. */
 		n += data_race(dslab_central[class].nr_empty) *
 		     dslab_classes[class].npages;
 	return n ? n : SHRINK_EMPTY;

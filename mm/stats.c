@@ -59,8 +59,10 @@ u64 dslab_stat_read(enum dslab_stat_item item)
 	u64 sum = 0;
 	int cpu;
 
-	for_each_possible_cpu(cpu)
+	for_each_possible_cpu(cpu) {
+		/* Other CPUs update their counters meanwhile: a snapshot. */
 		sum += data_race(per_cpu(dslab_cpu_stats, cpu).item[item]);
+	}
 	return sum;
 }
 EXPORT_SYMBOL_NS_GPL(dslab_stat_read, DSLAB_INTERNAL);
@@ -77,8 +79,10 @@ long dslab_class_inuse(unsigned int class)
 	long sum = 0;
 	int cpu;
 
-	for_each_possible_cpu(cpu)
+	for_each_possible_cpu(cpu) {
+		/* Other CPUs update their counters meanwhile: a snapshot. */
 		sum += data_race(per_cpu(dslab_cpu_stats, cpu).inuse[class]);
+	}
 	return max(sum, 0L);
 }
 EXPORT_SYMBOL_NS_GPL(dslab_class_inuse, DSLAB_INTERNAL);
@@ -114,8 +118,11 @@ void dslab_stats_reset(void)
 {
 	int cpu, i;
 
-	for_each_possible_cpu(cpu)
-		for (i = 0; i < DSLAB_NR_STATS; i++)
+	for_each_possible_cpu(cpu) {
+		for (i = 0; i < DSLAB_NR_STATS; i++) {
+			/* Racing an update may lose that one event: harmless. */
 			data_race(per_cpu(dslab_cpu_stats, cpu).item[i] = 0);
+		}
+	}
 }
 EXPORT_SYMBOL_NS_GPL(dslab_stats_reset, DSLAB_INTERNAL);

@@ -108,7 +108,7 @@ void dslab_free_rcu(const void *obj);
  * and a compile-time witness used by DSLAB_DTOR() and dslab_new_typed().
  */
 #define DSLAB_TYPE(var, ctype)						\
-	extern ctype *__dslab_witness(var);				\
+	extern typeof(ctype) *__dslab_witness(var);				\
 	static const struct dslab_type var = {				\
 		.name = #ctype,						\
 		.size = sizeof(ctype),					\
@@ -121,7 +121,7 @@ void dslab_free_rcu(const void *obj);
  * @...: the interface types it implements (pointers to dslab_type)
  */
 #define DSLAB_TYPE_IMPL(var, ctype, ...)				\
-	extern ctype *__dslab_witness(var);				\
+	extern typeof(ctype) *__dslab_witness(var);				\
 	static const struct dslab_type *const __dslab_impl_##var[] = {	\
 		__VA_ARGS__, NULL };					\
 	static const struct dslab_type var = {				\
@@ -137,7 +137,7 @@ void dslab_free_rcu(const void *obj);
  *	(usually the struct embedded first in every implementing type)
  */
 #define DSLAB_INTERFACE(var, ctype)					\
-	extern ctype *__dslab_witness(var);				\
+	extern typeof(ctype) *__dslab_witness(var);				\
 	static const struct dslab_type var = {				\
 		.name = #ctype,						\
 		.size = 0,						\

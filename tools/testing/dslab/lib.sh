@@ -120,6 +120,10 @@ last_id() {
 	sed -n 's/^ok [a-z]* \([0-9][0-9]*\).*/\1/p' "$D/last"
 }
 
+last_is_handles() {
+	last | grep -E -q '^ok handles [0-9]+(-[0-9]+)?$'
+}
+
 # Last id of a range "ok handles 3-7" (or the single id).
 last_id2() {
 	sed -n -e 's/^ok [a-z]* [0-9]*-\([0-9][0-9]*\)$/\1/p' \
@@ -174,8 +178,19 @@ expect_err() {
 	e_code=$1
 	e_desc=$2
 	shift 2
+	expect_err_by "$e_code" "$e_desc" ctl "$@"
+}
+
+# expect_err_by <errno> <desc> <writer...>: as expect_err, the write done
+# by a command of its own (ctlraw <file>, dd, ...).
+expect_err_by() {
+	e_code=$1
+	e_desc=$2
+	shift 2
+	# A harmless command first, so `last` cannot show a stale error.
+	ctl barrier
 	snapshot >"$T_TMP/before"
-	if ctl "$@"; then
+	if "$@"; then
 		t_fail "$e_desc: write succeeded"
 		t_diag "'$*' -> $(last)"
 		return

@@ -36,7 +36,7 @@ source_only=0
 if [ "${1:-}" = --source ]; then
 	source_only=1
 	shift
-	set -- "${1:-}" /dev/null
+	set -- "${1:-}" "$0"	# any file: no fragments needed
 fi
 [ $# -ge 2 ] || die "usage: $0 <version> <fragment.config>... | --source <version>"
 ver=$1
@@ -65,16 +65,16 @@ cache_hit() {
 	log "cache hit: $bld"
 	echo "$bld"
 }
-cache_hit && exit 0
+source_ready() {
+	[ $source_only -eq 1 ] && [ -f "$src/.dslab-extracted" ] || return 1
+	echo "$src"
+}
+cache_hit || source_ready && exit 0
 
 # One kernel build at a time on this machine (and one extraction).
 exec 9>"$cache/build/.lock"
 flock 9
-cache_hit && exit 0
-if [ $source_only -eq 1 ] && [ -f "$src/.dslab-extracted" ]; then
-	echo "$src"
-	exit 0
-fi
+cache_hit || source_ready && exit 0
 
 if [ ! -f "$src/.dslab-extracted" ]; then
 	log "extracting $tarball into $cache/src/ ..."

@@ -61,11 +61,14 @@ gate_sizeclasses() {
 }
 
 gate_sizeclass_userspace() {
-	local dir=$SRC/tools/testing/sizeclass log=$LOGS/sizeclass-test.log
-	if [ ! -f "$dir/Makefile" ]; then
-		skip "static: userspace size-class test (no $dir/Makefile)"
+	local dir=$CACHE/mod/userspace/tools/testing/sizeclass
+	local log=$LOGS/sizeclass-test.log
+	if [ ! -f "$SRC/tools/testing/sizeclass/Makefile" ]; then
+		skip "static: userspace size-class test (no tools/testing/sizeclass/Makefile)"
 		return
 	fi
+	# Built in a copy of the tree: nothing is written into the repository.
+	sync_tree "$CACHE/mod/userspace"
 	if make -C "$dir" run >"$log" 2>&1; then
 		pass "static: userspace size-class test (make -C tools/testing/sizeclass run)"
 	else

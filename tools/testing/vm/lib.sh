@@ -122,15 +122,20 @@ build_kernel() {
 # build_modules <id> <kdir>: builds a copy of $SRC against kdir with W=1
 # in $CACHE/mod/<id>/ and sets MOD_DIR.  Any compiler warning is a
 # failure; returns 1 only when there are no modules to test.
-build_modules() {
-	local id=$1 kdir=$2 log=$LOGS/build-$1.log rc=0
-	MOD_DIR=$CACHE/mod/$id
-	mkdir -p "$MOD_DIR"
-	# Build products are excluded, hence kept: incremental rebuilds.
+# sync_tree <dir>: copy of $SRC in dir.  Build products are excluded,
+# hence kept in dir: rebuilds there are incremental.
+sync_tree() {
+	mkdir -p "$1"
 	rsync -a --delete --exclude=.git --exclude='*.o' --exclude='*.ko' \
 		--exclude='*.mod' --exclude='*.mod.c' --exclude='.*.cmd' \
 		--exclude=Module.symvers --exclude=modules.order \
-		--exclude='*.a' --exclude='.cache.mk' "$SRC/" "$MOD_DIR/"
+		--exclude='*.a' --exclude='.cache.mk' "$SRC/" "$1/"
+}
+
+build_modules() {
+	local id=$1 kdir=$2 log=$LOGS/build-$1.log rc=0
+	MOD_DIR=$CACHE/mod/$id
+	sync_tree "$MOD_DIR"
 	make -C "$kdir" M="$MOD_DIR" W=1 modules >"$log" 2>&1 || rc=$?
 	# The sample client is its own kbuild dir using dslab's Module.symvers.
 	if [ $rc -eq 0 ] && ls "$MOD_DIR"/samples/*.c >/dev/null 2>&1 &&

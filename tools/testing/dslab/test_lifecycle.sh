@@ -1,0 +1,127 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# test_lifecycle.sh - unloading dslab with objects still held through
+# debugfs control (with destructors registered, running and queued),
+# unloading while shells write to control, and reloading afterwards.
+#
+# Leaves dslab loaded.  Prints TAP.
+
+. "$(dirname "$0")/lib.sh"
+need_dslab
+
+mark_kmsg lifecycle
+
+# rmmod_retry <tries>: rmmod dslab, retrying while a shell holds a file.
+rmmod_retry() {
+	r_left=$1
+	while ! rmmod dslab 2>"$T_TMP/rmmod.err"; do
+		r_left=$((r_left - 1))
+		[ $r_left -le 0 ] && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+reload() {
+	insmod "$DSLAB_KO" 2>"$T_TMP/insmod.err"
+}
+
+# === Unload with objects, destructors and cleanups held ===
+
+ctl free all
+ctl barrier
+ctl alloc 64 10
+a=$(last_id)
+ctl new point 3
+p=$(last_id)
+expect_ok "dtor count" dtor "$a" count
+expect_ok "dtor sleep 300" dtor $((a + 1)) sleep 300
+expect_ok "dtor realloc" dtor $((a + 2)) realloc
+expect_ok "dtor free <h2>" dtor $((a + 3)) free $((a + 4))
+expect_ok "dtor point" dtor "$p" point
+expect_ok "dtor shape" dtor $((p + 1)) shape
+expect_ok "cleanups" cleanup $((a + 5)) 2
+# One destructor queued and sleeping in the runner while we unload.
+ctl alloc 8
+s=$(last_id)
+expect_ok "dtor sleep 500 on a freed object" dtor "$s" sleep 500
+expect_ok "free it: destructor queued" free "$s"
+t_eq "13 handles held" 13 "$(sval ctl_handles)"
+
+t_check "rmmod with 13 objects held" rmmod_retry 50
+t_check "dslab is gone" [ ! -d /sys/module/dslab ]
+t_check "debugfs directory is gone" [ ! -e "$D" ]
+t_check "exit reported the held objects" \
+	sh -c "dmesg | grep -q 'freed 13 objects still held through control'"
+t_check "no kernel report from the unload" kmsg_clean lifecycle
+
+# === Reload ===
+
+t_check "insmod after rmmod" reload
+t_check "control is back" [ -w "$D/control" ]
+t_eq "no objects in use after reload" 0 "$(sval objects_inuse)"
+t_eq "no handles after reload" 1 "$(wc -l <"$D/handles")"
+t_eq "last is fresh" none "$(last)"
+expect_ok "alloc after reload" alloc 128 4
+expect_ok "free after reload" free all
+
+# === Unload while shells write ===
+
+mark_kmsg lifecycle-race
+hammer() {	# write until the file is gone
+	n=0
+	while [ $n -lt 2000 ] && [ -e "$D/control" ]; do
+		n=$((n + 1))
+		{
+			echo "alloc 96 2"
+			echo "new rect"
+		} >"$D/control" 2>/dev/null
+		h=$(sed -n 's/^ok handles \([0-9]*\).*/\1/p' "$D/last" \
+			2>/dev/null)
+		[ -n "$h" ] && echo "dtor $h count" >"$D/control" 2>/dev/null
+		echo "cleanup $h" >"$D/control" 2>/dev/null
+		[ $((n % 3)) -eq 0 ] && echo "free all" >"$D/control" 2>/dev/null
+		cat "$D/handles" >/dev/null 2>&1
+	done
+}
+hammer &
+p1=$!
+hammer &
+p2=$!
+sleep 2
+t_check "rmmod while two shells write (retried while busy)" rmmod_retry 100
+wait $p1
+wait $p2
+t_check "writers stopped once the files were gone" [ ! -e "$D/control" ]
+t_check "no kernel report from racing writers" kmsg_clean lifecycle-race
+t_check "insmod after the race" reload
+
+# === Unload while a write is blocked in barrier ===
+
+mark_kmsg lifecycle-barrier
+ctl alloc 8
+h=$(last_id)
+ctl dtor "$h" sleep 2000
+ctl free "$h"
+(ctl barrier; echo $? >"$T_TMP/barrier.rc") &
+bp=$!
+sleep 0.5
+if rmmod dslab 2>/dev/null; then
+	# Allowed only once the write has finished.
+	t_check "rmmod waited for the blocked write" [ -f "$T_TMP/barrier.rc" ]
+else
+	t_ok "rmmod refused while a write is in progress"
+fi
+wait $bp
+t_eq "the blocked barrier write succeeded" 0 "$(cat "$T_TMP/barrier.rc")"
+if dslab_loaded; then
+	t_check "rmmod after the write" rmmod_retry 50
+fi
+t_check "no kernel report" kmsg_clean lifecycle-barrier
+t_check "insmod again" reload
+t_check "dslab works after three reloads" ctl alloc 8
+ctl free all
+t_check "no kernel report in the whole test" kmsg_clean lifecycle
+
+t_done
