@@ -23,6 +23,11 @@
  * free objects (all but the first word, which may hold the freelist link),
  * checked at allocation.  Reports name the class and the offset.
  *
+ * kmemleak: an object is registered at allocation and unregistered when its
+ * memory is released, not when it is freed, so that whatever a queued
+ * object still points to (what its destructor will release) is not
+ * reported as leaked while the object waits for the runner.
+ *
  * Locking: magazines are per-CPU data accessed with interrupts off; the
  * only lock taken inside such a section is class->lock (span.c).
  */
@@ -128,6 +133,7 @@ static void dslab_release_irqoff(struct dslab_span *span, void *obj)
 	struct dslab_mag *mag;
 
 	lockdep_assert_irqs_disabled();
+	kmemleak_free(obj);
 	if (unlikely(span->class == DSLAB_CLASS_LARGE)) {
 		__this_cpu_dec(dslab_cpu_stats.inuse[DSLAB_CLASS_LARGE]);
 		dslab_span_release(span);
@@ -263,10 +269,10 @@ static void *dslab_alloc_large(size_t size, gfp_t gfp)
 	return dslab_alloc_finish(span->base, size, gfp);
 }
 
-/* The class of a request, with the debug red zone added. */
+/* The class of a request, with room for the debug red zone. */
 static inline unsigned int dslab_request_class(size_t size)
 {
-	if (unlikely(dslab_debug) && size <= DSLAB_MAX_SMALL_SIZE - DSLAB_REDZONE)
+	if (unlikely(dslab_debug))
 		size += DSLAB_REDZONE;
 	return dslab_size_class(size);
 }
@@ -330,7 +336,6 @@ static void dslab_free_common(const void *p, bool rcu)
 		goto out;
 	}
 	__this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_FREE]);
-	kmemleak_free(obj);
 	trace_dslab_free(obj);
 
 	/* Objects with destructors or cleanups go to the runner. */
