@@ -66,6 +66,7 @@ struct dslab_cpu_cache {
 static struct dslab_cpu_cache __percpu *dslab_caches;
 
 bool dslab_debug;
+EXPORT_SYMBOL_NS_GPL(dslab_debug, DSLAB_INTERNAL);
 
 /* === Internals: debug checks === */
 

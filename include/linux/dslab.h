@@ -78,8 +78,34 @@ void dslab_cleanup_cancel(struct dslab_cleanup *cleanup);
  * registered or queued, so their code cannot be unloaded under them.
  * As with pci_register_driver(), the wrappers pass THIS_MODULE.
  */
+
+/**
+ * dslab_set_destructor() - set or remove an object's destructor
+ * @obj: the start of a live dslab object
+ * @dtor: the destructor, usually defined with DSLAB_DTOR(); NULL removes it
+ *
+ * Calls __dslab_set_destructor() with THIS_MODULE as the owner, which
+ * stays pinned until the destructor has run or was removed.
+ *
+ * Context: Any context.
+ * Return: as for __dslab_set_destructor().
+ */
 #define dslab_set_destructor(obj, dtor)					\
 	__dslab_set_destructor((obj), (dtor), THIS_MODULE)
+
+/**
+ * dslab_add_cleanup() - run a function after an object is freed
+ * @obj: the start of a live dslab object
+ * @fn: the cleanup, called with @arg in process context
+ * @arg: its argument; must not be @obj
+ * @flags: GFP flags for the record
+ *
+ * Calls __dslab_add_cleanup() with THIS_MODULE as the owner, which stays
+ * pinned until the cleanup has run or was cancelled.
+ *
+ * Context: Any context with a matching @flags.
+ * Return: as for __dslab_add_cleanup().
+ */
 #define dslab_add_cleanup(obj, fn, arg, flags)				\
 	__dslab_add_cleanup((obj), (fn), (arg), (flags), THIS_MODULE)
 
@@ -108,7 +134,7 @@ void dslab_free_rcu(const void *obj);
  * and a compile-time witness used by DSLAB_DTOR() and dslab_new_typed().
  */
 #define DSLAB_TYPE(var, ctype)						\
-	extern typeof(ctype) *__dslab_witness(var);				\
+	static typeof(ctype) *__dslab_witness(var) __maybe_unused;	\
 	static const struct dslab_type var = {				\
 		.name = #ctype,						\
 		.size = sizeof(ctype),					\
@@ -121,7 +147,7 @@ void dslab_free_rcu(const void *obj);
  * @...: the interface types it implements (pointers to dslab_type)
  */
 #define DSLAB_TYPE_IMPL(var, ctype, ...)				\
-	extern typeof(ctype) *__dslab_witness(var);				\
+	static typeof(ctype) *__dslab_witness(var) __maybe_unused;	\
 	static const struct dslab_type *const __dslab_impl_##var[] = {	\
 		__VA_ARGS__, NULL };					\
 	static const struct dslab_type var = {				\
@@ -137,7 +163,7 @@ void dslab_free_rcu(const void *obj);
  *	(usually the struct embedded first in every implementing type)
  */
 #define DSLAB_INTERFACE(var, ctype)					\
-	extern typeof(ctype) *__dslab_witness(var);				\
+	static typeof(ctype) *__dslab_witness(var) __maybe_unused;	\
 	static const struct dslab_type var = {				\
 		.name = #ctype,						\
 		.size = 0,						\

@@ -42,7 +42,10 @@ log=$3
 accel=${DSLAB_VM_ACCEL:-tcg}
 cmdline="console=ttyS0 panic=-1 printk.time=1 mitigations=off $append"
 
-qemu=(qemu-system-x86_64 -accel "$accel" -smp "${DSLAB_VM_SMP:-2}"
+smp=${DSLAB_VM_SMP:-2}
+# One CPU per socket: SeaBIOS's MP table (all the tiny kernels have, no
+# ACPI) lists one entry per socket, so 2 cores in one socket boot as 1 CPU.
+qemu=(qemu-system-x86_64 -accel "$accel" -smp "$smp,sockets=$smp,cores=1,threads=1"
       -m "${DSLAB_VM_MEM:-1G}" -nographic -no-reboot
       -kernel "$kernel" -initrd "$initrd" -append "$cmdline")
 

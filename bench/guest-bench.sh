@@ -1,0 +1,79 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# guest-bench.sh - what the benchmark VM does (runs as /dslab/guest.sh).
+#
+# Usage: guest.sh bench|bench_quick
+#
+# Loads dslab and dslab_bench, describes the machine, runs every
+# benchmark through /sys/kernel/debug/dslab_bench/run, then prints the
+# results (one JSON object per line) between markers for bench/run.sh:
+#   DSLAB-BENCH-INFO <key>=<value>
+#   DSLAB-BENCH-RUN <command>          (before each benchmark)
+#   DSLAB-BENCH-FAIL <command> rc=<n>  (a benchmark failed its own check)
+#   DSLAB-BENCH-RESULTS-BEGIN / -END   (results, printed when quiet)
+# Documentation/benchmarks.rst describes the benchmarks.
+
+mode=${1:-bench}
+D=/dslab
+B=/sys/kernel/debug/dslab_bench
+quick=0
+[ "$mode" = bench_quick ] && quick=1
+
+info() {
+	echo "DSLAB-BENCH-INFO $1=$2"
+}
+
+if ! insmod $D/dslab.ko; then
+	echo "DSLAB-BENCH-FAIL insmod-dslab rc=1"
+	exit 1
+fi
+if ! insmod $D/dslab_bench.ko quick=$quick; then
+	echo "DSLAB-BENCH-FAIL insmod-dslab_bench rc=1"
+	rmmod dslab
+	exit 1
+fi
+
+info kernel "$(uname -r)"
+info cpus "$(nproc)"
+info clocksource "$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null)"
+info cpu_model "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+info cmdline "$(cat /proc/cmdline)"
+info preempt "$(cat /sys/kernel/debug/sched/preempt 2>/dev/null)"
+while IFS= read -r line; do
+	info "module_${line%%=*}" "${line#*=}"
+done <$B/info
+
+# Order: fast micro-benchmarks first, the long end-to-end ones last.
+set -- \
+	"alloc_free size=8" "alloc_free size=16" "alloc_free size=64" \
+	"alloc_free size=96" "alloc_free size=256" "alloc_free size=1024" \
+	"alloc_free size=4096" \
+	"bulk n=16" "bulk n=128" \
+	"find size=64" "find size=1024" \
+	"dtor_free size=64" \
+	"parallel size=64 batch=1" "parallel size=64 batch=64" \
+	"dtor_e2e size=64" \
+	"memory"
+
+fails=0
+for cmd in "$@"; do
+	echo "DSLAB-BENCH-RUN $cmd"
+	t0=$(date +%s)
+	if ! echo "$cmd" >$B/run; then
+		echo "DSLAB-BENCH-FAIL $cmd rc=1"
+		fails=$((fails + 1))
+	fi
+	echo "DSLAB-BENCH-TIME $cmd $(( $(date +%s) - t0 ))s"
+done
+
+cat $B/results >/tmp/results
+sleep 1
+echo "DSLAB-BENCH-RESULTS-BEGIN"
+cat /tmp/results
+echo "DSLAB-BENCH-RESULTS-END"
+
+rmmod dslab_bench || echo "DSLAB-BENCH-FAIL rmmod-dslab_bench rc=1"
+rmmod dslab || echo "DSLAB-BENCH-FAIL rmmod-dslab rc=1"
+echo "DSLAB-TAINT: $(cat /proc/sys/kernel/tainted)"
+[ $fails -eq 0 ]

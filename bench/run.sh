@@ -1,0 +1,120 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# run.sh - "make bench": dslab next to SLUB and the kernel's deferred-free
+# paths, in one boot of a performance kernel under qemu.
+#
+# Builds (or reuses) the Linux performance kernel from bench/perf.config
+# with the harness's tools/testing/vm/build-kernel.sh, builds dslab.ko and
+# dslab_bench.ko for it (W=1, no warnings), boots it with 2 vCPUs under
+# TCG, runs bench/guest-bench.sh in the guest, then prints the table and
+# writes bench/results.json (bench/report.py).  The console log is kept
+# in $DSLAB_CACHE/logs/bench/.  Exits non-zero when a benchmark failed its
+# own check or the kernel printed a report (WARNING, BUG, ...).
+#
+# Environment:
+#   DSLAB_BENCH_KERNEL   6.12 (default) or 6.1
+#   DSLAB_BENCH_QUICK=1  short rounds and counts (a minute or two of TCG)
+#   DSLAB_BENCH_ICOUNT   off (default) | <shift> | auto: run qemu with
+#                        -icount shift=<shift>,sleep=off, so guest time is
+#                        proportional to instructions executed and ratios
+#                        repeat from run to run; "1" means shift=1.  It
+#                        runs both vCPUs on one host thread.
+#   DSLAB_BENCH_OUT      results file (default bench/results.json)
+#   and the harness's: DSLAB_CACHE, DSLAB_VM_ACCEL (tcg), DSLAB_VM_SMP (2),
+#   DSLAB_VM_MEM (1G), DSLAB_VM_TIMEOUT (default here 2400 s).
+#
+# Documentation/benchmarks.rst describes the method and the last results.
+
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tools/testing/vm/lib.sh
+. "$HERE/../tools/testing/vm/lib.sh"
+
+ver=${DSLAB_BENCH_KERNEL:-6.12}
+quick=${DSLAB_BENCH_QUICK:-0}
+icount=${DSLAB_BENCH_ICOUNT:-off}
+out=${DSLAB_BENCH_OUT:-$SRC/bench/results.json}
+export DSLAB_VM_ACCEL=${DSLAB_VM_ACCEL:-tcg}
+export DSLAB_VM_SMP=${DSLAB_VM_SMP:-2}
+export DSLAB_VM_TIMEOUT=${DSLAB_VM_TIMEOUT:-2400}
+
+mode=bench
+[ "$quick" = 1 ] && mode=bench_quick
+case $icount in
+off | 0 | "") icount=off ;;
+auto | [0-9] | 10) ;;
+*) echo "bench: DSLAB_BENCH_ICOUNT must be off, auto or a shift 0-10" >&2
+   exit 2 ;;
+esac
+
+ledger_init "$CACHE/logs/bench"
+install_deps
+
+section "building the Linux $ver performance kernel (bench/perf.config)"
+build_kernel "$ver" "$SRC/bench/perf.config" || { summary; exit 1; }
+section "building dslab and dslab_bench for it"
+build_modules "$ver-perf" "$KBUILD_DIR" || { summary; exit 1; }
+if [ ! -f "$MOD_DIR/dslab_bench.ko" ]; then
+	fail "dslab_bench.ko was not built (log: $LOGS/build-$ver-perf.log)"
+	summary
+	exit 1
+fi
+"$VM_DIR/mkinitramfs.sh" "$LOGS/initramfs-bench.cpio" \
+	"$SRC/bench/guest-bench.sh" "$MOD_DIR/dslab.ko" "$MOD_DIR/dslab_bench.ko"
+
+# boot.sh takes no extra qemu arguments; -icount goes in through a
+# wrapper named like qemu, first on PATH for this run only.
+if [ "$icount" != off ]; then
+	shim=$(mktemp -d)
+	trap 'rm -rf "$shim"' EXIT
+	real=$(command -v qemu-system-x86_64)
+	printf '#!/bin/sh\nexec %s "$@" -icount shift=%s,sleep=off\n' \
+		"$real" "$icount" >"$shim/qemu-system-x86_64"
+	chmod +x "$shim/qemu-system-x86_64"
+	export PATH=$shim:$PATH
+fi
+
+section "benchmarking (qemu $DSLAB_VM_ACCEL, $DSLAB_VM_SMP vCPUs, icount $icount, mode $mode)"
+echo "  the full run takes 10-15 minutes under TCG; progress: $LOGS/console-bench.log"
+boot_vm bench "$KBUILD_DIR/arch/x86/boot/bzImage" \
+	"$LOGS/initramfs-bench.cpio" "$mode"
+case $BOOT_RC in
+0) pass "bench: VM boot and guest run (${BOOT_SECS}s)" ;;
+124) fail "bench: VM TIMEOUT after ${BOOT_SECS}s (console: $CONSOLE)" ;;
+*) fail "bench: VM did not finish (console: $CONSOLE)" ;;
+esac
+grep '^DSLAB-BENCH-TIME ' "$CONSOLE" | sed 's/^DSLAB-BENCH-TIME /  ran /' || true
+
+section "results"
+dirty=0
+[ -n "$(git -C "$SRC" status --porcelain 2>/dev/null)" ] && dirty=1
+if python3 "$SRC/bench/report.py" "$CONSOLE" "$out" \
+	"accelerator=$DSLAB_VM_ACCEL" "icount=$icount" \
+	"date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+	"commit=$(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo none)" \
+	"dirty=$dirty" \
+	"qemu=$(qemu-system-x86_64 --version | head -n 1)" \
+	"host_cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" \
+	"config=bench/perf.config on tinyconfig, Linux $ver ($KBUILD_DIR)"; then
+	pass "bench: results parsed ($out)"
+else
+	fail "bench: no or unparsable results (console: $CONSOLE)"
+fi
+while IFS= read -r line; do
+	fail "bench: benchmark failed: $line"
+done < <(sed -n 's/^DSLAB-BENCH-FAIL //p' "$CONSOLE")
+
+reports=$(grep -E "$REPORT_RE" "$CONSOLE" | grep -Ev "$REPORT_OK_RE" |
+	grep -v '^DSLAB-' || true)
+taint=$(sed -n 's/^DSLAB-TAINT: //p' "$CONSOLE" | tail -n 1)
+if [ -n "$taint" ] && (( taint & TAINT_BAD )); then
+	reports+=$'\n'"kernel tainted: $taint"
+fi
+if [ -n "$reports" ]; then
+	head -n 10 <<<"$reports" | sed 's/^/    /'
+	fail "bench: kernel reports on the console (console: $CONSOLE)"
+else
+	pass "bench: no kernel reports"
+fi
+summary
