@@ -257,10 +257,12 @@ void *dslab_alloc_class(unsigned int class, size_t size, gfp_t gfp)
 
 static void *dslab_alloc_large(size_t size, gfp_t gfp)
 {
-	struct dslab_span *span;
+	struct dslab_span *span = NULL;
 
 	might_alloc(gfp);
-	span = dslab_span_new(DSLAB_CLASS_LARGE, size, gfp);
+	/* As kmalloc: the page allocator's largest block is the limit. */
+	if (likely(size <= KMALLOC_MAX_SIZE))
+		span = dslab_span_new(DSLAB_CLASS_LARGE, size, gfp);
 	if (!span) {
 		dslab_stat_inc(DSLAB_STAT_ALLOC_FAIL);
 		return NULL;
@@ -358,7 +360,8 @@ out:
 
 /**
  * dslab_alloc() - allocate an object
- * @size: bytes wanted; above 32 KiB the object gets a span of its own
+ * @size: bytes wanted; above 32 KiB the object gets a span of its own,
+ *	up to KMALLOC_MAX_SIZE (4 MiB on x86-64 with 6.1 and 6.12)
  * @flags: GFP flags: GFP_KERNEL may sleep, GFP_ATOMIC works from any
  *	context including hardirq, __GFP_ZERO zeroes the object
  *

@@ -14,9 +14,11 @@ The method is the Go runtime's mksizeclasses.go, adapted to the kernel:
   unused tail of the span is at most 1/8 of the span, as in Go.
 * Adjacent sizes that need the same span and fit the same number of
   objects are merged into the larger one, as in Go, except that every
-  power of two stays a class of its own: a power-of-two request up to
+  power of two stays a class of its own (a power-of-two request up to
   PAGE_SIZE then lands in a class of exactly its size and, spans being
-  page aligned, is naturally aligned.
+  page aligned, is naturally aligned), and except where the merge would
+  let rounding waste more than 1/8 of an object of 128 bytes or more
+  (Go's merge allows that; we keep the bound strict).
 
 Usage: mksizeclasses.py [--page-size 4096] [--max 32768] > mm/sizeclasses.h
 """
@@ -52,8 +54,11 @@ def make_classes(page, max_small):
         if classes:
             psize, porder = classes[-1]
             pspan = page * porder
+            # The class before the one we would absorb bounds the waste.
+            before = classes[-2][0] if len(classes) > 1 else 0
+            bounded = size < 128 or (size - before - 1) * 8 <= size
             if (porder == order and span // size == pspan // psize
-                    and not is_pow2(psize)):
+                    and not is_pow2(psize) and bounded):
                 classes[-1][0] = size
                 size += align
                 continue
