@@ -30,7 +30,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
-#include "test.h"
+#include "dslab_test.h"
 
 /* Bound on failure points per call; a sweep that reaches it fails. */
 #define DSLAB_FAULT_MAX_NTH	64

@@ -33,6 +33,7 @@
  */
 #define pr_fmt(fmt) "dslab: " fmt
 
+#include <linux/kcsan-checks.h>
 #include <linux/kmemleak.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
@@ -146,6 +147,7 @@ static void dslab_release_irqoff(struct dslab_span *span, void *obj)
 		       span->size - sizeof(void *));
 	}
 	mag = &this_cpu_ptr(dslab_caches)->mag[span->class];
+	ASSERT_EXCLUSIVE_ACCESS(mag->count);
 	if (unlikely(mag->count == mag->cap))
 		dslab_mag_flush(span->class, mag);
 	mag->objs[mag->count++] = obj;
@@ -236,6 +238,8 @@ void *dslab_alloc_class(unsigned int class, size_t size, gfp_t gfp)
 	might_alloc(gfp);
 	local_irq_save(flags);
 	mag = &this_cpu_ptr(dslab_caches)->mag[class];
+	/* No other CPU ever touches this magazine. */
+	ASSERT_EXCLUSIVE_ACCESS(mag->count);
 	if (likely(mag->count)) {
 		obj = mag->objs[--mag->count];
 		__this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_ALLOC]);

@@ -172,6 +172,7 @@ enum dslab_stat_item {
 	DSLAB_STAT_DTOR_RUN,
 	DSLAB_STAT_CLEANUP_RUN,
 	DSLAB_STAT_RCU_FREED,
+	DSLAB_STAT_RCU_FALLBACK,
 	DSLAB_STAT_RUNNER_WAKEUPS,
 	DSLAB_STAT_SPANS_ALLOCATED,
 	DSLAB_STAT_SPANS_FREED,
@@ -286,6 +287,8 @@ void dslab_finq_exit(void);
 bool dslab_should_fail(gfp_t gfp, size_t size);
 unsigned long dslab_fault_fail_nth(unsigned int nth);
 unsigned int dslab_fault_pending(void);
+#define DSLAB_HAVE_FAULT_FAIL_ALL 1
+void dslab_fault_fail_all(bool on);
 void dslab_fault_debugfs_init(struct dentry *root);
 
 /* === debugfs (debugfs.c) === */

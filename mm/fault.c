@@ -30,18 +30,24 @@ static DECLARE_FAULT_ATTR(dslab_fail_attr);
 static struct task_struct *dslab_fail_task;	/* written by that task */
 static unsigned int dslab_fail_countdown;	/* touched only by it */
 static unsigned long dslab_fail_hits;
+/* Every allocation by every task fails while set; test use only. */
+static bool dslab_fail_all;
 
 /* === Internals === */
 
 bool dslab_should_fail(gfp_t gfp, size_t size)
 {
-	if (unlikely(READ_ONCE(dslab_fail_task) == current) &&
+	/* Interrupts on the armed task's CPU must not eat its countdown. */
+	if (unlikely(READ_ONCE(dslab_fail_task) == current) && in_task() &&
 	    dslab_fail_countdown) {
 		if (--dslab_fail_countdown == 0) {
 			dslab_fail_hits++;
 			return true;
 		}
 	}
+	/* After the countdown, so that it still counts every attempt. */
+	if (unlikely(READ_ONCE(dslab_fail_all)) && !(gfp & __GFP_NOFAIL))
+		return true;
 #ifdef CONFIG_FAULT_INJECTION
 	if (gfp & __GFP_NOFAIL)
 		return false;
@@ -79,6 +85,22 @@ unsigned int dslab_fault_pending(void)
 	return READ_ONCE(dslab_fail_task) == current ? dslab_fail_countdown : 0;
 }
 EXPORT_SYMBOL_NS_GPL(dslab_fault_pending, DSLAB_INTERNAL);
+
+/**
+ * dslab_fault_fail_all() - make every dslab allocation fail, in every task
+ * @on: true to start failing, false to stop
+ *
+ * For tests of the no-loss guarantee: with every allocation failing,
+ * freeing objects must still run every destructor.  __GFP_NOFAIL
+ * requests are spared.
+ *
+ * Context: Any context.
+ */
+void dslab_fault_fail_all(bool on)
+{
+	WRITE_ONCE(dslab_fail_all, on);
+}
+EXPORT_SYMBOL_NS_GPL(dslab_fault_fail_all, DSLAB_INTERNAL);
 
 /* === DebugFS Interface === */
 

@@ -13,11 +13,14 @@
  *
  * No loss.  Registration reserves a record slot (dslab_finq_reserve()),
  * and the pool of blocks is kept at least
- *	ceil(reserved / records per block) + 4 * nr_cpu_ids + 1
- * blocks: every reserved record fits even if each CPU holds two partly
- * filled open blocks (immediate and RCU) and the runner holds two more of
- * each CPU's that it stole.  So dslab_finq_enqueue() always finds a block
- * and never allocates.  Plain dslab_free_rcu() records use a separate
+ *	ceil(reserved / records per block) + 4 * nr_cpu_ids + 3
+ * blocks.  Partly filled blocks are the only waste: each CPU's open and
+ * open-RCU block (2n), the immediate blocks the runner stole and is
+ * running (n; stolen RCU blocks are compacted into their generation
+ * before anything runs), and the last block of the next and the in-flight
+ * RCU generation (2), plus one for rounding: 3n + 3, with n blocks to
+ * spare.  So dslab_finq_enqueue() always finds a block and never
+ * allocates.  Plain dslab_free_rcu() records use a separate
  * pool that the runner tops up in process context; when it is exhausted
  * the object's first word is used as the link (counted; documented).
  *
@@ -129,7 +132,7 @@ static void dslab_finq_exit_blocks(void);
 static unsigned long dslab_blocks_needed(unsigned long reserved)
 {
 	return DIV_ROUND_UP(reserved, DSLAB_FINBLOCK_RECORDS) +
-	       4 * nr_cpu_ids + 1;
+	       4 * nr_cpu_ids + 3;
 }
 
 static struct dslab_finblock *dslab_block_alloc(gfp_t gfp, bool plain)
@@ -244,7 +247,8 @@ static void dslab_fcpu_add(struct dslab_fcpu *fc, struct dslab_finblock **slot,
 		spin_lock(&dslab_finq.lock);
 		if (blk) {
 			list_add_tail(&blk->list, pending);
-			dslab_finq.nr_pending++;
+			WRITE_ONCE(dslab_finq.nr_pending,
+				   dslab_finq.nr_pending + 1);
 		}
 		blk = dslab_block_get(false);
 		spin_unlock(&dslab_finq.lock);
@@ -298,7 +302,8 @@ void dslab_finq_enqueue_rcu_plain(struct dslab_span *span, void *obj)
 		spin_lock(&dslab_finq.lock);
 		if (blk) {
 			list_add_tail(&blk->list, &dslab_finq.pending_plain);
-			dslab_finq.nr_pending++;
+			WRITE_ONCE(dslab_finq.nr_pending,
+				   dslab_finq.nr_pending + 1);
 		}
 		blk = dslab_block_get(true);
 		spin_unlock(&dslab_finq.lock);
@@ -310,6 +315,7 @@ void dslab_finq_enqueue_rcu_plain(struct dslab_span *span, void *obj)
 		/* Pool exhausted: link through the object (see header). */
 		*(void **)obj = fc->plain_chain;
 		fc->plain_chain = obj;
+		__this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_RCU_FALLBACK]);
 	}
 	WRITE_ONCE(fc->nr, fc->nr + 1);
 	spin_unlock(&fc->lock);
@@ -394,7 +400,7 @@ static unsigned long dslab_steal(struct list_head *now, struct list_head *rcu,
 	list_splice_tail_init(&dslab_finq.pending, now);
 	list_splice_tail_init(&dslab_finq.pending_rcu, rcu);
 	list_splice_tail_init(&dslab_finq.pending_plain, plain);
-	dslab_finq.nr_pending = 0;
+	WRITE_ONCE(dslab_finq.nr_pending, 0);
 	spin_unlock_irqrestore(&dslab_finq.lock, flags);
 	return stolen;
 }
@@ -554,18 +560,23 @@ static bool dslab_barrier_pending(void)
 	return data_race(dslab_finq.barrier_req) > READ_ONCE(dslab_barrier_done);
 }
 
-static bool dslab_has_work(void)
+/* Records queued anywhere, or an RCU generation to advance. */
+static bool dslab_queued_work(void)
 {
 	int cpu;
 
-	if (dslab_barrier_pending() || dslab_rcu_ready() || dslab_rcu_can_start())
+	if (dslab_rcu_ready() || dslab_rcu_can_start())
 		return true;
 	for_each_possible_cpu(cpu)
 		if (READ_ONCE(per_cpu_ptr(&dslab_fcpu, cpu)->nr))
 			return true;
-	return !list_empty_careful(&dslab_finq.pending) ||
-	       !list_empty_careful(&dslab_finq.pending_rcu) ||
-	       !list_empty_careful(&dslab_finq.pending_plain);
+	/* Written under dslab_finq.lock with WRITE_ONCE(). */
+	return READ_ONCE(dslab_finq.nr_pending);
+}
+
+static bool dslab_has_work(void)
+{
+	return dslab_barrier_pending() || dslab_queued_work();
 }
 
 static void dslab_runner_wait(void)
@@ -595,9 +606,10 @@ static unsigned long dslab_runner_pass(bool flush)
 	unsigned long n;
 
 	dslab_steal(&now, &rcu, &plain, &chain);
-	n = dslab_run_blocks(&now);
+	/* Compact first: the pool bound in the header relies on it. */
 	dslab_gen_append_all(&dslab_rcu_next, &rcu);
 	dslab_gen_append_all(&dslab_plain_next, &plain);
+	n = dslab_run_blocks(&now);
 	if (chain) {
 		void *c = chain;
 
@@ -646,7 +658,7 @@ static int dslab_runner_fn(void *unused)
 			 */
 			WRITE_ONCE(dslab_runner_state, "flushing");
 			for (i = 0; i < 64; i++)
-				if (!dslab_runner_pass(true) && !dslab_has_work())
+				if (!dslab_runner_pass(true) && !dslab_queued_work())
 					break;
 			/* Pairs with READ_ONCE() in dslab_dtor_barrier(). */
 			smp_store_release(&dslab_barrier_done, req);

@@ -34,6 +34,7 @@ const char *const dslab_stat_names[DSLAB_NR_STATS] = {
 	[DSLAB_STAT_DTOR_RUN]		= "destructors_run",
 	[DSLAB_STAT_CLEANUP_RUN]	= "cleanups_run",
 	[DSLAB_STAT_RCU_FREED]		= "rcu_frees",
+	[DSLAB_STAT_RCU_FALLBACK]	= "rcu_frees_linked_in_object",
 	[DSLAB_STAT_RUNNER_WAKEUPS]	= "runner_wakeups",
 	[DSLAB_STAT_SPANS_ALLOCATED]	= "spans_allocated",
 	[DSLAB_STAT_SPANS_FREED]	= "spans_freed",

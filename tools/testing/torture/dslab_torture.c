@@ -347,6 +347,12 @@ static void dslab_t_dtor_common(void *obj)
 	/* Some destructors allocate, register and free in turn. */
 	if ((h->seq & 15) == 0)
 		dslab_t_reenter();
+	/*
+	 * Some sleep, so that memory released too early would be handed out
+	 * again while they still run (the address check then fires).
+	 */
+	if ((h->seq & 31) == 1)
+		usleep_range(100, 200);
 	dslab_t_special_done(s);
 }
 
