@@ -103,6 +103,7 @@ static struct {
 /* Written by the runner only; read by stats and barrier waiters. */
 static unsigned long dslab_barrier_done;
 static unsigned long dslab_largest_batch;
+static unsigned long dslab_runner_held;	/* stolen, not yet run */
 static u64 dslab_dtor_ns;
 static const char *dslab_runner_state = "starting";
 static DECLARE_WAIT_QUEUE_HEAD(dslab_barrier_wq);
@@ -395,6 +396,7 @@ static unsigned long dslab_steal(struct list_head *now, struct list_head *rcu,
 		WRITE_ONCE(fc->nr, 0);
 		spin_unlock_irqrestore(&fc->lock, flags);
 	}
+	WRITE_ONCE(dslab_runner_held, dslab_runner_held + stolen);
 
 	spin_lock_irqsave(&dslab_finq.lock, flags);
 	list_splice_tail_init(&dslab_finq.pending, now);
@@ -430,6 +432,7 @@ static unsigned long dslab_run_blocks(struct list_head *blocks)
 			/* Clear every reference once the record has run. */
 			r->obj = NULL;
 			r->list = NULL;
+			WRITE_ONCE(dslab_runner_held, dslab_runner_held - 1);
 			n++;
 			cond_resched();
 		}
@@ -450,6 +453,7 @@ static unsigned long dslab_run_chain(void **chain)
 	while ((c = *chain)) {
 		*chain = *(void **)c;
 		dslab_release_plain(c);
+		WRITE_ONCE(dslab_runner_held, dslab_runner_held - 1);
 		n++;
 	}
 	return n;
@@ -735,7 +739,8 @@ void dslab_finq_stats(struct dslab_finq_stats *st)
 	st->blocks_pending = dslab_finq.nr_pending;
 	st->records_reserved = dslab_finq.reserved;
 	spin_unlock_irqrestore(&dslab_finq.lock, flags);
-	st->records_pending = queued;
+	/* Queued on CPUs, or taken by the runner and not yet run. */
+	st->records_pending = queued + READ_ONCE(dslab_runner_held);
 	st->largest_batch = READ_ONCE(dslab_largest_batch);
 	st->dtor_ns = READ_ONCE(dslab_dtor_ns);
 	st->runner_state = READ_ONCE(dslab_runner_state);

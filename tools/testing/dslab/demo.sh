@@ -15,12 +15,15 @@ say() {
 	echo "### $*"
 }
 
-run() {	# run <command...>: write it to control, show what came back
-	printf '  $ echo %-28s > control   ->  ' "'$*'"
+# run <command...>: write it to control, show what came back.  (A refused
+# destructor also makes dslab print one line to the kernel log, which may
+# show up on the console between these lines.)
+run() {
+	echo "  \$ echo '$*' > control"
 	if echo "$*" >"$D/control" 2>/dev/null; then
-		cat "$D/last"
+		echo "      $(cat "$D/last")"
 	else
-		echo "$(cat "$D/last")  (write failed, as expected)"
+		echo "      $(cat "$D/last")   (the write failed)"
 	fi
 }
 
@@ -30,7 +33,8 @@ id() {	# the first handle or cleanup id of the last result
 
 # Rows of classes that have spans, plus the header.
 classes_in_use() {
-	awk 'NR == 1 || $5 > 0' "$D/classes"
+	awk 'NR == 1 || $5 > 0 { print "  " $0; n++ }
+	     END { if (n == 1) print "  (no spans held)" }' "$D/classes"
 }
 
 show_stats() {
@@ -74,31 +78,33 @@ run new blob
 bl=$(id)
 
 say "Classes with spans now (spans, in use, free slots, bytes wasted)"
-classes_in_use | sed 's/^/  /'
+classes_in_use
 
 say "Destructors, checked like Go's SetFinalizer"
 run alloc 64 6
 d=$(id)
-run dtor $d count
-run dtor $((d + 1)) sleep 100
+run dtor "$d" count
+run dtor $((d + 1)) sleep 1500
 run dtor $((d + 2)) realloc
 run dtor $((d + 3)) free $((d + 4))
-run dtor $pt point
+run dtor "$pt" point
 run dtor $((pt + 1)) shape
-run dtor $rc shape
+run dtor "$rc" shape
 echo "  refused: a point destructor cannot take a rect, a shape one not a blob,"
 echo "  and an object has at most one destructor:"
 run dtor $((rc + 1)) point
-run dtor $bl shape
-run dtor $d realloc
+run dtor "$bl" shape
+run dtor "$d" realloc
 
 say "Cleanups (Go's AddCleanup): several per object, cancellable by id"
 run cleanup $((d + 5)) 3
 c=$(id)
 run cancel $((c + 1))
 
-say "Objects held through control"
-cat "$D/handles" | sed 's/^/  /'
+say "Objects held through control (plain untyped ones left out)"
+awk 'NR == 1 || $3 != "-" || $4 != "-" || $5 != 0 { print "  " $0; next }
+     { n++ }
+     END { print "  ... and " n " plain objects" }' "$D/handles"
 
 say "Free one object whose destructor frees another handle"
 run free $((d + 3))
@@ -107,9 +113,12 @@ echo "  handle $((d + 4)) is gone now:"
 awk -v a=$((d + 3)) -v b=$((d + 4)) 'NR == 1 || ($1 >= a && $1 <= b)' \
 	"$D/handles" | sed 's/^/  /'
 
-say "Free everything; destructors are queued for the runner thread"
+say "Free everything; destructors are queued for the runner thread," \
+    "which is still sleeping 1.5 s in one of them"
 run free all
 sed 's/^/  /' "$D/finq"
+echo "  objects_inuse $(awk '$1 == "objects_inuse" { print $2 }' \
+	"$D/stats")  (memory of queued objects is held until they have run)"
 
 say "Wait until every queued destructor and cleanup has run"
 run barrier
@@ -120,7 +129,7 @@ run shrink
 
 say "After: the counters"
 show_stats
-classes_in_use | sed 's/^/  /'
+classes_in_use
 
 echo
 echo "Try it yourself: echo 'alloc 64 3' > $D/control; cat $D/last"

@@ -55,7 +55,7 @@ raw() {	# raw <printf format>: write exactly those bytes
 	ctlraw "$T_TMP/raw"
 }
 printf 'alloc\0 8' >"$T_TMP/nul"
-t_eq "NUL payload has 9 bytes" 9 "$(wc -c <"$T_TMP/nul")"
+t_eq "NUL payload has 8 bytes" 8 "$(wc -c <"$T_TMP/nul")"
 expect_err_by $EINVAL "embedded NUL" ctlraw "$T_TMP/nul"
 expect_err_by $EINVAL "trailing NUL" raw 'alloc 8\0'
 expect_err_by $EINVAL "NUL only" raw '\0'
@@ -179,7 +179,7 @@ writer() {	# writer <id>: a random mix of good and bad commands
 		11) echo "free $h-$((h + 3))" ;;
 		12) echo "barrier" ;;
 		*) echo "bogus $h" ;;
-		esac >"$D/control" 2>/dev/null
+		esac 2>/dev/null >"$D/control"
 	done
 }
 ctl alloc 8

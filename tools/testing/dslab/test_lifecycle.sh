@@ -76,12 +76,12 @@ hammer() {	# write until the file is gone
 		{
 			echo "alloc 96 2"
 			echo "new rect"
-		} >"$D/control" 2>/dev/null
+		} 2>/dev/null >"$D/control"
 		h=$(sed -n 's/^ok handles \([0-9]*\).*/\1/p' "$D/last" \
 			2>/dev/null)
-		[ -n "$h" ] && echo "dtor $h count" >"$D/control" 2>/dev/null
-		echo "cleanup $h" >"$D/control" 2>/dev/null
-		[ $((n % 3)) -eq 0 ] && echo "free all" >"$D/control" 2>/dev/null
+		[ -n "$h" ] && echo "dtor $h count" 2>/dev/null >"$D/control"
+		echo "cleanup $h" 2>/dev/null >"$D/control"
+		[ $((n % 3)) -eq 0 ] && echo "free all" 2>/dev/null >"$D/control"
 		cat "$D/handles" >/dev/null 2>&1
 	done
 }

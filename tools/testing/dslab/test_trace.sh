@@ -47,36 +47,43 @@ echo 0 >"$TR/tracing_on"
 echo 0 >"$EV/enable"
 cat "$TR/trace" >"$T_TMP/trace"
 
+# %p prints "(____ptrval____)" until the kernel's random pool is ready
+# (6.1 in a VM may stay there for the whole run), a hash after.
+P='(\(____ptrval____\)|[0-9a-f]+)'
 has() {
 	grep -E -q "$1" "$T_TMP/trace"
 }
 t_check "dslab_alloc of 24 bytes" \
-	has 'dslab_alloc: obj=[0-9a-f]+ bytes_req=24 bytes_alloc=24 gfp_flags=[A-Z_|]+'
-t_check "dslab_free" has 'dslab_free: obj=[0-9a-f]+'
+	has "dslab_alloc: obj=$P bytes_req=24 bytes_alloc=24 gfp_flags=[A-Z_|]+"
+t_check "dslab_free" has "dslab_free: obj=$P"
 t_check "dslab_set_destructor for any object" \
-	has 'dslab_set_destructor: obj=[0-9a-f]+ type=any ret=0'
+	has "dslab_set_destructor: obj=$P type=any ret=0"
 t_check "dslab_set_destructor names the type" \
-	has 'dslab_set_destructor: obj=[0-9a-f]+ type=struct dslab_ctl_point ret=0'
+	has "dslab_set_destructor: obj=$P type=struct dslab_ctl_point ret=0"
 t_check "dslab_set_destructor reports the refusal" \
-	has 'dslab_set_destructor: obj=[0-9a-f]+ type=struct dslab_ctl_shape ret=-17'
-t_check "dslab_dtor_queue" has 'dslab_dtor_queue: obj=[0-9a-f]+ rcu=0'
+	has "dslab_set_destructor: obj=$P type=struct dslab_ctl_shape ret=-17"
+t_check "dslab_dtor_queue" has "dslab_dtor_queue: obj=$P rcu=0"
 t_check "dslab_dtor_run of a destructor with its duration" \
-	has 'dslab_dtor_run: obj=[0-9a-f]+ kind=destructor ns=[0-9]+'
+	has "dslab_dtor_run: obj=$P kind=destructor ns=[0-9]+"
 
 # Hashed %p prints the upper half of a 64-bit hash: 8 zeros, 8 digits.
 if grep -q no_hash_pointers /proc/cmdline; then
 	t_skip "object addresses are hashed" "booted with no_hash_pointers"
 else
 	t_eq "object addresses are hashed" "" \
-		"$(grep -E -o 'obj=[0-9a-f]+' "$T_TMP/trace" |
-		   grep -v -E '^obj=00000000[0-9a-f]{8}$')"
+		"$(grep -E -o 'obj=[^ ]+' "$T_TMP/trace" |
+		   grep -v -E '^obj=(00000000[0-9a-f]{8}|\(____ptrval____\))$')"
 fi
 
 # The same object shows up in alloc, set_destructor, free, queue and run.
 obj=$(grep -E -o 'dslab_alloc: obj=[0-9a-f]+ bytes_req=24 ' "$T_TMP/trace" |
 	head -n 1 | sed 's/.*obj=\([0-9a-f]*\).*/\1/')
-t_eq "one object's life: alloc set free queue run" "5" \
-	"$(grep -c -E "obj=$obj( |$)" "$T_TMP/trace")"
+if [ -n "$obj" ]; then
+	t_eq "one object's life: alloc set free queue run" "5" \
+		"$(grep -c -E "obj=$obj( |$)" "$T_TMP/trace")"
+else
+	t_skip "one object's life" "pointers not hashed yet: (____ptrval____)"
+fi
 
 echo >"$TR/trace"
 t_done
