@@ -20,7 +20,7 @@
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
-#include "test.h"
+#include "dslab_test.h"
 
 #define DSLAB_ALLOC_MAX_OBJS	2048
 
@@ -109,7 +109,7 @@ static void dslab_alloc_every_class(struct kunit *test)
 		KUNIT_ASSERT_NOT_ERR_OR_NULL_MSG(test, p, "object %u of %zu bytes", i, req);
 		ctx->objs[ctx->n++] = p;
 		if (dslab_ksize(p) != usable && bad++ < 3)
-			KUNIT_FAIL(test, "dslab_ksize() = %zu for a %zu-byte request in class %u (%zu)",
+			KUNIT_FAIL(test, "dslab_ksize() = %zu for %zu bytes in class %u (%zu)",
 				   dslab_ksize(p), req, class, usable);
 		memset(p, (u8)i, req);
 	}
@@ -488,8 +488,9 @@ static void dslab_alloc_pow2_requests(struct kunit *test)
 
 			KUNIT_ASSERT_NOT_ERR_OR_NULL(test, p);
 			ctx->objs[ctx->n++] = p;
-			KUNIT_EXPECT_TRUE_MSG(test, IS_ALIGNED((unsigned long)p,
-						clamp_t(size_t, size, 8, PAGE_SIZE)),
+			size_t align = clamp_t(size_t, size, 8, PAGE_SIZE);
+
+			KUNIT_EXPECT_TRUE_MSG(test, IS_ALIGNED((unsigned long)p, align),
 					      "%zu-byte object at offset %lu in its page",
 					      size, offset_in_page(p));
 		}
@@ -632,7 +633,7 @@ static void dslab_alloc_bulk_large_and_fail(struct kunit *test)
 		if (ret == 0) {
 			zero_runs++;
 			KUNIT_EXPECT_EQ_MSG(test, dslab_objects_inuse(), inuse,
-					    "failed bulk (fault at %u) left objects allocated", nth);
+					    "failed bulk (fault at %u) left objects", nth);
 			continue;
 		}
 		KUNIT_EXPECT_EQ(test, ret, 64);

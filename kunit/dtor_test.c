@@ -26,7 +26,7 @@
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
-#include "test.h"
+#include "dslab_test.h"
 
 /* === Types, destructors and the recorder === */
 
@@ -345,13 +345,15 @@ static void dslab_dtor_set_null_obj(struct kunit *test)
 
 static void dslab_dtor_set_zero_size(struct kunit *test)
 {
+	struct dslab_dtor_ctx *ctx = test->priv;
+
 	KUNIT_EXPECT_EQ(test, dslab_set_destructor(ZERO_SIZE_PTR, &dslab_dtor_any), 0);
 	KUNIT_EXPECT_EQ(test, dslab_set_destructor(ZERO_SIZE_PTR, NULL), 0);
 	/* silently ignored: not even a refusal */
 	dslab_dtor_expect_unchanged(test, NULL, 0);
 	dslab_free(ZERO_SIZE_PTR);
 	dslab_test_drain();
-	KUNIT_EXPECT_EQ(test, dslab_test_stat(DTOR_RUN), ((struct dslab_dtor_ctx *)test->priv)->dtor_run0);
+	KUNIT_EXPECT_EQ(test, dslab_test_stat(DTOR_RUN), ctx->dtor_run0);
 }
 
 static void dslab_dtor_set_static_data(struct kunit *test)
@@ -873,6 +875,7 @@ static void dslab_dtor_free_semantics(struct kunit *test)
 	static const struct dslab_dtor blocking = { .fn = dslab_dtor_blocking_fn };
 	struct dslab_dtor_carg a = { };
 	u64 dbl0 = dslab_test_stat(DOUBLE_FREE);
+	struct dslab_cleanup *c;
 	u8 *p = dslab_dtor_obj(test, sizeof(struct dslab_dtor_foo));
 	unsigned int pi;
 	bool started;
@@ -891,8 +894,8 @@ static void dslab_dtor_free_semantics(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, dslab_ksize(p), (size_t)0);
 	KUNIT_EXPECT_EQ(test, dslab_set_destructor(p, &dslab_dtor_any), -EFAULT);
 	KUNIT_EXPECT_EQ(test, dslab_set_destructor(p, NULL), -EFAULT);
-	KUNIT_EXPECT_EQ(test, PTR_ERR(dslab_add_cleanup(p, dslab_dtor_cleanup_fn, &a,
-							 GFP_KERNEL)), -EFAULT);
+	c = dslab_add_cleanup(p, dslab_dtor_cleanup_fn, &a, GFP_KERNEL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(c), -EFAULT);
 	dslab_free(p);
 	KUNIT_EXPECT_EQ(test, dslab_test_stat(DOUBLE_FREE) - dbl0, 1ull);
 

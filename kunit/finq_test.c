@@ -22,7 +22,7 @@
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
 
-#include "test.h"
+#include "dslab_test.h"
 
 #define DSLAB_FINQ_MAGIC	0xf1aa11d7e57ab1e0ull
 
@@ -480,6 +480,7 @@ static void dslab_finq_free_rcu(struct kunit *test)
 	size_t size = 192;
 	struct dslab_finq_obj *o, *plain;
 	unsigned int i, reused = 0, ran_early = 0, changed = 0;
+	bool o_live, plain_live;
 	void *grab[64];
 
 	KUNIT_ASSERT_EQ(test, dslab_finq_counters(test, 2), 0);
@@ -489,14 +490,14 @@ static void dslab_finq_free_rcu(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, plain);
 	dslab_finq_obj_init(plain, 1, size);
 
+	/* No KUNIT_EXPECT*() inside: reporting a failure may sleep. */
 	rcu_read_lock();
 	/* Pairs with READ_ONCE() in dslab_finq_record(). */
 	WRITE_ONCE(ctx->reader_active, true);
 	dslab_free_rcu(o);
 	dslab_free_rcu(plain);
-	/* no longer live for the owner at once */
-	KUNIT_EXPECT_FALSE(test, dslab_find_object(o, NULL, NULL));
-	KUNIT_EXPECT_FALSE(test, dslab_find_object(plain, NULL, NULL));
+	o_live = dslab_find_object(o, NULL, NULL);
+	plain_live = dslab_find_object(plain, NULL, NULL);
 	for (i = 0; i < 50; i++) {
 		unsigned int j;
 
@@ -513,6 +514,10 @@ static void dslab_finq_free_rcu(struct kunit *test)
 	}
 	WRITE_ONCE(ctx->reader_active, false);
 	rcu_read_unlock();
+
+	/* no longer live for the owner at once */
+	KUNIT_EXPECT_FALSE(test, o_live);
+	KUNIT_EXPECT_FALSE(test, plain_live);
 
 	KUNIT_EXPECT_EQ_MSG(test, ran_early, 0u,
 			    "destructor ran inside a read-side section begun before dslab_free_rcu()");
@@ -658,8 +663,8 @@ static void dslab_finq_idle(struct kunit *test)
 	/* let everything settle: pending RCU callbacks kick the runner */
 	dslab_dtor_barrier();
 	rcu_barrier();
-	for (i = 0; i < 100 && !dslab_finq_runner_sleeping(); i++)
-		msleep(10);
+	for (i = 0; i < 50 && !dslab_finq_runner_sleeping(); i++)
+		msleep(20);
 	KUNIT_ASSERT_TRUE_MSG(test, dslab_finq_runner_sleeping(),
 			      "runner not sleeping after 1 s with nothing queued");
 	msleep(50);
@@ -675,8 +680,8 @@ static void dslab_finq_idle(struct kunit *test)
 	o = dslab_finq_new(0, 64, &dslab_finq_dtor, false, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, o);
 	dslab_free(o);
-	for (i = 0; i < 200 && !atomic_read(&ctx->runs[0]); i++)
-		msleep(10);
+	for (i = 0; i < 100 && !atomic_read(&ctx->runs[0]); i++)
+		msleep(20);
 	KUNIT_EXPECT_EQ_MSG(test, atomic_read(&ctx->runs[0]), 1,
 			    "destructor did not run within 2 s of the free");
 	KUNIT_EXPECT_GT(test, dslab_test_stat(RUNNER_WAKEUPS), wake1);

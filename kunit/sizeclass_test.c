@@ -11,7 +11,7 @@
 #include <linux/log2.h>
 #include <linux/mm.h>
 
-#include "test.h"
+#include "dslab_test.h"
 
 DSLAB_TEST_CLASS_PARAMS(dslab_sizeclass_class);
 

@@ -276,9 +276,15 @@ static void *dslab_alloc_large(size_t size, gfp_t gfp)
 	return dslab_alloc_finish(span->base, size, gfp);
 }
 
-/* The class of a request, with room for the debug red zone. */
+/*
+ * The class of a request, with room for the debug red zone.  Requests
+ * above KMALLOC_MAX_SIZE are refused by dslab_alloc_large(), and checked
+ * first so that adding the red zone cannot wrap around.
+ */
 static inline unsigned int dslab_request_class(size_t size)
 {
+	if (unlikely(size > KMALLOC_MAX_SIZE))
+		return DSLAB_CLASS_LARGE;
 	if (unlikely(dslab_debug))
 		size += DSLAB_REDZONE;
 	return dslab_size_class(size);
@@ -292,7 +298,7 @@ enum dslab_bad_free {
 };
 
 static void dslab_report_bad_free(enum dslab_bad_free why, const void *p,
-				  struct dslab_span *span)
+				  int class, unsigned int size)
 {
 	static const char *const what[] = {
 		[DSLAB_FREE_FOREIGN] = "not a dslab object",
@@ -307,9 +313,9 @@ static void dslab_report_bad_free(enum dslab_bad_free why, const void *p,
 
 	dslab_stat_inc(DSLAB_STAT_BAD_FREE);
 	dslab_stat_inc(item[why]);
-	if (span)
-		dslab_report("bad free of %p: %s (class %u, %u bytes)\n",
-			     p, what[why], span->class, span->size);
+	if (class >= 0)
+		dslab_report("bad free of %p: %s (class %d, %u bytes)\n",
+			     p, what[why], class, size);
 	else
 		dslab_report("bad free of %p: %s\n", p, what[why]);
 }
@@ -326,6 +332,8 @@ static void dslab_free_common(const void *p, bool rcu)
 	void *obj = (void *)p;
 	unsigned int idx, off;
 	unsigned long flags;
+	int bad_class = -1;
+	unsigned int bad_size = 0;
 
 	local_irq_save(flags);
 	span = dslab_span_lookup(obj);
@@ -355,9 +363,14 @@ static void dslab_free_common(const void *p, bool rcu)
 	}
 	dslab_release_irqoff(span, obj);
 out:
+	/* The descriptor is only safe to read inside this section. */
+	if (unlikely(bad) && span) {
+		bad_class = span->class;
+		bad_size = span->size;
+	}
 	local_irq_restore(flags);
 	if (unlikely(bad))
-		dslab_report_bad_free(bad, p, span);
+		dslab_report_bad_free(bad, p, bad_class, bad_size);
 }
 
 /* === Public interface === */

@@ -145,7 +145,7 @@ static void check_rounding(const struct dslab_class_info *t, unsigned int n)
 			continue;
 		/* worst request is prev + 1: waste (size - prev - 1) / size */
 		if ((size - prev - 1) * 8 > size)
-			FAIL("class %u (%llu): request %llu rounds up wasting %llu bytes = %.2f%% > 12.5%%",
+			FAIL("class %u (%llu): request %llu wastes %llu bytes = %.2f%% > 12.5%%",
 			     i, (unsigned long long)size,
 			     (unsigned long long)prev + 1,
 			     (unsigned long long)(size - prev - 1),
@@ -220,7 +220,7 @@ static void check_lookup(const struct dslab_class_info *t, unsigned int n)
 		unsigned int want = want_class(t, n, size);
 
 		if (got != want && bad++ < 10)
-			FAIL("dslab_size_class(%zu) = %u (%u bytes), smallest class >= size is %u (%u bytes)",
+			FAIL("dslab_size_class(%zu) = %u (%u bytes), want %u (%u bytes)",
 			     size, got, got < n ? t[got].size : 0, want,
 			     want < n ? t[want].size : 0);
 	}
