@@ -182,6 +182,11 @@ def main():
     if emulated:
         print("NOTE: TCG emulation: absolute times mean little; only ratios "
               "within this run count.")
+    res = info.get("module_clock_resolution_ns", "")
+    if res.isdigit() and int(res) > 1000:
+        print(f"WARNING: the guest clock steps by {res} ns (clocksource "
+              f"{run['clocksource']}): the micro-benchmarks are not "
+              f"meaningful.")
     print()
     for line in table(results):
         print(line)
