@@ -48,32 +48,46 @@
 
 /* === Data === */
 
-#define DSLAB_MAG_MAX		32
+#define DSLAB_MAG_MAX		128
 #define DSLAB_REDZONE		8
 #define DSLAB_POISON_FREE	0x6b
 #define DSLAB_POISON_RED	0xbb
 
+/* One CPU's cache of free objects of one class. */
 struct dslab_mag {
 	unsigned int count;		/* objects in objs[] */
-	unsigned int cap;		/* capacity for this class */
-	void *objs[DSLAB_MAG_MAX];
+	unsigned int cap;		/* capacity: dslab_mag_cap(class) */
+	void *objs[];
 };
 
-struct dslab_cpu_cache {
-	struct dslab_mag mag[DSLAB_NR_CLASSES];
-};
-
-/* Per-CPU: accessed only by the owning CPU with interrupts disabled. */
-static struct dslab_cpu_cache __percpu *dslab_caches;
+/* Per class, per CPU: accessed only by the owning CPU, interrupts off. */
+static struct dslab_mag __percpu *dslab_mags[DSLAB_NR_CLASSES];
 
 bool dslab_debug;
 EXPORT_SYMBOL_NS_GPL(dslab_debug, DSLAB_INTERNAL);
+/* dslab_debug for the fast paths; set once at load. */
+static DEFINE_STATIC_KEY_FALSE(dslab_debug_key);
+
+/* Smaller objects get deeper magazines: about 32 KiB per class at most. */
+static unsigned int dslab_mag_cap(unsigned int class)
+{
+	unsigned int size = dslab_classes[class].size;
+
+	if (size <= 256)
+		return DSLAB_MAG_MAX;
+	if (size <= 1024)
+		return 64;
+	if (size <= 4096)
+		return 32;
+	return 8;
+}
 
 /* === Internals: debug checks === */
 
 static inline size_t dslab_usable(const struct dslab_span *span)
 {
-	if (dslab_debug && span->class != DSLAB_CLASS_LARGE)
+	if (static_branch_unlikely(&dslab_debug_key) &&
+	    span->class != DSLAB_CLASS_LARGE)
 		return span->size - DSLAB_REDZONE;
 	return span->size;
 }
@@ -118,6 +132,21 @@ void dslab_debug_poison_span(struct dslab_span *span)
 		       DSLAB_POISON_FREE, span->size - sizeof(void *));
 }
 
+/* Debug checks and zeroing at allocation: off the fast path. */
+static noinline void dslab_alloc_prepare(struct dslab_span *span, void *obj,
+					 gfp_t gfp)
+{
+	size_t usable = dslab_usable(span);
+
+	if (static_branch_unlikely(&dslab_debug_key) &&
+	    span->class != DSLAB_CLASS_LARGE) {
+		dslab_debug_check_poison(span, obj);
+		memset(obj + usable, DSLAB_POISON_RED, DSLAB_REDZONE);
+	}
+	if (gfp & __GFP_ZERO)
+		memset(obj, 0, usable);
+}
+
 /* === Internals: the per-CPU layer === */
 
 static void dslab_mag_flush(unsigned int class, struct dslab_mag *mag)
@@ -129,24 +158,42 @@ static void dslab_mag_flush(unsigned int class, struct dslab_mag *mag)
 	dslab_central_put(class, &mag->objs[mag->count], half);
 }
 
+static noinline void dslab_release_slow(struct dslab_span *span, void *obj)
+{
+	struct dslab_mag *mag;
+
+	if (span->class == DSLAB_CLASS_LARGE) {
+		__this_cpu_dec(dslab_cpu_stats.inuse[DSLAB_CLASS_LARGE]);
+		dslab_span_release(span);
+		return;
+	}
+	if (static_branch_unlikely(&dslab_debug_key)) {
+		dslab_debug_check_redzone(span, obj);
+		memset(obj + sizeof(void *), DSLAB_POISON_FREE,
+		       span->size - sizeof(void *));
+	}
+	mag = raw_cpu_ptr(dslab_mags[span->class]);
+	if (mag->count == mag->cap)
+		dslab_mag_flush(span->class, mag);
+	mag->objs[mag->count++] = obj;
+	__this_cpu_dec(dslab_cpu_stats.inuse[span->class]);
+}
+
 /* Put a no-longer-live object back in the local magazine; irqs off. */
-static void dslab_release_irqoff(struct dslab_span *span, void *obj)
+static __always_inline void dslab_release_irqoff(struct dslab_span *span,
+						 void *obj)
 {
 	struct dslab_mag *mag;
 
 	lockdep_assert_irqs_disabled();
 	kmemleak_free(obj);
-	if (unlikely(span->class == DSLAB_CLASS_LARGE)) {
-		__this_cpu_dec(dslab_cpu_stats.inuse[DSLAB_CLASS_LARGE]);
-		dslab_span_release(span);
+	if (unlikely(span->class == DSLAB_CLASS_LARGE ||
+		     static_branch_unlikely(&dslab_debug_key))) {
+		dslab_release_slow(span, obj);
 		return;
 	}
-	if (unlikely(dslab_debug)) {
-		dslab_debug_check_redzone(span, obj);
-		memset(obj + sizeof(void *), DSLAB_POISON_FREE,
-		       span->size - sizeof(void *));
-	}
-	mag = &this_cpu_ptr(dslab_caches)->mag[span->class];
+	mag = raw_cpu_ptr(dslab_mags[span->class]);
+	/* No other CPU ever touches this magazine. */
 	ASSERT_EXCLUSIVE_ACCESS(mag->count);
 	if (unlikely(mag->count == mag->cap))
 		dslab_mag_flush(span->class, mag);
@@ -173,21 +220,19 @@ void dslab_release_object(struct dslab_span *span, void *obj)
 /* Refill from the central list; returns one object, stocks the rest. */
 static void *dslab_alloc_refill(unsigned int class, gfp_t gfp)
 {
-	void *batch[DSLAB_MAG_MAX];
+	void *batch[DSLAB_MAG_MAX / 2];
 	unsigned int n, k = 0;
 	struct dslab_mag *mag;
 	unsigned long flags;
 	void *obj;
 
-	n = dslab_central_get(class, batch,
-			      max(1u, this_cpu_read(dslab_caches->mag[class].cap) / 2),
-			      gfp);
+	n = dslab_central_get(class, batch, dslab_mag_cap(class) / 2, gfp);
 	if (!n)
 		return NULL;
 	obj = batch[--n];
 	if (n) {
 		local_irq_save(flags);
-		mag = &this_cpu_ptr(dslab_caches)->mag[class];
+		mag = raw_cpu_ptr(dslab_mags[class]);
 		k = min(n, mag->cap - mag->count);
 		memcpy(&mag->objs[mag->count], batch, k * sizeof(void *));
 		mag->count += k;
@@ -198,58 +243,48 @@ static void *dslab_alloc_refill(unsigned int class, gfp_t gfp)
 	return obj;
 }
 
-/* Everything an allocation does once it owns @obj. */
-static void *dslab_alloc_finish(void *obj, size_t req, gfp_t gfp)
+/* The parts of an allocation that are off the fast path. */
+static noinline void *dslab_alloc_finish_slow(struct dslab_span *span,
+					      unsigned int idx, void *obj,
+					      size_t req, gfp_t gfp)
 {
-	struct dslab_span *span = dslab_span_lookup(obj);
-	unsigned int idx, off;
-	size_t usable;
-
-	idx = dslab_span_index(span, obj, &off);
-	usable = dslab_usable(span);
-	if (unlikely(dslab_debug) && span->class != DSLAB_CLASS_LARGE) {
-		dslab_debug_check_poison(span, obj);
-		memset(obj + usable, DSLAB_POISON_RED, DSLAB_REDZONE);
-	}
-	if (gfp & __GFP_ZERO)
-		memset(obj, 0, usable);
+	if (static_branch_unlikely(&dslab_debug_key) || (gfp & __GFP_ZERO))
+		dslab_alloc_prepare(span, obj, gfp);
 	/* Publishes the object; pairs with test_and_clear_bit() at free. */
 	set_bit(idx, span->live);
-	kmemleak_alloc(obj, usable, 1, gfp);
-	trace_dslab_alloc(obj, req, usable, gfp);
+	kmemleak_alloc(obj, dslab_usable(span), 1, gfp);
+	trace_dslab_alloc(obj, req, dslab_usable(span), gfp);
 	return obj;
 }
 
-/**
- * dslab_alloc_class() - allocate one object of a size class
- * @class: the class, below DSLAB_NR_CLASSES
- * @size: the request, for tracing
- * @gfp: allocation flags
- *
- * Context: As @gfp allows.
- * Return: the object, or NULL.
+/*
+ * Everything an allocation does once it owns @obj.  The common case
+ * (no debug, no zeroing, no kmemleak, tracing off) makes no call, and
+ * every other case leaves through a tail call, so the fast path needs no
+ * stack frame.
  */
-void *dslab_alloc_class(unsigned int class, size_t size, gfp_t gfp)
+static __always_inline void *dslab_alloc_finish(void *obj, size_t req,
+						gfp_t gfp)
 {
-	struct dslab_mag *mag;
-	unsigned long flags;
-	void *obj;
+	struct dslab_span *span = dslab_own_span(obj);
+	unsigned int idx = 0;
 
-	might_alloc(gfp);
-	local_irq_save(flags);
-	mag = &this_cpu_ptr(dslab_caches)->mag[class];
-	/* No other CPU ever touches this magazine. */
-	ASSERT_EXCLUSIVE_ACCESS(mag->count);
-	if (likely(mag->count)) {
-		obj = mag->objs[--mag->count];
-		__this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_ALLOC]);
-		__this_cpu_inc(dslab_cpu_stats.inuse[class]);
-		local_irq_restore(flags);
-		return dslab_alloc_finish(obj, size, gfp);
-	}
-	local_irq_restore(flags);
+	if (likely(span->nelems > 1))
+		idx = dslab_own_index(span, obj);
+	if (unlikely(static_branch_unlikely(&dslab_debug_key) ||
+		     (gfp & __GFP_ZERO) || IS_ENABLED(CONFIG_DEBUG_KMEMLEAK) ||
+		     trace_dslab_alloc_enabled()))
+		return dslab_alloc_finish_slow(span, idx, obj, req, gfp);
+	/* Publishes the object; pairs with test_and_clear_bit() at free. */
+	set_bit(idx, span->live);
+	return obj;
+}
 
-	obj = dslab_alloc_refill(class, gfp);
+static noinline void *dslab_alloc_slow(unsigned int class, size_t size,
+				       gfp_t gfp)
+{
+	void *obj = dslab_alloc_refill(class, gfp);
+
 	if (unlikely(!obj)) {
 		dslab_stat_inc(DSLAB_STAT_ALLOC_FAIL);
 		return NULL;
@@ -259,7 +294,31 @@ void *dslab_alloc_class(unsigned int class, size_t size, gfp_t gfp)
 	return dslab_alloc_finish(obj, size, gfp);
 }
 
-static void *dslab_alloc_large(size_t size, gfp_t gfp)
+/* The fast path: a magazine pop with interrupts off. */
+static __always_inline void *dslab_alloc_fast(unsigned int class, size_t size,
+					      gfp_t gfp)
+{
+	struct dslab_mag *mag;
+	unsigned long flags;
+	void *obj;
+
+	might_alloc(gfp);
+	local_irq_save(flags);
+	mag = raw_cpu_ptr(dslab_mags[class]);
+	/* No other CPU ever touches this magazine. */
+	ASSERT_EXCLUSIVE_ACCESS(mag->count);
+	if (unlikely(!mag->count)) {
+		local_irq_restore(flags);
+		return dslab_alloc_slow(class, size, gfp);
+	}
+	obj = mag->objs[--mag->count];
+	__this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_ALLOC]);
+	__this_cpu_inc(dslab_cpu_stats.inuse[class]);
+	local_irq_restore(flags);
+	return dslab_alloc_finish(obj, size, gfp);
+}
+
+static noinline void *dslab_alloc_large(size_t size, gfp_t gfp)
 {
 	struct dslab_span *span = NULL;
 
@@ -281,12 +340,13 @@ static void *dslab_alloc_large(size_t size, gfp_t gfp)
  * above KMALLOC_MAX_SIZE are refused by dslab_alloc_large(), and checked
  * first so that adding the red zone cannot wrap around.
  */
-static inline unsigned int dslab_request_class(size_t size)
+static __always_inline unsigned int dslab_request_class(size_t size)
 {
-	if (unlikely(size > KMALLOC_MAX_SIZE))
-		return DSLAB_CLASS_LARGE;
-	if (unlikely(dslab_debug))
+	if (static_branch_unlikely(&dslab_debug_key)) {
+		if (unlikely(size > KMALLOC_MAX_SIZE))
+			return DSLAB_CLASS_LARGE;
 		size += DSLAB_REDZONE;
+	}
 	return dslab_size_class(size);
 }
 
@@ -297,8 +357,13 @@ enum dslab_bad_free {
 	DSLAB_FREE_DOUBLE,
 };
 
-static void dslab_report_bad_free(enum dslab_bad_free why, const void *p,
-				  int class, unsigned int size)
+/*
+ * Report a bad free.  Called with interrupts still off, so @span (when
+ * not NULL) is still safe to read.
+ */
+static noinline void dslab_report_bad_free(enum dslab_bad_free why,
+					   const void *p,
+					   const struct dslab_span *span)
 {
 	static const char *const what[] = {
 		[DSLAB_FREE_FOREIGN] = "not a dslab object",
@@ -313,42 +378,38 @@ static void dslab_report_bad_free(enum dslab_bad_free why, const void *p,
 
 	dslab_stat_inc(DSLAB_STAT_BAD_FREE);
 	dslab_stat_inc(item[why]);
-	if (class >= 0)
-		dslab_report("bad free of %p: %s (class %d, %u bytes)\n",
-			     p, what[why], class, size);
+	if (span)
+		dslab_report("bad free of %p: %s (class %u, %u bytes)\n",
+			     p, what[why], span->class, span->size);
 	else
 		dslab_report("bad free of %p: %s\n", p, what[why]);
 }
 
 /*
- * The free path.  Interrupts stay off from the page-map lookup to the
- * magazine push: that is the RCU read-side section that keeps a span
- * descriptor valid even for a bogus pointer into a span being freed.
+ * The free path, with interrupts off: that is the RCU read-side section
+ * that keeps a span descriptor valid even for a bogus pointer into a
+ * span being freed.  A pointer that is not a live object's start is
+ * reported (still inside the section) and otherwise ignored.
  */
-static void dslab_free_common(const void *p, bool rcu)
+static __always_inline void dslab_free_irqoff(const void *p, bool rcu)
 {
-	enum dslab_bad_free bad = DSLAB_FREE_OK;
 	struct dslab_span *span;
 	void *obj = (void *)p;
 	unsigned int idx, off;
-	unsigned long flags;
-	int bad_class = -1;
-	unsigned int bad_size = 0;
 
-	local_irq_save(flags);
 	span = dslab_span_lookup(obj);
 	if (unlikely(!span)) {
-		bad = DSLAB_FREE_FOREIGN;
-		goto out;
+		dslab_report_bad_free(DSLAB_FREE_FOREIGN, p, NULL);
+		return;
 	}
 	idx = dslab_span_index(span, obj, &off);
 	if (unlikely(off || idx >= span->nelems)) {
-		bad = DSLAB_FREE_INTERIOR;
-		goto out;
+		dslab_report_bad_free(DSLAB_FREE_INTERIOR, p, span);
+		return;
 	}
 	if (unlikely(!test_and_clear_bit(idx, span->live))) {
-		bad = DSLAB_FREE_DOUBLE;
-		goto out;
+		dslab_report_bad_free(DSLAB_FREE_DOUBLE, p, span);
+		return;
 	}
 	__this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_FREE]);
 	trace_dslab_free(obj);
@@ -356,21 +417,21 @@ static void dslab_free_common(const void *p, bool rcu)
 	/* Objects with destructors or cleanups go to the runner. */
 	if (unlikely(READ_ONCE(span->meta)) &&
 	    dslab_dtor_on_free(span, idx, obj, rcu))
-		goto out;
+		return;
 	if (unlikely(rcu)) {
 		dslab_finq_enqueue_rcu_plain(span, obj);
-		goto out;
+		return;
 	}
 	dslab_release_irqoff(span, obj);
-out:
-	/* The descriptor is only safe to read inside this section. */
-	if (unlikely(bad) && span) {
-		bad_class = span->class;
-		bad_size = span->size;
-	}
+}
+
+static __always_inline void dslab_free_common(const void *p, bool rcu)
+{
+	unsigned long flags;
+
+	local_irq_save(flags);
+	dslab_free_irqoff(p, rcu);
 	local_irq_restore(flags);
-	if (unlikely(bad))
-		dslab_report_bad_free(bad, p, bad_class, bad_size);
 }
 
 /* === Public interface === */
@@ -398,7 +459,7 @@ void *dslab_alloc(size_t size, gfp_t flags)
 	class = dslab_request_class(size);
 	if (unlikely(class == DSLAB_CLASS_LARGE))
 		return dslab_alloc_large(size, flags);
-	return dslab_alloc_class(class, size, flags);
+	return dslab_alloc_fast(class, size, flags);
 }
 EXPORT_SYMBOL_GPL(dslab_alloc);
 
@@ -480,8 +541,9 @@ int dslab_alloc_bulk(size_t size, gfp_t flags, size_t nr, void **objs)
 		unsigned int n;
 		size_t j;
 
+		/* Take as many as the magazine has in one section. */
 		local_irq_save(irqflags);
-		mag = &this_cpu_ptr(dslab_caches)->mag[class];
+		mag = raw_cpu_ptr(dslab_mags[class]);
 		n = min_t(size_t, mag->count, nr - i);
 		mag->count -= n;
 		memcpy(&objs[i], &mag->objs[mag->count], n * sizeof(void *));
@@ -492,7 +554,7 @@ int dslab_alloc_bulk(size_t size, gfp_t flags, size_t nr, void **objs)
 			dslab_alloc_finish(objs[j], size, flags);
 		i += n;
 		if (i < nr) {
-			objs[i] = dslab_alloc_class(class, size, flags);
+			objs[i] = dslab_alloc_slow(class, size, flags);
 			if (!objs[i])
 				goto err_free;
 			i++;
@@ -515,10 +577,19 @@ EXPORT_SYMBOL_GPL(dslab_alloc_bulk);
  */
 void dslab_free_bulk(size_t nr, void **objs)
 {
-	size_t i;
+	unsigned long flags;
+	size_t i = 0;
 
-	for (i = 0; i < nr; i++)
-		dslab_free(objs[i]);
+	while (i < nr) {
+		/* Interrupts go back on every 32 objects. */
+		size_t end = min(nr, i + 32);
+
+		local_irq_save(flags);
+		for (; i < end; i++)
+			if (likely(!ZERO_OR_NULL_PTR(objs[i])))
+				dslab_free_irqoff(objs[i], false);
+		local_irq_restore(flags);
+	}
 }
 EXPORT_SYMBOL_GPL(dslab_free_bulk);
 
@@ -536,14 +607,15 @@ size_t dslab_ksize(const void *obj)
 	unsigned int idx, off;
 	size_t ret = 0;
 
-	rcu_read_lock();
+	/* A preempt-disabled section is an RCU reader (consolidated RCU). */
+	preempt_disable();
 	span = dslab_span_lookup(obj);
 	if (span) {
 		idx = dslab_span_index(span, obj, &off);
 		if (!off && idx < span->nelems && test_bit(idx, span->live))
 			ret = dslab_usable(span);
 	}
-	rcu_read_unlock();
+	preempt_enable();
 	return ret;
 }
 EXPORT_SYMBOL_GPL(dslab_ksize);
@@ -568,7 +640,8 @@ bool dslab_find_object(const void *ptr, void **base, size_t *size)
 	unsigned int idx, off;
 	bool ret = false;
 
-	rcu_read_lock();
+	/* A preempt-disabled section is an RCU reader (consolidated RCU). */
+	preempt_disable();
 	span = dslab_span_lookup(ptr);
 	if (span) {
 		idx = dslab_span_index(span, ptr, &off);
@@ -581,19 +654,19 @@ bool dslab_find_object(const void *ptr, void **base, size_t *size)
 			ret = true;
 		}
 	}
-	rcu_read_unlock();
+	preempt_enable();
 	return ret;
 }
 EXPORT_SYMBOL_GPL(dslab_find_object);
 
 /* === Cache draining and init === */
 
-static void dslab_drain_one(struct dslab_cpu_cache *cc)
+static void dslab_drain_one(int cpu)
 {
 	unsigned int class;
 
 	for (class = 0; class < DSLAB_NR_CLASSES; class++) {
-		struct dslab_mag *mag = &cc->mag[class];
+		struct dslab_mag *mag = per_cpu_ptr(dslab_mags[class], cpu);
 
 		if (mag->count) {
 			dslab_central_put(class, mag->objs, mag->count);
@@ -604,7 +677,7 @@ static void dslab_drain_one(struct dslab_cpu_cache *cc)
 
 static void dslab_drain_local(void *unused)
 {
-	dslab_drain_one(this_cpu_ptr(dslab_caches));
+	dslab_drain_one(smp_processor_id());
 }
 
 /**
@@ -624,7 +697,7 @@ void dslab_drain_cpu_caches(void)
 			continue;
 		/* An offline CPU cannot run its own drain. */
 		local_irq_save(flags);
-		dslab_drain_one(per_cpu_ptr(dslab_caches, cpu));
+		dslab_drain_one(cpu);
 		local_irq_restore(flags);
 	}
 	cpus_read_unlock();
@@ -645,27 +718,33 @@ EXPORT_SYMBOL_NS_GPL(dslab_shrink, DSLAB_INTERNAL);
 
 int dslab_alloc_init(void)
 {
-	unsigned int class;
+	unsigned int class, cap;
 	int cpu;
 
-	dslab_caches = alloc_percpu(struct dslab_cpu_cache);
-	if (!dslab_caches)
-		return -ENOMEM;
-	for_each_possible_cpu(cpu) {
-		struct dslab_cpu_cache *cc = per_cpu_ptr(dslab_caches, cpu);
-
-		for (class = 0; class < DSLAB_NR_CLASSES; class++) {
-			unsigned int size = dslab_classes[class].size;
-
-			cc->mag[class].cap = size <= 512 ? 32 :
-					     size <= 4096 ? 16 : 8;
-		}
+	if (dslab_debug)
+		static_branch_enable(&dslab_debug_key);
+	for (class = 0; class < DSLAB_NR_CLASSES; class++) {
+		cap = dslab_mag_cap(class);
+		dslab_mags[class] = __alloc_percpu(struct_size_t(struct dslab_mag, objs, cap),
+						   __alignof__(struct dslab_mag));
+		if (!dslab_mags[class])
+			goto err_free;
+		for_each_possible_cpu(cpu)
+			per_cpu_ptr(dslab_mags[class], cpu)->cap = cap;
 	}
 	return 0;
+
+err_free:
+	while (class--)
+		free_percpu(dslab_mags[class]);
+	return -ENOMEM;
 }
 
 void dslab_alloc_exit(void)
 {
+	unsigned int class;
+
 	dslab_drain_cpu_caches();
-	free_percpu(dslab_caches);
+	for (class = 0; class < DSLAB_NR_CLASSES; class++)
+		free_percpu(dslab_mags[class]);
 }

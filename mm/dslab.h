@@ -118,9 +118,89 @@ struct dslab_objmeta {
 	struct dslab_special *specials;		/* S: dtor first, then cleanups */
 };
 
-struct dslab_span *dslab_span_lookup(const void *ptr);
-unsigned int dslab_span_index(const struct dslab_span *span, const void *ptr,
-			      unsigned int *offset);
+/* The page map (span.c): fixed at load, leaves installed once. */
+#define DSLAB_LEAF_SHIFT	(PAGE_SHIFT - 3)
+#define DSLAB_LEAF_ENTRIES	BIT(DSLAB_LEAF_SHIFT)
+extern struct dslab_span ***dslab_map;
+extern unsigned long dslab_map_pages;
+
+static __always_inline unsigned long dslab_addr_index(const void *addr)
+{
+	return ((unsigned long)addr - PAGE_OFFSET) >> PAGE_SHIFT;
+}
+
+/**
+ * dslab_span_lookup() - the span holding an address
+ * @ptr: any pointer value
+ *
+ * Never dereferences @ptr: spans live in the direct map, so the address
+ * is turned into a page index by arithmetic alone, and anything outside
+ * the map's range (user, vmalloc, module, ERR_PTR, NULL) is rejected by
+ * the bounds check.  The caller must be in an RCU read-side critical
+ * section (interrupts or preemption off count) or own a live object of
+ * the span, so the returned descriptor stays valid while used.
+ *
+ * Context: Any context.
+ * Return: the span, or NULL when @ptr is not in dslab memory.
+ */
+static __always_inline struct dslab_span *dslab_span_lookup(const void *ptr)
+{
+	unsigned long idx = dslab_addr_index(ptr);
+	struct dslab_span **leaf;
+
+	if (unlikely(idx >= dslab_map_pages))
+		return NULL;
+	/* Pairs with smp_store_release() in dslab_map_set(). */
+	leaf = READ_ONCE(dslab_map[idx >> DSLAB_LEAF_SHIFT]);
+	if (unlikely(!leaf))
+		return NULL;
+	return READ_ONCE(leaf[idx & (DSLAB_LEAF_ENTRIES - 1)]);
+}
+
+/**
+ * dslab_span_index() - index of the object holding @ptr in @span
+ * @span: the span @ptr falls in
+ * @ptr: an address inside the span's pages
+ * @offset: set to the offset of @ptr inside the object
+ *
+ * Go's divMagic: (off * div_magic) >> 32 is exact for every offset in a
+ * span (checked by the size-class tests).
+ *
+ * Context: Any context.
+ * Return: the object index, or span->nelems when @ptr is in the tail.
+ */
+static __always_inline unsigned int
+dslab_span_index(const struct dslab_span *span, const void *ptr,
+		 unsigned int *offset)
+{
+	unsigned long off = ptr - span->base;
+	unsigned int idx;
+
+	if (unlikely(span->nelems == 1)) {
+		*offset = off;
+		return off < span->size ? 0 : 1;
+	}
+	idx = ((u64)off * span->div_magic) >> 32;
+	*offset = off - (unsigned long)idx * span->size;
+	return min(idx, span->nelems);
+}
+
+/* The span of an object the caller owns (allocated or being allocated). */
+static __always_inline struct dslab_span *dslab_own_span(const void *obj)
+{
+	unsigned long idx = dslab_addr_index(obj);
+
+	return READ_ONCE(READ_ONCE(dslab_map[idx >> DSLAB_LEAF_SHIFT])
+			 [idx & (DSLAB_LEAF_ENTRIES - 1)]);
+}
+
+/* Index of an object start the caller owns, in a small-class span. */
+static __always_inline unsigned int
+dslab_own_index(const struct dslab_span *span, const void *obj)
+{
+	return ((u64)(obj - span->base) * span->div_magic) >> 32;
+}
+
 static inline void *dslab_span_obj(const struct dslab_span *span,
 				   unsigned int idx)
 {
@@ -140,7 +220,6 @@ unsigned long dslab_span_trim(unsigned int keep);
 
 /* === Allocation core (alloc.c) === */
 
-void *dslab_alloc_class(unsigned int class, size_t size, gfp_t gfp);
 /* Release the memory of an object that is no longer live (runner, rcu). */
 void dslab_release_object(struct dslab_span *span, void *obj);
 void dslab_drain_cpu_caches(void);
@@ -272,6 +351,7 @@ struct dslab_finq_stats {
 
 int dslab_finq_reserve(gfp_t gfp);
 void dslab_finq_unreserve(void);
+void dslab_finq_unreserve_n(unsigned long n);
 /* Never fails, never allocates; any context. */
 void dslab_finq_enqueue(void *obj, struct dslab_special *list, bool rcu);
 /* Plain object (no specials) freed through dslab_free_rcu(). */

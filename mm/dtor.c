@@ -730,9 +730,11 @@ bool dslab_dtor_on_free(struct dslab_span *span, unsigned int idx,
 	list = m->specials;
 	m->specials = NULL;
 	m->type = NULL;
-	if (list) {
+	/* The destructor, if any, is first: skip the xarray without cleanups. */
+	sp = list && list->kind == DSLAB_SPECIAL_DTOR ? list->next : list;
+	if (sp) {
 		xa_lock(&dslab_cleanup_ids);
-		for (sp = list; sp; sp = sp->next)
+		for (; sp; sp = sp->next)
 			if (sp->kind == DSLAB_SPECIAL_CLEANUP)
 				__xa_erase(&dslab_cleanup_ids, sp->id);
 		xa_unlock(&dslab_cleanup_ids);
@@ -752,6 +754,8 @@ bool dslab_dtor_on_free(struct dslab_span *span, unsigned int idx,
  * @obj: the object
  * @list: its detached specials, destructor first
  *
+ * The caller gives the object's FinBlock slot back (in batches).
+ *
  * Context: Process context (the runner); may sleep.
  */
 void dslab_dtor_run_object(void *obj, struct dslab_special *list)
@@ -760,21 +764,29 @@ void dslab_dtor_run_object(void *obj, struct dslab_special *list)
 
 	while (list) {
 		struct dslab_special *sp = list;
-		u64 t0 = ktime_get_ns();
+		enum dslab_special_kind kind = sp->kind;
+		u64 t0 = 0;
 
+		/* The clock is read only for the tracepoint. */
+		if (trace_dslab_dtor_run_enabled())
+			t0 = ktime_get_ns();
 		list = sp->next;
-		if (sp->kind == DSLAB_SPECIAL_DTOR) {
+		if (kind == DSLAB_SPECIAL_DTOR) {
 			sp->fn(obj);
 			dslab_stat_inc(DSLAB_STAT_DTOR_RUN);
+			/* No handle refers to a destructor: no RCU needed. */
+			dslab_unpin_owner(sp->owner);
+			kfree(sp);
 		} else {
 			sp->fn(sp->arg);
 			dslab_stat_inc(DSLAB_STAT_CLEANUP_RUN);
+			dslab_special_free(sp);
 		}
-		trace_dslab_dtor_run(obj, sp->kind, ktime_get_ns() - t0);
-		dslab_special_free(sp);
-		cond_resched();
+		if (trace_dslab_dtor_run_enabled())
+			trace_dslab_dtor_run(obj, kind, ktime_get_ns() - t0);
+		if (list)
+			cond_resched();
 	}
-	dslab_finq_unreserve();
 	dslab_release_object(span, obj);
 }
 

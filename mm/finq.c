@@ -351,11 +351,22 @@ int dslab_finq_reserve(gfp_t gfp)
  */
 void dslab_finq_unreserve(void)
 {
+	dslab_finq_unreserve_n(1);
+}
+
+/**
+ * dslab_finq_unreserve_n() - give @n record slots back
+ * @n: how many
+ *
+ * Context: Any context.
+ */
+void dslab_finq_unreserve_n(unsigned long n)
+{
 	unsigned long flags;
 
 	spin_lock_irqsave(&dslab_finq.lock, flags);
-	if (!WARN_ON_ONCE(!dslab_finq.reserved))
-		dslab_finq.reserved--;
+	if (!WARN_ON_ONCE(dslab_finq.reserved < n))
+		dslab_finq.reserved -= n;
 	spin_unlock_irqrestore(&dslab_finq.lock, flags);
 }
 
@@ -420,15 +431,18 @@ static unsigned long dslab_run_blocks(struct list_head *blocks)
 	u64 t0 = ktime_get_ns();
 
 	list_for_each_entry_safe(blk, tmp, blocks, list) {
+		unsigned long reserved = 0;
 		unsigned int i;
 
 		for (i = 0; i < blk->nr; i++) {
 			struct dslab_finrec *r = &blk->rec[i];
 
-			if (r->list)
+			if (r->list) {
 				dslab_dtor_run_object(r->obj, r->list);
-			else
+				reserved++;
+			} else {
 				dslab_release_plain(r->obj);
+			}
 			/* Clear every reference once the record has run. */
 			r->obj = NULL;
 			r->list = NULL;
@@ -438,6 +452,9 @@ static unsigned long dslab_run_blocks(struct list_head *blocks)
 		}
 		list_del_init(&blk->list);
 		spin_lock_irqsave(&dslab_finq.lock, flags);
+		/* The block's records ran: their slots are free again. */
+		if (!WARN_ON_ONCE(dslab_finq.reserved < reserved))
+			dslab_finq.reserved -= reserved;
 		dslab_block_put(blk);
 		spin_unlock_irqrestore(&dslab_finq.lock, flags);
 	}

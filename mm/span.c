@@ -45,11 +45,8 @@
 
 /* === Data === */
 
-#define DSLAB_LEAF_SHIFT	(PAGE_SHIFT - 3)
-#define DSLAB_LEAF_ENTRIES	BIT(DSLAB_LEAF_SHIFT)
-
-static struct dslab_span ***dslab_map;	/* top level, fixed at load */
-static unsigned long dslab_map_pages;	/* pages covered by the map */
+struct dslab_span ***dslab_map;		/* top level, fixed at load */
+unsigned long dslab_map_pages;		/* pages covered by the map */
 static DEFINE_SPINLOCK(dslab_map_lock);	/* serialises leaf installation */
 
 /*
@@ -75,61 +72,6 @@ unsigned int dslab_span_reserve = 1;
 static struct shrinker *dslab_shrinker;
 
 /* === Internals: the page map === */
-
-static inline unsigned long dslab_addr_index(const void *addr)
-{
-	return ((unsigned long)addr - PAGE_OFFSET) >> PAGE_SHIFT;
-}
-
-/**
- * dslab_span_lookup() - the span holding an address
- * @ptr: any pointer value
- *
- * Never dereferences @ptr.  The caller must be in an RCU read-side
- * critical section (interrupts off counts) or own a live object of the
- * span, so the returned descriptor stays valid while used.
- *
- * Context: Any context.
- * Return: the span, or NULL when @ptr is not in dslab memory.
- */
-struct dslab_span *dslab_span_lookup(const void *ptr)
-{
-	unsigned long idx = dslab_addr_index(ptr);
-	struct dslab_span **leaf;
-
-	if (unlikely(idx >= dslab_map_pages))
-		return NULL;
-	leaf = READ_ONCE(dslab_map[idx >> DSLAB_LEAF_SHIFT]);
-	if (unlikely(!leaf))
-		return NULL;
-	return READ_ONCE(leaf[idx & (DSLAB_LEAF_ENTRIES - 1)]);
-}
-
-/**
- * dslab_span_index() - index of the object holding @ptr in @span
- * @span: the span @ptr falls in
- * @ptr: an address inside the span's pages
- * @offset: set to the offset of @ptr inside the object
- *
- * Context: Any context.
- * Return: the object index, or span->nelems when @ptr is in the tail.
- */
-unsigned int dslab_span_index(const struct dslab_span *span, const void *ptr,
-			      unsigned int *offset)
-{
-	unsigned long off = ptr - span->base;
-	unsigned int idx;
-
-	if (span->nelems == 1) {
-		idx = off < span->size ? 0 : 1;
-		*offset = off;
-		return idx;
-	}
-	/* Go's divMagic: exact for every offset inside a span. */
-	idx = ((u64)off * span->div_magic) >> 32;
-	*offset = off - (unsigned long)idx * span->size;
-	return min(idx, span->nelems);
-}
 
 static int dslab_map_set(struct dslab_span *span, struct dslab_span *val,
 			 gfp_t gfp)
