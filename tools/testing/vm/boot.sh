@@ -45,7 +45,12 @@ cmdline="console=ttyS0 panic=-1 printk.time=1 mitigations=off $append"
 smp=${DSLAB_VM_SMP:-2}
 # One CPU per socket: SeaBIOS's MP table (all the tiny kernels have, no
 # ACPI) lists one entry per socket, so 2 cores in one socket boot as 1 CPU.
-qemu=(qemu-system-x86_64 -accel "$accel" -smp "$smp,sockets=$smp,cores=1,threads=1"
+# A full -smp spec in DSLAB_VM_SMP ("cpus=2,sockets=2") is used as is.
+case $smp in
+*[,=]*) ;;
+*) smp="$smp,sockets=$smp,cores=1,threads=1" ;;
+esac
+qemu=(qemu-system-x86_64 -accel "$accel" -smp "$smp"
       -m "${DSLAB_VM_MEM:-1G}" -nographic -no-reboot
       -kernel "$kernel" -initrd "$initrd" -append "$cmdline")
 
@@ -62,7 +67,7 @@ secs=$(( $(date +%s) - start ))
 sed -i 's/\r$//' "$log"
 
 if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-	echo "VM TIMEOUT: killed after ${secs}s (cap ${limit}s)" >>"$log"
+	printf '\nVM TIMEOUT: killed after %ss (cap %ss)\n' "$secs" "$limit" >>"$log"
 	echo "boot: VM timed out after ${secs}s (cap ${limit}s), console: $log" >&2
 	exit 124
 fi

@@ -111,7 +111,7 @@ for f in "$@"; do
 			want[${line%%=*}]=$line ;;
 		"# CONFIG_"*" is not set")
 			opt=${line#\# }
-			want[${opt%% *}]=unset ;;
+			want[${opt%% *}]="unset" ;;
 		esac
 	done <"$f"
 done

@@ -22,8 +22,9 @@ shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 
 busybox=/bin/busybox
-[ -x "$busybox" ] && ! ldd "$busybox" >/dev/null 2>&1 ||
+if [ ! -x "$busybox" ] || ldd "$busybox" >/dev/null 2>&1; then
 	die "need a static $busybox (apt-get install busybox-static)"
+fi
 
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT

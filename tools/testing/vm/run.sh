@@ -31,5 +31,5 @@ boot_vm run "$KBUILD_DIR/arch/x86/boot/bzImage" "$LOGS/initramfs-run.cpio" run
 sed -n '/^DSLAB-GUEST: start/,$p' "$CONSOLE" | grep -v '^DSLAB-GUEST: end'
 
 section "result"
-check_console run "$CONSOLE" ""
+check_console run "$CONSOLE" "" noshell
 summary
