@@ -14,12 +14,12 @@
  * Shrinkers: 6.7 replaced register_shrinker() on a caller-owned struct
  * with shrinker_alloc() + shrinker_register() on an allocated one.
  */
+typedef unsigned long (*dslab_shrink_fn)(struct shrinker *s,
+					 struct shrink_control *sc);
+
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
 static inline struct shrinker *
-dslab_compat_shrinker_create(unsigned long (*count)(struct shrinker *,
-						     struct shrink_control *),
-			     unsigned long (*scan)(struct shrinker *,
-						    struct shrink_control *))
+dslab_compat_shrinker_create(dslab_shrink_fn count, dslab_shrink_fn scan)
 {
 	struct shrinker *s = shrinker_alloc(0, "dslab");
 
@@ -38,10 +38,7 @@ static inline void dslab_compat_shrinker_destroy(struct shrinker *s)
 }
 #else
 static inline struct shrinker *
-dslab_compat_shrinker_create(unsigned long (*count)(struct shrinker *,
-						     struct shrink_control *),
-			     unsigned long (*scan)(struct shrinker *,
-						    struct shrink_control *))
+dslab_compat_shrinker_create(dslab_shrink_fn count, dslab_shrink_fn scan)
 {
 	struct shrinker *s = kzalloc(sizeof(*s), GFP_KERNEL);
 

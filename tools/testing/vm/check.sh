@@ -154,6 +154,26 @@ gate_dkms() {
 	fi
 }
 
+# DSLAB_DTOR() must reject a destructor of the wrong type at compile time:
+# kunit/build_fail/run.sh and the sample's wrong-dtor target both build
+# deliberately mismatched code and pass only when the build fails.
+gate_build_fail() {
+	local hdr log=$LOGS/build-fail.log
+	hdr=$(stock_headers)
+	if bash "$SRC/kunit/build_fail/run.sh" "$hdr" >"$log" 2>&1; then
+		pass "static: DSLAB_DTOR rejects mismatched destructors (kunit/build_fail)"
+	else
+		tail -n 20 "$log" | sed 's/^/    /'
+		fail "static: kunit/build_fail ($log)"
+	fi
+	if make -C "$SRC/samples" KDIR="$hdr" wrong-dtor >>"$log" 2>&1; then
+		pass "static: the sample's wrong-dtor variant does not compile"
+	else
+		tail -n 20 "$log" | sed 's/^/    /'
+		fail "static: samples wrong-dtor ($log)"
+	fi
+}
+
 static_gates() {
 	local ksrc=$1
 	section "static gates"
@@ -167,6 +187,7 @@ static_gates() {
 		fail "static: kernel-doc (no 6.12 source tree)"
 	fi
 	gate_dkms
+	gate_build_fail
 }
 
 #

@@ -118,12 +118,28 @@ run_torture() {
 	load dslab_torture $D/dslab_torture.ko && unload dslab_torture
 }
 
-run_sample() {
+run_sample() {	# run_sample [module args...]; verdict is its last line
 	if [ ! -f $D/dslab_sample.ko ]; then
 		step skip sample "samples/dslab_sample.ko not built"
 		return
 	fi
-	load dslab_sample $D/dslab_sample.ko && unload dslab_sample
+	load dslab_sample $D/dslab_sample.ko "$@" && unload dslab_sample
+	verdict=$(dmesg | grep 'dslab_sample: ' | tail -n 1)
+	verdict=${verdict#*dslab_sample: }
+	case $verdict in
+	*" ... ok") step ok sample "$verdict" ;;
+	*) step "not ok" sample "${verdict:-no verdict line}" ;;
+	esac
+}
+
+# Every benchmark once with tiny counts: proves make bench still works.
+# The load fails when a benchmark fails its own check.
+run_bench_smoke() {
+	if [ ! -f $D/dslab_bench.ko ]; then
+		step skip bench-smoke "dslab_bench.ko not built"
+		return
+	fi
+	load dslab_bench $D/dslab_bench.ko smoke=1 && unload dslab_bench
 }
 
 print_taint() {
@@ -152,6 +168,7 @@ check)
 	run_sample
 	run_shell_tests
 	run_torture
+	run_bench_smoke
 	kmemleak_scan	# leaks while dslab is loaded
 	unload dslab
 	;;

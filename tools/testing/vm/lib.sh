@@ -148,6 +148,12 @@ build_modules() {
 			KBUILD_EXTRA_SYMBOLS="$MOD_DIR/Module.symvers" \
 			modules >>"$log" 2>&1 || rc=$?
 	fi
+	# The module-pinning test client, also built against Module.symvers.
+	if [ $rc -eq 0 ] && [ -f "$MOD_DIR/tools/testing/lifecycle/Kbuild" ]; then
+		make -C "$kdir" M="$MOD_DIR/tools/testing/lifecycle" W=1 \
+			KBUILD_EXTRA_SYMBOLS="$MOD_DIR/Module.symvers" \
+			modules >>"$log" 2>&1 || rc=$?
+	fi
 	if [ $rc -ne 0 ]; then
 		grep -iE 'error' "$log" | head -n 20 | sed 's/^/    /'
 		fail "$id: module build failed (log: $log)"
@@ -167,7 +173,10 @@ make_initramfs() {
 	"$VM_DIR/mkinitramfs.sh" "$1" "$VM_DIR/guest-dslab.sh" \
 		"$MOD_DIR/dslab.ko" "$MOD_DIR/dslab_test.ko" \
 		"$MOD_DIR/dslab_torture.ko" "$MOD_DIR/samples/dslab_sample.ko" \
-		"$MOD_DIR/tools/testing/dslab:/dslab/tests"
+		"$MOD_DIR/dslab_bench.ko" \
+		"$MOD_DIR/tools/testing/dslab:/dslab/tests" \
+		"$MOD_DIR/tools/testing/lifecycle/dslab_client.ko:/dslab/tests/dslab_client.ko" \
+		"$MOD_DIR/tools/testing/lifecycle/test_pin.sh:/dslab/tests/test_pin.sh"
 }
 
 # Suites the test module should produce: the .name of every
