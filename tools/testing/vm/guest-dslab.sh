@@ -186,8 +186,12 @@ selftest)
 	fi
 	# kmemleak positive control: the torture module leaks one object.
 	if [ -f $D/dslab_torture.ko ]; then
-		load dslab_torture $D/dslab_torture.ko duration_s=1 leak_one=1 &&
-			unload dslab_torture
+		load dslab_torture $D/dslab_torture.ko duration_s=1 nthreads=1 \
+			leak_one=1 && unload dslab_torture
+		# kmemleak ignores objects younger than 5 s; scan while dslab
+		# (which forgets leaked objects at unload) is still loaded.
+		sleep 6
+		kmemleak_scan
 	fi
 	unload dslab
 	;;
