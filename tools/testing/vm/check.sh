@@ -5,7 +5,8 @@
 #
 # Usage: check.sh            all layers (what .ci/run runs)
 #        check.sh --static   only the static gates (no kernels, no VMs)
-#        check.sh --kcsan    6.12 KCSAN kernel only (kunit/kcsan.config)
+#        check.sh --kcsan    6.12 KCSAN kernel only (kunit/kcsan.config;
+#                            make check runs it too, DSLAB_SKIP_KCSAN=1 skips)
 #
 # Layers, in order (see Documentation/testing.rst):
 #  1. apt dependencies (installed when root, else a message and exit 2)
@@ -196,13 +197,16 @@ static_gates() {
 
 # test_debug_kernel <version> <fragment>...: build, boot, check.
 declare -A KDIRS=()
+# test_debug_kernel <version> <flavour> <fragments...>
 test_debug_kernel() {
-	local ver=$1 id
-	shift
-	id=$ver-${mode/check/debug}
-	section "Linux $ver $mode kernel"
+	local ver=$1 flavour=$2 id
+	shift 2
+	id=$ver-$flavour
+	section "Linux $ver $flavour kernel"
 	build_kernel "$ver" "$@" || return 0
-	KDIRS[$ver]=$KBUILD_DIR
+	if [ "$flavour" = debug ]; then
+		KDIRS[$ver]=$KBUILD_DIR
+	fi
 	build_modules "$id" "$KBUILD_DIR" || return 0
 	make_initramfs "$LOGS/initramfs-$id.cpio"
 	boot_vm "$id" "$KBUILD_DIR/arch/x86/boot/bzImage" \
@@ -286,12 +290,20 @@ static)
 	static_gates "$ksrc"
 	;;
 kcsan)
-	test_debug_kernel 6.12 "$SRC/kunit/debug.config" "$SRC/kunit/kcsan.config"
+	test_debug_kernel 6.12 kcsan "$SRC/kunit/debug.config" "$SRC/kunit/kcsan.config"
 	;;
 check)
 	for ver in $KERNELS; do
-		test_debug_kernel "$ver" "$SRC/kunit/debug.config"
+		test_debug_kernel "$ver" debug "$SRC/kunit/debug.config"
 	done
+	# KCSAN cannot share a kernel with KASAN: a third kernel runs the
+	# same guest (KUnit, shell tests, torture) with the race detector.
+	if [ "${DSLAB_SKIP_KCSAN:-0}" = 1 ]; then
+		skip "kcsan: 6.12 KCSAN kernel (DSLAB_SKIP_KCSAN=1)"
+	else
+		test_debug_kernel 6.12 kcsan "$SRC/kunit/debug.config" \
+			"$SRC/kunit/kcsan.config"
+	fi
 	ksrc=
 	for ver in 6.12 $KERNELS; do
 		if [ -f "$CACHE/src/linux-source-$ver/.dslab-extracted" ]; then
