@@ -277,6 +277,34 @@ static struct dslab_objmeta *dslab_commit_meta(struct dslab_span *span,
 	return meta;
 }
 
+/*
+ * Commit step: find @obj again and its span's metadata.  Called under
+ * rcu_read_lock().  Returns the metadata array, or NULL with *@ret and
+ * *@why saying why not.
+ */
+static struct dslab_objmeta *dslab_commit_find(const void *obj,
+					       struct dslab_target *t,
+					       struct dslab_prep *p,
+					       const char **why, int *ret)
+{
+	struct dslab_objmeta *meta;
+
+	*ret = dslab_target_find(obj, t, why);
+	if (*ret)
+		return NULL;
+	meta = dslab_commit_meta(t->span, p);
+	if (!meta) {
+		*why = "pointer not in an allocated block";
+		*ret = -EFAULT;
+	}
+	return meta;
+}
+
+static const char *dslab_prep_why(int ret)
+{
+	return ret == -EBUSY ? "owner module is going away" : "out of memory";
+}
+
 /* Metadata for a span the caller owns a live object of (dslab_new()). */
 static struct dslab_objmeta *dslab_span_meta(struct dslab_span *span,
 					     gfp_t gfp)
@@ -485,7 +513,7 @@ int __dslab_set_destructor(const void *obj, const struct dslab_dtor *dtor,
 
 	ret = dslab_prep(&p, meta_n, owner, false, GFP_ATOMIC);
 	if (ret) {
-		why = ret == -EBUSY ? "owner module is going away" : "out of memory";
+		why = dslab_prep_why(ret);
 		goto refuse;
 	}
 	*p.sp = (struct dslab_special) {
@@ -494,13 +522,8 @@ int __dslab_set_destructor(const void *obj, const struct dslab_dtor *dtor,
 	};
 
 	rcu_read_lock();
-	ret = dslab_target_find(obj, &t, &why);
-	meta = ret ? NULL : dslab_commit_meta(t.span, &p);
-	if (!ret && !meta) {
-		why = "pointer not in an allocated block";
-		ret = -EFAULT;
-	}
-	if (!ret) {
+	meta = dslab_commit_find(obj, &t, &p, &why, &ret);
+	if (meta) {
 		spin_lock_irqsave(&t.span->special_lock, flags);
 		if (!dslab_target_live(&t)) {
 			why = "pointer not in an allocated block";
@@ -606,7 +629,7 @@ struct dslab_cleanup *__dslab_add_cleanup(const void *obj,
 
 	ret = dslab_prep(&p, meta_n, owner, true, flags);
 	if (ret) {
-		why = ret == -EBUSY ? "owner module is going away" : "out of memory";
+		why = dslab_prep_why(ret);
 		goto refuse;
 	}
 	id = p.id;
@@ -616,13 +639,8 @@ struct dslab_cleanup *__dslab_add_cleanup(const void *obj,
 	};
 
 	rcu_read_lock();
-	ret = dslab_target_find(obj, &t, &why);
-	meta = ret ? NULL : dslab_commit_meta(t.span, &p);
-	if (!ret && !meta) {
-		why = "pointer not in an allocated block";
-		ret = -EFAULT;
-	}
-	if (!ret) {
+	meta = dslab_commit_find(obj, &t, &p, &why, &ret);
+	if (meta) {
 		spin_lock_irqsave(&t.span->special_lock, irqflags);
 		if (dslab_target_live(&t)) {
 			first = !meta[t.idx].specials;
