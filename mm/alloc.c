@@ -248,6 +248,8 @@ static noinline void *dslab_alloc_finish_slow(struct dslab_span *span,
 					      unsigned int idx, void *obj,
 					      size_t req, gfp_t gfp)
 {
+	/* After the pop, so the fast path makes no call: same checks. */
+	might_alloc(gfp);
 	if (static_branch_unlikely(&dslab_debug_key) || (gfp & __GFP_ZERO))
 		dslab_alloc_prepare(span, obj, gfp);
 	/* Publishes the object; pairs with test_and_clear_bit() at free. */
@@ -272,7 +274,8 @@ static __always_inline void *dslab_alloc_finish(void *obj, size_t req,
 	if (likely(span->nelems > 1))
 		idx = dslab_own_index(span, obj);
 	if (unlikely(static_branch_unlikely(&dslab_debug_key) ||
-		     (gfp & __GFP_ZERO) || IS_ENABLED(CONFIG_DEBUG_KMEMLEAK) ||
+		     (gfp & (__GFP_ZERO | __GFP_DIRECT_RECLAIM)) ||
+		     IS_ENABLED(CONFIG_DEBUG_KMEMLEAK) ||
 		     trace_dslab_alloc_enabled()))
 		return dslab_alloc_finish_slow(span, idx, obj, req, gfp);
 	/* Publishes the object; pairs with test_and_clear_bit() at free. */
@@ -283,7 +286,10 @@ static __always_inline void *dslab_alloc_finish(void *obj, size_t req,
 static noinline void *dslab_alloc_slow(unsigned int class, size_t size,
 				       gfp_t gfp)
 {
-	void *obj = dslab_alloc_refill(class, gfp);
+	void *obj;
+
+	might_alloc(gfp);
+	obj = dslab_alloc_refill(class, gfp);
 
 	if (unlikely(!obj)) {
 		dslab_stat_inc(DSLAB_STAT_ALLOC_FAIL);
@@ -302,7 +308,7 @@ static __always_inline void *dslab_alloc_fast(unsigned int class, size_t size,
 	unsigned long flags;
 	void *obj;
 
-	might_alloc(gfp);
+	/* might_alloc() runs in dslab_alloc_finish_slow() for blocking gfp. */
 	local_irq_save(flags);
 	mag = raw_cpu_ptr(dslab_mags[class]);
 	/* No other CPU ever touches this magazine. */
@@ -386,34 +392,37 @@ static noinline void dslab_report_bad_free(enum dslab_bad_free why,
 }
 
 /*
- * The free path, with interrupts off: that is the RCU read-side section
- * that keeps a span descriptor valid even for a bogus pointer into a
- * span being freed.  A pointer that is not a live object's start is
- * reported (still inside the section) and otherwise ignored.
+ * Is @p a live object's start?  Fills @spanp and @idxp; on a bad free
+ * @spanp is the span found (or NULL), for the report.  Interrupts are off:
+ * that is the RCU read-side section that keeps a span descriptor valid
+ * even for a bogus pointer into a span being freed.
  */
-static __always_inline void dslab_free_irqoff(const void *p, bool rcu)
+static __always_inline enum dslab_bad_free
+dslab_free_check(const void *p, struct dslab_span **spanp, unsigned int *idxp)
 {
-	struct dslab_span *span;
-	void *obj = (void *)p;
+	struct dslab_span *span = dslab_span_lookup(p);
 	unsigned int idx, off;
 
-	span = dslab_span_lookup(obj);
-	if (unlikely(!span)) {
-		dslab_report_bad_free(DSLAB_FREE_FOREIGN, p, NULL);
-		return;
-	}
-	idx = dslab_span_index(span, obj, &off);
-	if (unlikely(off || idx >= span->nelems)) {
-		dslab_report_bad_free(DSLAB_FREE_INTERIOR, p, span);
-		return;
-	}
-	if (unlikely(!test_and_clear_bit(idx, span->live))) {
-		dslab_report_bad_free(DSLAB_FREE_DOUBLE, p, span);
-		return;
-	}
+	*spanp = span;
+	if (unlikely(!span))
+		return DSLAB_FREE_FOREIGN;
+	idx = dslab_span_index(span, p, &off);
+	if (unlikely(off || idx >= span->nelems))
+		return DSLAB_FREE_INTERIOR;
+	/* Pairs with set_bit() at allocation; one of two racing frees wins. */
+	if (unlikely(!test_and_clear_bit(idx, span->live)))
+		return DSLAB_FREE_DOUBLE;
+	*idxp = idx;
+	return DSLAB_FREE_OK;
+}
+
+/* What a free does once it owns the dead object; interrupts off. */
+static __always_inline void dslab_free_dead(struct dslab_span *span,
+					    unsigned int idx, void *obj,
+					    bool rcu)
+{
 	__this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_FREE]);
 	trace_dslab_free(obj);
-
 	/* Objects with destructors or cleanups go to the runner. */
 	if (unlikely(READ_ONCE(span->meta)) &&
 	    dslab_dtor_on_free(span, idx, obj, rcu))
@@ -425,12 +434,84 @@ static __always_inline void dslab_free_irqoff(const void *p, bool rcu)
 	dslab_release_irqoff(span, obj);
 }
 
+/* The bulk free path: interrupts stay off across several objects. */
+static __always_inline void dslab_free_irqoff(const void *p)
+{
+	struct dslab_span *span;
+	enum dslab_bad_free bad;
+	unsigned int idx;
+
+	bad = dslab_free_check(p, &span, &idx);
+	if (unlikely(bad)) {
+		dslab_report_bad_free(bad, p, span);
+		return;
+	}
+	dslab_free_dead(span, idx, (void *)p, false);
+}
+
+/*
+ * Off the single-object fast path.  Each is reached by a tail call with
+ * interrupts still off and restores them itself, so that the fast path
+ * below makes no call and needs no stack frame.
+ */
+static noinline void dslab_free_bad(enum dslab_bad_free bad, const void *p,
+				    const struct dslab_span *span,
+				    unsigned long flags)
+{
+	dslab_report_bad_free(bad, p, span);
+	local_irq_restore(flags);
+}
+
+static noinline void dslab_free_slow(struct dslab_span *span, unsigned int idx,
+				     void *obj, bool rcu, unsigned long flags)
+{
+	dslab_free_dead(span, idx, obj, rcu);
+	local_irq_restore(flags);
+}
+
+static noinline void dslab_free_flush(struct dslab_mag *mag,
+				      unsigned int class, void *obj,
+				      unsigned long flags)
+{
+	dslab_mag_flush(class, mag);
+	mag->objs[mag->count++] = obj;
+	__this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_FREE]);
+	__this_cpu_dec(dslab_cpu_stats.inuse[class]);
+	local_irq_restore(flags);
+}
+
 static __always_inline void dslab_free_common(const void *p, bool rcu)
 {
+	struct dslab_span *span;
+	enum dslab_bad_free bad;
+	struct dslab_mag *mag;
 	unsigned long flags;
+	unsigned int idx;
 
 	local_irq_save(flags);
-	dslab_free_irqoff(p, rcu);
+	bad = dslab_free_check(p, &span, &idx);
+	if (unlikely(bad)) {
+		dslab_free_bad(bad, p, span, flags);
+		return;
+	}
+	if (unlikely(rcu || READ_ONCE(span->meta) ||
+		     span->class == DSLAB_CLASS_LARGE ||
+		     static_branch_unlikely(&dslab_debug_key) ||
+		     IS_ENABLED(CONFIG_DEBUG_KMEMLEAK) ||
+		     trace_dslab_free_enabled())) {
+		dslab_free_slow(span, idx, (void *)p, rcu, flags);
+		return;
+	}
+	mag = raw_cpu_ptr(dslab_mags[span->class]);
+	/* No other CPU ever touches this magazine. */
+	ASSERT_EXCLUSIVE_ACCESS(mag->count);
+	if (unlikely(mag->count == mag->cap)) {
+		dslab_free_flush(mag, span->class, (void *)p, flags);
+		return;
+	}
+	mag->objs[mag->count++] = (void *)p;
+	__this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_FREE]);
+	__this_cpu_dec(dslab_cpu_stats.inuse[span->class]);
 	local_irq_restore(flags);
 }
 
@@ -587,7 +668,7 @@ void dslab_free_bulk(size_t nr, void **objs)
 		local_irq_save(flags);
 		for (; i < end; i++)
 			if (likely(!ZERO_OR_NULL_PTR(objs[i])))
-				dslab_free_irqoff(objs[i], false);
+				dslab_free_irqoff(objs[i]);
 		local_irq_restore(flags);
 	}
 }

@@ -24,7 +24,9 @@
  * pool that the runner tops up in process context; when it is exhausted
  * the object's first word is used as the link (counted; documented).
  *
- * The runner is one kthread, created once at load.  Each pass steals
+ * The runner is one kthread, created once at load.  Woken, it waits one
+ * jiffy for more records (unless a barrier is waiting), so a stream of
+ * frees costs one wake-up per jiffy, not one per object.  Each pass steals
  * every CPU's open blocks and the pending lists, runs the immediate
  * records (cond_resched() between them), and moves RCU records to a
  * generation that waits for one grace period (one call_rcu() for the
@@ -615,6 +617,18 @@ static void dslab_runner_wait(void)
 	schedule();
 	WRITE_ONCE(dslab_runner_sleeping, 0);
 	dslab_stat_inc(DSLAB_STAT_RUNNER_WAKEUPS);
+
+	/*
+	 * Batch: give the CPUs one jiffy to queue more records before the
+	 * pass, so that a stream of frees pays one wake-up per jiffy rather
+	 * than one per object.  Enqueuers do not wake us meanwhile (the flag
+	 * is clear); a barrier and kthread_stop() wake us directly, and the
+	 * state is set before they are checked, so neither wake-up is lost.
+	 */
+	set_current_state(TASK_IDLE);
+	if (!dslab_barrier_pending() && !kthread_should_stop())
+		schedule_timeout(1);
+	__set_current_state(TASK_RUNNING);
 }
 
 /* One pass: steal, run, advance the RCU generations. */
@@ -720,6 +734,8 @@ void dslab_dtor_barrier(void)
 	req = ++dslab_finq.barrier_req;
 	spin_unlock_irqrestore(&dslab_finq.lock, flags);
 	dslab_runner_kick();
+	/* Also cut short the runner's batching delay, if it is in one. */
+	wake_up_process(dslab_runner);
 	wait_event(dslab_barrier_wq,
 		   /* Pairs with smp_store_release() in dslab_runner_fn(). */
 		   smp_load_acquire(&dslab_barrier_done) >= req);
