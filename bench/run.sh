@@ -116,16 +116,5 @@ while IFS= read -r line; do
 	fail "bench: benchmark failed: $line"
 done < <(sed -n 's/^DSLAB-BENCH-FAIL //p' "$CONSOLE")
 
-reports=$(grep -E "$REPORT_RE" "$CONSOLE" | grep -Ev "$REPORT_OK_RE" |
-	grep -v '^DSLAB-' || true)
-taint=$(sed -n 's/^DSLAB-TAINT: //p' "$CONSOLE" | tail -n 1)
-if [ -n "$taint" ] && (( taint & TAINT_BAD )); then
-	reports+=$'\n'"kernel tainted: $taint"
-fi
-if [ -n "$reports" ]; then
-	head -n 10 <<<"$reports" | sed 's/^/    /'
-	fail "bench: kernel reports on the console (console: $CONSOLE)"
-else
-	pass "bench: no kernel reports"
-fi
+check_reports bench "$CONSOLE"
 summary

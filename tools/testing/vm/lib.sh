@@ -362,6 +362,12 @@ check_console() {
 			pass "$id: kmemleak scan clean"
 		fi
 	fi
+	check_reports "$id" "$console"
+}
+
+# check_reports <id> <console>: one result for kernel reports and taint.
+check_reports() {
+	local id=$1 console=$2 reports taint
 	reports=$(kernel_reports "$console")
 	taint=$(sed -n 's/^DSLAB-TAINT: //p' "$console" | tail -n 1)
 	if [ -n "$taint" ] && (( taint & TAINT_BAD )); then
