@@ -28,8 +28,15 @@
  * object still points to (what its destructor will release) is not
  * reported as leaked while the object waits for the runner.
  *
- * Locking: magazines are per-CPU data accessed with interrupts off; the
- * only lock taken inside such a section is class->lock (span.c).
+ * The fast paths make no function call and build no stack frame: every
+ * rare case (refill, debug, zeroing, blocking gfp, kmemleak, tracing, a
+ * bad free, destructors, RCU, large objects, a full magazine) leaves
+ * through a tail call; on the free side that callee restores interrupts.
+ *
+ * Locking: magazines are per-CPU data accessed with interrupts off.  Inside
+ * such a section the free path may take class->lock (span.c) and, for an
+ * object with destructors, span->special_lock and the FinBlock locks
+ * (dtor.c, finq.c); all are irq-safe and ordered as in dslab.h.
  */
 #define pr_fmt(fmt) "dslab: " fmt
 
