@@ -11,16 +11,17 @@
  *   destructors and cleanups        dtor.c     span->special_lock per span
  *   FinBlock queue and runner       finq.c     per-CPU open blocks, runner thread
  *
- * Lock order (outer to inner):
- *   1. dslab_dtor_mutex (barrier/teardown only, finq.c)
- *   2. span->special_lock            (irq-safe; dtor.c)
- *   3. dslab_cleanup_ids xa_lock      (irq-safe; dtor.c)
- *   4. fcpu->lock                    (per-CPU FinBlock slot, irq-safe; finq.c)
- *   5. dslab_finq.lock               (global block lists, irq-safe; finq.c)
- *   6. class->lock                   (per size class central, irq-safe; span.c)
- *   7. dslab_map_lock                (page-map leaf install, irq-safe; span.c)
- * Per-CPU magazines are protected by disabling interrupts on their CPU and
- * are never held across any of the locks above except class->lock.
+ * Lock order (outer to inner); every lock is irq-safe, since frees come
+ * from hardirq:
+ *   1. span->special_lock            (a span's metadata; dtor.c)
+ *   2. dslab_cleanup_ids xa_lock     (cleanup handle ids; dtor.c)
+ *   3. fcpu->lock                    (one CPU's open FinBlocks; finq.c)
+ *   4. dslab_finq.lock               (global block lists; finq.c)
+ *   5. class->lock                   (a size class's central list; span.c)
+ *   6. dslab_map_lock                (page-map leaf install; span.c)
+ * Per-CPU magazines are protected by disabling interrupts on their CPU;
+ * the free path may take any of locks 1 to 5 inside such a section, never
+ * a sleeping lock.  Documentation/design.rst says what each protects.
  */
 #ifndef _DSLAB_INTERNAL_H
 #define _DSLAB_INTERNAL_H
