@@ -56,8 +56,16 @@ set -- \
 	"dtor_e2e size=64" \
 	"memory"
 
+# DSLAB_BENCH_ONLY (bench/run.sh) arrives as dslab_only=<name,name,...>.
+only=$(sed -n 's/.*dslab_only=\([^ ]*\).*/\1/p' /proc/cmdline)
+
 fails=0
 for cmd in "$@"; do
+	case ",$only," in
+	,,) ;;
+	*",${cmd%% *},"*) ;;
+	*) continue ;;
+	esac
 	echo "DSLAB-BENCH-RUN $cmd"
 	t0=$(date +%s)
 	if ! echo "$cmd" >$B/run; then
@@ -68,6 +76,8 @@ for cmd in "$@"; do
 done
 
 cat $B/results >/tmp/results
+# dslab's own view after the runs: runner wake-ups, batches, time.
+sed 's/^/DSLAB-BENCH-STATS /' /sys/kernel/debug/dslab/finq
 sleep 1
 echo "DSLAB-BENCH-RESULTS-BEGIN"
 cat /tmp/results
