@@ -512,6 +512,7 @@ static void dslab_fault_noloss(struct kunit *test)
 	struct dslab_fault_noloss *nl;
 	const unsigned int total = ARRAY_SIZE(nl->objs);
 	unsigned int i, q = DSLAB_FAULT_NOLOSS_N / 4, bad = 0, cbad = 0;
+	struct dslab_cleanup *ph;
 	u64 run0, crun0, fail0;
 	long inuse0;
 	bool hard, all;
@@ -547,8 +548,14 @@ static void dslab_fault_noloss(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, probe);
 	all = dslab_fault_all(true);
 	if (all) {
-		/* Proof that it is in force: a registration cannot get a record. */
-		ret = dslab_set_destructor(probe, &dslab_fault_any);
+		/*
+		 * Proof that it is in force: a cleanup cannot get its record.
+		 * (A destructor needs no allocation once its span has
+		 * metadata and the pool covers its slot.)
+		 */
+		ph = dslab_add_cleanup(probe, dslab_fault_cleanup_fn,
+				       &rec->bad, GFP_KERNEL);
+		ret = IS_ERR(ph) ? PTR_ERR(ph) : 0;
 		KUNIT_EXPECT_EQ_MSG(test, ret, -ENOMEM,
 				    "registration succeeded with every allocation failing");
 	} else {
@@ -574,6 +581,8 @@ static void dslab_fault_noloss(struct kunit *test)
 	dslab_dtor_barrier();
 	dslab_fault_all(false);
 	dslab_free(probe);
+	/* Had the probe's cleanup been attached, it runs (and counts) here. */
+	dslab_dtor_barrier();
 
 	for (i = 0; i < total; i++) {
 		if (atomic_read(&rec->dtor[i]) != 1)

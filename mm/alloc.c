@@ -35,8 +35,9 @@
  *
  * Locking: magazines are per-CPU data accessed with interrupts off.  Inside
  * such a section the free path may take class->lock (span.c) and, for an
- * object with destructors, span->special_lock and the FinBlock locks
- * (dtor.c, finq.c); all are irq-safe and ordered as in dslab.h.
+ * object with destructors, the FinBlock lock (finq.c) and, while a
+ * registration is running on its span, span->special_lock (dtor.c); all
+ * are irq-safe and ordered as in dslab.h.
  */
 #define pr_fmt(fmt) "dslab: " fmt
 
@@ -221,6 +222,24 @@ void dslab_release_object(struct dslab_span *span, void *obj)
 
 	local_irq_save(flags);
 	dslab_release_irqoff(span, obj);
+	local_irq_restore(flags);
+}
+
+/**
+ * dslab_release_objects() - return the memory of several dead objects
+ * @objs: objects, no longer live, whose destructors have all returned
+ * @n: how many; interrupts stay off across all of them, so keep it small
+ *
+ * Context: Any context.
+ */
+void dslab_release_objects(void *const *objs, unsigned int n)
+{
+	unsigned long flags;
+	unsigned int i;
+
+	local_irq_save(flags);
+	for (i = 0; i < n; i++)
+		dslab_release_irqoff(dslab_own_span(objs[i]), objs[i]);
 	local_irq_restore(flags);
 }
 

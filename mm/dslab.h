@@ -15,13 +15,13 @@
  * from hardirq:
  *   1. span->special_lock            (a span's metadata; dtor.c)
  *   2. dslab_cleanup_ids xa_lock     (cleanup handle ids; dtor.c)
- *   3. fcpu->lock                    (one CPU's open FinBlocks; finq.c)
- *   4. dslab_finq.lock               (global block lists; finq.c)
- *   5. class->lock                   (a size class's central list; span.c)
- *   6. dslab_map_lock                (page-map leaf install; span.c)
- * Per-CPU magazines are protected by disabling interrupts on their CPU;
- * the free path may take any of locks 1 to 5 inside such a section, never
- * a sleeping lock.  Documentation/design.rst says what each protects.
+ *   3. dslab_finq.lock               (global block lists; finq.c)
+ *   4. class->lock                   (a size class's central list; span.c)
+ *   5. dslab_map_lock                (page-map leaf install; span.c)
+ * Per-CPU magazines and a CPU's open FinBlocks are protected by disabling
+ * interrupts on their CPU (other CPUs reach them through an IPI); the
+ * free path may take any of locks 1 to 4 inside such a section, never a
+ * sleeping lock.  Documentation/design.rst says what each protects.
  */
 #ifndef _DSLAB_INTERNAL_H
 #define _DSLAB_INTERNAL_H
@@ -91,7 +91,7 @@ struct dslab_objmeta;
  * (which run under RCU or with interrupts off) never touch freed memory.
  *
  * Locking legend: I immutable after creation; C class->lock;
- * S special_lock; A atomic bitops, no lock.
+ * S special_lock (readers without it: see dtor.c); A atomic bitops.
  */
 struct dslab_span {
 	void *base;			/* I: first byte */
@@ -105,6 +105,7 @@ struct dslab_span {
 	unsigned int nfree;		/* C: objects on freelist */
 	bool on_partial;		/* C: span is on class->partial */
 	spinlock_t special_lock;	/* protects meta[] contents */
+	bool reg_busy;			/* S: a registration is in progress */
 	struct dslab_objmeta *meta;	/* S: written once under special_lock */
 	struct rcu_head rcu;
 	unsigned long live[];		/* A: bit per object, set while live */
@@ -112,11 +113,16 @@ struct dslab_span {
 
 /*
  * Per-object metadata, allocated for a span the first time one of its
- * objects is typed or gets a destructor or cleanup.
+ * objects is typed or gets a destructor or cleanup.  Once the object is
+ * freed (its live bit clear) and queued, the runner owns its entry until
+ * it releases the object: registration refuses a dead object under
+ * special_lock before it reads the entry, so nobody else touches it.
  */
 struct dslab_objmeta {
 	const struct dslab_type *type;		/* S (set by dslab_new) */
-	struct dslab_special *specials;		/* S: dtor first, then cleanups */
+	void (*dtor)(void *obj);		/* S: destructor, or NULL */
+	struct module *dtor_owner;		/* S: pinned while dtor is set */
+	struct dslab_special *specials;		/* S: cleanups, in order added */
 };
 
 /* The page map (span.c): fixed at load, leaves installed once. */
@@ -223,6 +229,7 @@ unsigned long dslab_span_trim(unsigned int keep);
 
 /* Release the memory of an object that is no longer live (runner, rcu). */
 void dslab_release_object(struct dslab_span *span, void *obj);
+void dslab_release_objects(void *const *objs, unsigned int n);
 void dslab_drain_cpu_caches(void);
 int dslab_alloc_init(void);
 void dslab_alloc_exit(void);
@@ -300,37 +307,41 @@ unsigned long dslab_shrink(void);
 
 /* === Destructors and cleanups (dtor.c) === */
 
+/* What a run record is, for the dslab_dtor_run tracepoint. */
 enum dslab_special_kind {
 	DSLAB_SPECIAL_DTOR,
 	DSLAB_SPECIAL_CLEANUP,
 };
 
 /*
- * A destructor or cleanup attached to an object.  Allocated at
- * registration, which also reserves the FinBlock slot the object will
- * need when it is freed (dslab_finq_reserve()).
+ * A cleanup attached to an object.  Allocated at registration, which also
+ * reserves the FinBlock slot the object will need when it is freed
+ * (dslab_finq_reserve()); the object's destructor needs no record (it
+ * lives in struct dslab_objmeta).
  */
 struct dslab_special {
 	struct dslab_special *next;	/* S while attached; runner after */
 	struct dslab_span *span;	/* I: the object's span */
 	unsigned int idx;		/* I: the object's index in it */
-	enum dslab_special_kind kind;	/* I */
 	u32 id;				/* I: cleanup handle id */
 	void (*fn)(void *arg);		/* I */
 	void *arg;			/* I: cleanup argument */
-	const struct dslab_type *type;	/* I: dtor argument type */
 	struct module *owner;		/* I: pinned while attached/queued */
 	struct rcu_head rcu;
 };
 
 /*
  * Called by the free paths with @span's object @idx no longer live.
- * Returns true when the object had specials: they were detached and the
- * object queued for the runner (memory released after they ran).
+ * Returns true when the object had a destructor or cleanups: they were
+ * detached and the object queued for the runner (memory released after
+ * they ran).
  */
 bool dslab_dtor_on_free(struct dslab_span *span, unsigned int idx,
 			void *obj, bool rcu);
-/* Runner: run the specials of a queued object, then release it. */
+/*
+ * Runner: run a queued object's destructor and cleanups (@list).  The
+ * caller releases the object afterwards.
+ */
 void dslab_dtor_run_object(void *obj, struct dslab_special *list);
 /* Unload: drop the specials of a span's leaked objects without running. */
 void dslab_dtor_forget_span(struct dslab_span *span);

@@ -10,12 +10,15 @@
  * object, each called with its own argument and never with the object.
  *
  * Where things live.  A span gets an array of per-object metadata (the
- * dynamic type and a list of "specials", as Go calls them) the first time
- * one of its objects is typed or given a destructor.  The list holds the
- * destructor first, then the cleanups.  Registration allocates the record
- * and reserves the FinBlock slot the object will need when freed, so
- * dslab_free() only has to move the list into that slot: it never
- * allocates and cannot lose a destructor.
+ * dynamic type, the destructor and its owner, and a list of cleanup
+ * "specials", as Go calls them) the first time one of its objects is typed
+ * or given a destructor.  A destructor needs no record of its own;
+ * registration reserves the FinBlock slot the object will need when freed
+ * (and allocates a cleanup's record), so dslab_free() only has to move the
+ * object and its cleanup list into that slot: it never allocates and cannot
+ * lose a destructor.  The destructor stays in the metadata until the
+ * runner has called it: a dead object is refused by every registration
+ * path before its entry is read, so the runner owns the entry.
  *
  * Cleanup handles are small integers in an xarray (encoded so they can
  * never be mistaken for a pointer or an ERR_PTR); cancelling looks the
@@ -24,15 +27,21 @@
  *
  * Lock order: span->special_lock -> dslab_cleanup_ids.xa_lock.
  *
- * special_lock (irq-safe) protects a span's meta[] contents and the
- * attachment of records.  It is what serialises registration against
- * free: a registration tests the object's live bit under the lock after a
- * full barrier that follows publishing span->meta; the free path clears
- * the live bit with a fully ordered test_and_clear_bit() and then reads
- * span->meta, taking the lock when it is set.  By the store-buffering
- * argument one of the two sees the other: either the registration sees
- * the object dead and refuses with -EFAULT, or the free sees the meta
- * array and, under the lock, the attached record.
+ * special_lock (irq-safe) protects a span's meta[] contents and
+ * serialises the registration paths.  Against free they synchronise with
+ * the store-buffering pattern rather than the lock, so that the free of
+ * an object with a destructor takes no lock in the common case.  A path
+ * that changes an entry (set, clear, add, cancel) takes the lock, sets
+ * span->reg_busy, issues smp_mb() and only then tests the object's live
+ * bit; it clears reg_busy with a release store before it unlocks.  The
+ * free clears the live bit with a fully ordered test_and_clear_bit(),
+ * then reads span->meta and reg_busy (acquire).  One of the two sees the
+ * other: either the registration sees the object dead and changes
+ * nothing, or the free sees reg_busy and waits for the registration by
+ * taking the lock, or it sees reg_busy clear and, through the release and
+ * acquire, everything the last registration wrote.  After the free, every
+ * registration refuses the dead object, so its entry is the free's and
+ * then the runner's.
  */
 #define pr_fmt(fmt) "dslab: " fmt
 
@@ -130,20 +139,27 @@ static int dslab_target_find(const void *obj, struct dslab_target *t,
 	return 0;
 }
 
-/* Is the target still live?  Call with special_lock held. */
+/* Take special_lock to change an entry; see the header. */
+static void dslab_reg_lock(struct dslab_span *span, unsigned long *flags)
+{
+	spin_lock_irqsave(&span->special_lock, *flags);
+	WRITE_ONCE(span->reg_busy, true);
+	/* Pairs with test_and_clear_bit() in dslab_free_check(). */
+	smp_mb();
+}
+
+static void dslab_reg_unlock(struct dslab_span *span, unsigned long flags)
+{
+	/* Pairs with smp_load_acquire() in dslab_dtor_on_free(). */
+	smp_store_release(&span->reg_busy, false);
+	spin_unlock_irqrestore(&span->special_lock, flags);
+}
+
+/* Is the target still live?  Call between the two above. */
 static bool dslab_target_live(struct dslab_target *t)
 {
 	lockdep_assert_held(&t->span->special_lock);
-	/* Pairs with test_and_clear_bit() in dslab_free_common(). */
-	smp_mb();
 	return test_bit(t->idx, t->span->live);
-}
-
-static void dslab_special_free(struct dslab_special *sp)
-{
-	if (sp->owner && sp->owner != THIS_MODULE)
-		module_put(sp->owner);
-	kfree_rcu(sp, rcu);
 }
 
 static int dslab_pin_owner(struct module *owner)
@@ -157,6 +173,19 @@ static void dslab_unpin_owner(struct module *owner)
 {
 	if (owner && owner != THIS_MODULE)
 		module_put(owner);
+}
+
+/* Cleanup handles may still be looked up under RCU: kfree_rcu(). */
+static void dslab_special_free(struct dslab_special *sp)
+{
+	dslab_unpin_owner(sp->owner);
+	kfree_rcu(sp, rcu);
+}
+
+/* Does the object hold a FinBlock slot (a destructor or a cleanup)? */
+static bool dslab_meta_reserved(const struct dslab_objmeta *m)
+{
+	return m->dtor || m->specials;
 }
 
 static int dslab_cleanup_id_alloc(u32 *id, gfp_t gfp)
@@ -189,9 +218,9 @@ static void dslab_cleanup_id_free(u32 id)
 
 /*
  * A registration in two steps.  dslab_prep() validates what it can and
- * makes every allocation the registration may need (the record, its
- * FinBlock slot, a cleanup id, a metadata array for the span, the owner
- * pin), possibly sleeping.  The commit then runs under rcu_read_lock()
+ * makes every allocation the registration may need (the FinBlock slot, a
+ * cleanup's record and id, a metadata array for the span, the owner pin),
+ * possibly sleeping.  The commit then runs under rcu_read_lock()
  * and special_lock, looks the object up again and attaches the record, or
  * refuses; dslab_prep_undo() gives back whatever was not used, so a
  * refusal changes nothing.
@@ -236,12 +265,14 @@ static int dslab_prep(struct dslab_prep *p, unsigned int meta_n,
 	if (dslab_finq_reserve(gfp))
 		goto err_nomem;
 	p->reserved = true;
+	if (!cleanup)
+		return 0;
 	if (dslab_should_fail(gfp, sizeof(*p->sp)))
 		goto err_nomem;
 	p->sp = kmalloc(sizeof(*p->sp), mgfp);
 	if (!p->sp)
 		goto err_nomem;
-	if (cleanup && dslab_cleanup_id_alloc(&p->id, gfp))
+	if (dslab_cleanup_id_alloc(&p->id, gfp))
 		goto err_nomem;
 	return 0;
 
@@ -343,7 +374,8 @@ static int dslab_prep_lookup(const void *obj, const struct dslab_type **type,
 		meta = READ_ONCE(t.span->meta);
 		if (meta) {
 			spin_lock_irqsave(&t.span->special_lock, flags);
-			*type = meta[t.idx].type;
+			/* The free path clears it without the lock. */
+			*type = READ_ONCE(meta[t.idx].type);
 			spin_unlock_irqrestore(&t.span->special_lock, flags);
 		} else {
 			*meta_n = t.span->nelems;
@@ -402,7 +434,8 @@ EXPORT_SYMBOL_GPL(dslab_new);
 
 static int dslab_clear_destructor(const void *obj)
 {
-	struct dslab_special *sp = NULL;
+	struct module *owner = NULL;
+	bool cleared = false;
 	struct dslab_target t;
 	struct dslab_objmeta *m;
 	bool unreserve = false;
@@ -414,19 +447,21 @@ static int dslab_clear_destructor(const void *obj)
 	ret = dslab_target_find(obj, &t, &why);
 	if (ret)
 		goto out;
-	spin_lock_irqsave(&t.span->special_lock, flags);
+	dslab_reg_lock(t.span, &flags);
 	if (!dslab_target_live(&t)) {
 		why = "pointer not in an allocated block";
 		ret = -EFAULT;
 	} else if (t.span->meta) {
 		m = &t.span->meta[t.idx];
-		if (m->specials && m->specials->kind == DSLAB_SPECIAL_DTOR) {
-			sp = m->specials;
-			m->specials = sp->next;
-			unreserve = !m->specials;
+		if (m->dtor) {
+			owner = m->dtor_owner;
+			m->dtor = NULL;
+			m->dtor_owner = NULL;
+			cleared = true;
+			unreserve = !dslab_meta_reserved(m);
 		}
 	}
-	spin_unlock_irqrestore(&t.span->special_lock, flags);
+	dslab_reg_unlock(t.span, flags);
 out:
 	rcu_read_unlock();
 
@@ -437,9 +472,9 @@ out:
 	}
 	if (unreserve)
 		dslab_finq_unreserve();
-	if (sp) {
+	if (cleared) {
 		dslab_stat_inc(DSLAB_STAT_DTOR_CLEARED);
-		dslab_special_free(sp);
+		dslab_unpin_owner(owner);
 	}
 	trace_dslab_set_destructor(obj, NULL, 0);
 	return 0;
@@ -516,36 +551,27 @@ int __dslab_set_destructor(const void *obj, const struct dslab_dtor *dtor,
 		why = dslab_prep_why(ret);
 		goto refuse;
 	}
-	*p.sp = (struct dslab_special) {
-		.kind = DSLAB_SPECIAL_DTOR, .fn = dtor->fn, .type = dtor->arg,
-		.owner = owner,
-	};
-
 	rcu_read_lock();
 	meta = dslab_commit_find(obj, &t, &p, &why, &ret);
 	if (meta) {
-		spin_lock_irqsave(&t.span->special_lock, flags);
+		dslab_reg_lock(t.span, &flags);
 		if (!dslab_target_live(&t)) {
 			why = "pointer not in an allocated block";
 			ret = -EFAULT;
 		} else if (meta[t.idx].type != otype) {
 			why = "object changed type";
 			ret = -EFAULT;
-		} else if (meta[t.idx].specials &&
-			   meta[t.idx].specials->kind == DSLAB_SPECIAL_DTOR) {
+		} else if (meta[t.idx].dtor) {
 			why = "destructor already set";
 			ret = -EEXIST;
 		} else {
-			first = !meta[t.idx].specials;
-			p.sp->span = t.span;
-			p.sp->idx = t.idx;
-			p.sp->next = meta[t.idx].specials;
-			meta[t.idx].specials = p.sp;
-			p.sp = NULL;		/* attached: owns the pin now */
-			p.owner = NULL;
+			first = !dslab_meta_reserved(&meta[t.idx]);
+			meta[t.idx].dtor = dtor->fn;
+			meta[t.idx].dtor_owner = owner;
+			p.owner = NULL;		/* attached: owns the pin now */
 			p.reserved = !first;	/* the object already had a slot */
 		}
-		spin_unlock_irqrestore(&t.span->special_lock, flags);
+		dslab_reg_unlock(t.span, flags);
 	}
 	rcu_read_unlock();
 	dslab_prep_undo(&p);
@@ -634,19 +660,18 @@ struct dslab_cleanup *__dslab_add_cleanup(const void *obj,
 	}
 	id = p.id;
 	*p.sp = (struct dslab_special) {
-		.kind = DSLAB_SPECIAL_CLEANUP, .id = id, .fn = fn, .arg = arg,
-		.owner = owner,
+		.id = id, .fn = fn, .arg = arg, .owner = owner,
 	};
 
 	rcu_read_lock();
 	meta = dslab_commit_find(obj, &t, &p, &why, &ret);
 	if (meta) {
-		spin_lock_irqsave(&t.span->special_lock, irqflags);
+		dslab_reg_lock(t.span, &irqflags);
 		if (dslab_target_live(&t)) {
-			first = !meta[t.idx].specials;
+			first = !dslab_meta_reserved(&meta[t.idx]);
 			p.sp->span = t.span;
 			p.sp->idx = t.idx;
-			/* Keep the destructor first; cleanups in order added. */
+			/* Cleanups run in the order they were added. */
 			for (pp = &meta[t.idx].specials; *pp; pp = &(*pp)->next)
 				;
 			*pp = p.sp;
@@ -661,7 +686,7 @@ struct dslab_cleanup *__dslab_add_cleanup(const void *obj,
 			why = "pointer not in an allocated block";
 			ret = -EFAULT;
 		}
-		spin_unlock_irqrestore(&t.span->special_lock, irqflags);
+		dslab_reg_unlock(t.span, irqflags);
 	}
 	rcu_read_unlock();
 	dslab_prep_undo(&p);
@@ -704,8 +729,10 @@ void dslab_cleanup_cancel(struct dslab_cleanup *cleanup)
 		goto out;
 	/* The span outlives this RCU section: freed through call_rcu(). */
 	span = sp->span;
-	spin_lock_irqsave(&span->special_lock, flags);
-	if (xa_load(&dslab_cleanup_ids, id) == sp) {
+	dslab_reg_lock(span, &flags);
+	/* Once the object is dead the free owns its list: a no-op then. */
+	if (xa_load(&dslab_cleanup_ids, id) == sp &&
+	    test_bit(sp->idx, span->live)) {
 		for (pp = &span->meta[sp->idx].specials; *pp; pp = &(*pp)->next) {
 			if (*pp == sp) {
 				*pp = sp->next;
@@ -714,13 +741,13 @@ void dslab_cleanup_cancel(struct dslab_cleanup *cleanup)
 			}
 		}
 		if (!WARN_ON_ONCE(!found)) {
-			unreserve = !span->meta[sp->idx].specials;
+			unreserve = !dslab_meta_reserved(&span->meta[sp->idx]);
 			xa_lock(&dslab_cleanup_ids);
 			__xa_erase(&dslab_cleanup_ids, id);
 			xa_unlock(&dslab_cleanup_ids);
 		}
 	}
-	spin_unlock_irqrestore(&span->special_lock, flags);
+	dslab_reg_unlock(span, flags);
 out:
 	rcu_read_unlock();
 	if (!found)
@@ -736,30 +763,38 @@ EXPORT_SYMBOL_GPL(dslab_cleanup_cancel);
 
 /*
  * From the free paths, interrupts off, object @idx already not live.
- * Detach its specials and queue them; its cleanup handles stop working.
+ * Detach its cleanups and queue the object; its cleanup handles stop
+ * working.  The destructor stays in the metadata for the runner.
  */
 bool dslab_dtor_on_free(struct dslab_span *span, unsigned int idx,
 			void *obj, bool rcu)
 {
 	struct dslab_objmeta *m = &span->meta[idx];
 	struct dslab_special *list, *sp;
+	bool queue, locked;
 
-	spin_lock(&span->special_lock);
+	/*
+	 * The object is dead: no registration that starts now touches its
+	 * entry.  One still running set reg_busy before it tested the live
+	 * bit, so wait for it; see the header.
+	 */
+	locked = smp_load_acquire(&span->reg_busy);
+	if (unlikely(locked))
+		spin_lock(&span->special_lock);
+	WRITE_ONCE(m->type, NULL);
+	queue = dslab_meta_reserved(m);
 	list = m->specials;
 	m->specials = NULL;
-	m->type = NULL;
-	/* The destructor, if any, is first: skip the xarray without cleanups. */
-	sp = list && list->kind == DSLAB_SPECIAL_DTOR ? list->next : list;
-	if (sp) {
+	if (list) {
 		xa_lock(&dslab_cleanup_ids);
-		for (; sp; sp = sp->next)
-			if (sp->kind == DSLAB_SPECIAL_CLEANUP)
-				__xa_erase(&dslab_cleanup_ids, sp->id);
+		for (sp = list; sp; sp = sp->next)
+			__xa_erase(&dslab_cleanup_ids, sp->id);
 		xa_unlock(&dslab_cleanup_ids);
 	}
-	spin_unlock(&span->special_lock);
+	if (unlikely(locked))
+		spin_unlock(&span->special_lock);
 
-	if (!list)
+	if (!queue)
 		return false;
 	trace_dslab_dtor_queue(obj, rcu);
 	dslab_stat_inc(DSLAB_STAT_OBJ_QUEUED);
@@ -768,44 +803,55 @@ bool dslab_dtor_on_free(struct dslab_span *span, unsigned int idx,
 }
 
 /**
- * dslab_dtor_run_object() - run a dead object's specials, release it
- * @obj: the object
- * @list: its detached specials, destructor first
+ * dslab_dtor_run_object() - run a dead object's destructor and cleanups
+ * @obj: the object, queued by dslab_dtor_on_free()
+ * @list: its detached cleanups, in the order they were added
  *
- * The caller gives the object's FinBlock slot back (in batches).
+ * The destructor runs first.  The caller releases the object afterwards
+ * and gives its FinBlock slot back (both in batches).
  *
  * Context: Process context (the runner); may sleep.
  */
 void dslab_dtor_run_object(void *obj, struct dslab_special *list)
 {
-	struct dslab_span *span = list->span;
+	struct dslab_span *span = dslab_own_span(obj);
+	unsigned int idx = span->nelems > 1 ? dslab_own_index(span, obj) : 0;
+	struct dslab_objmeta *m = &span->meta[idx];
+	void (*dtor)(void *obj) = m->dtor;
+	bool trace = trace_dslab_dtor_run_enabled();
+	u64 t0 = 0;
 
+	if (dtor) {
+		struct module *owner = m->dtor_owner;
+
+		/* The runner owns a queued object's entry: no lock. */
+		m->dtor = NULL;
+		m->dtor_owner = NULL;
+		/* The clock is read only for the tracepoint. */
+		if (trace)
+			t0 = ktime_get_ns();
+		dtor(obj);
+		if (trace)
+			trace_dslab_dtor_run(obj, DSLAB_SPECIAL_DTOR,
+					     ktime_get_ns() - t0);
+		dslab_stat_inc(DSLAB_STAT_DTOR_RUN);
+		dslab_unpin_owner(owner);
+	}
 	while (list) {
 		struct dslab_special *sp = list;
-		enum dslab_special_kind kind = sp->kind;
-		u64 t0 = 0;
 
-		/* The clock is read only for the tracepoint. */
-		if (trace_dslab_dtor_run_enabled())
-			t0 = ktime_get_ns();
-		list = sp->next;
-		if (kind == DSLAB_SPECIAL_DTOR) {
-			sp->fn(obj);
-			dslab_stat_inc(DSLAB_STAT_DTOR_RUN);
-			/* No handle refers to a destructor: no RCU needed. */
-			dslab_unpin_owner(sp->owner);
-			kfree(sp);
-		} else {
-			sp->fn(sp->arg);
-			dslab_stat_inc(DSLAB_STAT_CLEANUP_RUN);
-			dslab_special_free(sp);
-		}
-		if (trace_dslab_dtor_run_enabled())
-			trace_dslab_dtor_run(obj, kind, ktime_get_ns() - t0);
-		if (list)
+		if (dtor || sp != list)
 			cond_resched();
+		list = sp->next;
+		if (trace)
+			t0 = ktime_get_ns();
+		sp->fn(sp->arg);
+		if (trace)
+			trace_dslab_dtor_run(obj, DSLAB_SPECIAL_CLEANUP,
+					     ktime_get_ns() - t0);
+		dslab_stat_inc(DSLAB_STAT_CLEANUP_RUN);
+		dslab_special_free(sp);
 	}
-	dslab_release_object(span, obj);
 }
 
 /* Unload with leaked objects: drop their records without running them. */
@@ -814,19 +860,22 @@ void dslab_dtor_forget_span(struct dslab_span *span)
 	unsigned int idx;
 
 	for (idx = 0; idx < span->nelems; idx++) {
-		struct dslab_special *list = span->meta[idx].specials;
+		struct dslab_objmeta *m = &span->meta[idx];
+		struct dslab_special *list = m->specials;
 
-		if (!list)
+		if (!dslab_meta_reserved(m))
 			continue;
-		span->meta[idx].specials = NULL;
 		pr_err("unload: leaked object in class %u had a destructor or cleanups that will not run\n",
 		       span->class);
+		dslab_unpin_owner(m->dtor_owner);
+		m->dtor = NULL;
+		m->dtor_owner = NULL;
+		m->specials = NULL;
 		while (list) {
 			struct dslab_special *sp = list;
 
 			list = sp->next;
-			if (sp->kind == DSLAB_SPECIAL_CLEANUP)
-				dslab_cleanup_id_free(sp->id);
+			dslab_cleanup_id_free(sp->id);
 			dslab_special_free(sp);
 		}
 		dslab_finq_unreserve();

@@ -7,9 +7,11 @@
  * page of records, one per freed object with destructors or cleanups (its
  * detached list of specials) or per plain object freed through
  * dslab_free_rcu().  Records are placed on the freeing CPU's open block
- * under a per-CPU lock nobody else contends for but the runner; full
- * blocks go to a pending list, and the runner steals partial ones at each
- * pass, so no record waits for a block to fill.
+ * with interrupts off and no lock: the open blocks are that CPU's alone.
+ * Full blocks go to a pending list, and the runner steals partial ones at
+ * each pass by running the steal on their CPU (an IPI, as
+ * dslab_drain_cpu_caches() does), so no record waits for a block to fill
+ * and the free path takes no per-CPU lock.
  *
  * No loss.  Registration reserves a record slot (dslab_finq_reserve()),
  * and the pool of blocks is kept at least
@@ -34,24 +36,30 @@
  *
  * No lost wake-up (Go's fingwait/fingwake).  The runner sets its task
  * state, then dslab_runner_sleeping = true, then smp_mb(), then checks
- * for work, and only then schedule()s.  An enqueuer publishes its record,
- * then smp_mb(), then reads dslab_runner_sleeping and, if set, clears it
- * with xchg() and wakes the runner.  Both sides store then load with a
- * full barrier between, so at least one sees the other's store: either
- * the runner sees the record and does not sleep, or the enqueuer sees the
- * flag and wakes it; a wake-up between the check and schedule() leaves
- * the task runnable, so schedule() returns at once.
+ * for work, and only then schedule()s.  An enqueuer that puts the first
+ * record into an open block publishes it, then smp_mb(), then reads
+ * dslab_runner_sleeping and, if set, clears it with xchg() and wakes the
+ * runner.  Both sides store then load with a full barrier between, so at
+ * least one sees the other's store: either the runner sees the record and
+ * does not sleep, or the enqueuer sees the flag and wakes it; a wake-up
+ * between the check and schedule() leaves the task runnable, so
+ * schedule() returns at once.  Only the first record of a block kicks:
+ * the pass that kick guarantees takes the whole block (open or pending),
+ * with every record it holds by then, and a steal closes the block, so a
+ * later record goes into a new block and kicks again.
  *
- * Lock order: fcpu->lock -> dslab_finq.lock.  Both are irq-safe (records
- * are queued from hardirq).  The runner holds neither while it runs a
- * record.
+ * Lock order: dslab_finq.lock is irq-safe (records are queued from
+ * hardirq) and nests inside nothing of this file.  The runner holds no
+ * lock while it runs a record.
  */
 #define pr_fmt(fmt) "dslab: " fmt
 
+#include <linux/cpu.h>
 #include <linux/kthread.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/smp.h>
 #include <linux/wait.h>
 
 #include "dslab.h"
@@ -60,7 +68,7 @@
 
 struct dslab_finrec {
 	void *obj;
-	struct dslab_special *list;	/* NULL: a plain RCU-freed object */
+	struct dslab_special *list;	/* its cleanups (none in plain blocks) */
 };
 
 struct dslab_finblock {
@@ -73,9 +81,12 @@ struct dslab_finblock {
 #define DSLAB_FINBLOCK_RECORDS						\
 	((PAGE_SIZE - sizeof(struct dslab_finblock)) / sizeof(struct dslab_finrec))
 
-/* Per CPU: records being filled on this CPU. */
+/*
+ * Per CPU: records being filled on this CPU.  L: touched only by the CPU
+ * itself with interrupts off (the runner's steal runs there too), or by
+ * the runner under cpus_read_lock() while the CPU is offline.
+ */
 struct dslab_fcpu {
-	spinlock_t lock;			/* L: protects this CPU's fields */
 	struct dslab_finblock *open;		/* L: run as soon as possible */
 	struct dslab_finblock *open_rcu;	/* L: run after a grace period */
 	struct dslab_finblock *open_plain;	/* L: plain RCU frees */
@@ -239,13 +250,14 @@ static void dslab_runner_kick(void)
 
 /* === Queueing (any context) === */
 
-static void dslab_fcpu_add(struct dslab_fcpu *fc, struct dslab_finblock **slot,
+/* Add a record to an open block; true when it is the block's first. */
+static bool dslab_fcpu_add(struct dslab_fcpu *fc, struct dslab_finblock **slot,
 			   struct list_head *pending, void *obj,
 			   struct dslab_special *list)
 {
 	struct dslab_finblock *blk = *slot;
 
-	lockdep_assert_held(&fc->lock);
+	lockdep_assert_irqs_disabled();
 	if (!blk || blk->nr == DSLAB_FINBLOCK_RECORDS) {
 		spin_lock(&dslab_finq.lock);
 		if (blk) {
@@ -258,10 +270,11 @@ static void dslab_fcpu_add(struct dslab_fcpu *fc, struct dslab_finblock **slot,
 		*slot = blk;
 		/* The reservation guarantees a block; see the header. */
 		if (WARN_ON_ONCE(!blk))
-			return;
+			return false;
 	}
 	blk->rec[blk->nr++] = (struct dslab_finrec){ .obj = obj, .list = list };
 	WRITE_ONCE(fc->nr, fc->nr + 1);
+	return blk->nr == 1;
 }
 
 /**
@@ -277,12 +290,10 @@ void dslab_finq_enqueue(void *obj, struct dslab_special *list, bool rcu)
 	struct dslab_fcpu *fc = this_cpu_ptr(&dslab_fcpu);
 
 	lockdep_assert_irqs_disabled();
-	spin_lock(&fc->lock);
-	dslab_fcpu_add(fc, rcu ? &fc->open_rcu : &fc->open,
-		       rcu ? &dslab_finq.pending_rcu : &dslab_finq.pending,
-		       obj, list);
-	spin_unlock(&fc->lock);
-	dslab_runner_kick();
+	if (dslab_fcpu_add(fc, rcu ? &fc->open_rcu : &fc->open,
+			   rcu ? &dslab_finq.pending_rcu : &dslab_finq.pending,
+			   obj, list))
+		dslab_runner_kick();
 }
 
 /**
@@ -296,10 +307,10 @@ void dslab_finq_enqueue_rcu_plain(struct dslab_span *span, void *obj)
 {
 	struct dslab_fcpu *fc = this_cpu_ptr(&dslab_fcpu);
 	struct dslab_finblock *blk;
+	bool kick = true;
 
 	lockdep_assert_irqs_disabled();
 	dslab_stat_inc(DSLAB_STAT_RCU_FREED);
-	spin_lock(&fc->lock);
 	blk = fc->open_plain;
 	if (!blk || blk->nr == DSLAB_FINBLOCK_RECORDS) {
 		spin_lock(&dslab_finq.lock);
@@ -314,6 +325,7 @@ void dslab_finq_enqueue_rcu_plain(struct dslab_span *span, void *obj)
 	}
 	if (blk) {
 		blk->rec[blk->nr++] = (struct dslab_finrec){ .obj = obj };
+		kick = blk->nr == 1;
 	} else {
 		/* Pool exhausted: link through the object (see header). */
 		*(void **)obj = fc->plain_chain;
@@ -321,8 +333,8 @@ void dslab_finq_enqueue_rcu_plain(struct dslab_span *span, void *obj)
 		__this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_RCU_FALLBACK]);
 	}
 	WRITE_ONCE(fc->nr, fc->nr + 1);
-	spin_unlock(&fc->lock);
-	dslab_runner_kick();
+	if (kick)
+		dslab_runner_kick();
 }
 
 /**
@@ -374,50 +386,73 @@ void dslab_finq_unreserve_n(unsigned long n)
 
 /* === Runner === */
 
-/* Steal every CPU's open blocks and the pending lists. */
-static unsigned long dslab_steal(struct list_head *now, struct list_head *rcu,
-				 struct list_head *plain, void **chain)
+/* What one pass takes from the CPUs. */
+struct dslab_loot {
+	struct list_head now, rcu, plain;
+	void *chain;
+	unsigned long records;
+};
+
+/* Take one CPU's open blocks: on that CPU, or while it is offline. */
+static void dslab_steal_cpu(struct dslab_fcpu *fc, struct dslab_loot *loot)
 {
-	unsigned long stolen = 0, flags;
+	void *c;
+
+	if (fc->open && fc->open->nr) {
+		list_add_tail(&fc->open->list, &loot->now);
+		fc->open = NULL;
+	}
+	if (fc->open_rcu && fc->open_rcu->nr) {
+		list_add_tail(&fc->open_rcu->list, &loot->rcu);
+		fc->open_rcu = NULL;
+	}
+	if (fc->open_plain && fc->open_plain->nr) {
+		list_add_tail(&fc->open_plain->list, &loot->plain);
+		fc->open_plain = NULL;
+	}
+	while ((c = fc->plain_chain)) {
+		fc->plain_chain = *(void **)c;
+		*(void **)c = loot->chain;
+		loot->chain = c;
+	}
+	loot->records += fc->nr;
+	WRITE_ONCE(fc->nr, 0);
+}
+
+/* IPI handler: interrupts are off, as for every enqueuer on this CPU. */
+static void dslab_steal_local(void *loot)
+{
+	dslab_steal_cpu(this_cpu_ptr(&dslab_fcpu), loot);
+}
+
+/* Steal every CPU's open blocks and the pending lists. */
+static void dslab_steal(struct dslab_loot *loot)
+{
+	unsigned long flags;
 	int cpu;
 
+	cpus_read_lock();
 	for_each_possible_cpu(cpu) {
-		struct dslab_fcpu *fc = per_cpu_ptr(&dslab_fcpu, cpu);
-		void *c;
-
-		if (!READ_ONCE(fc->nr))
+		if (!READ_ONCE(per_cpu_ptr(&dslab_fcpu, cpu)->nr))
 			continue;
-		spin_lock_irqsave(&fc->lock, flags);
-		if (fc->open && fc->open->nr) {
-			list_add_tail(&fc->open->list, now);
-			fc->open = NULL;
+		if (cpu_online(cpu)) {
+			smp_call_function_single(cpu, dslab_steal_local, loot, 1);
+		} else {
+			/* Nobody queues on an offline CPU; it stays offline. */
+			local_irq_save(flags);
+			dslab_steal_cpu(per_cpu_ptr(&dslab_fcpu, cpu), loot);
+			local_irq_restore(flags);
 		}
-		if (fc->open_rcu && fc->open_rcu->nr) {
-			list_add_tail(&fc->open_rcu->list, rcu);
-			fc->open_rcu = NULL;
-		}
-		if (fc->open_plain && fc->open_plain->nr) {
-			list_add_tail(&fc->open_plain->list, plain);
-			fc->open_plain = NULL;
-		}
-		while ((c = fc->plain_chain)) {
-			fc->plain_chain = *(void **)c;
-			*(void **)c = *chain;
-			*chain = c;
-		}
-		stolen += fc->nr;
-		WRITE_ONCE(fc->nr, 0);
-		spin_unlock_irqrestore(&fc->lock, flags);
 	}
-	WRITE_ONCE(dslab_runner_held, dslab_runner_held + stolen);
+	cpus_read_unlock();
+	WRITE_ONCE(dslab_runner_held, dslab_runner_held + loot->records);
 
 	spin_lock_irqsave(&dslab_finq.lock, flags);
-	list_splice_tail_init(&dslab_finq.pending, now);
-	list_splice_tail_init(&dslab_finq.pending_rcu, rcu);
-	list_splice_tail_init(&dslab_finq.pending_plain, plain);
+	list_splice_tail_init(&dslab_finq.pending, &loot->now);
+	list_splice_tail_init(&dslab_finq.pending_rcu, &loot->rcu);
+	list_splice_tail_init(&dslab_finq.pending_plain, &loot->plain);
 	WRITE_ONCE(dslab_finq.nr_pending, 0);
 	spin_unlock_irqrestore(&dslab_finq.lock, flags);
-	return stolen;
 }
 
 static void dslab_release_plain(void *obj)
@@ -425,7 +460,27 @@ static void dslab_release_plain(void *obj)
 	dslab_release_object(dslab_span_lookup(obj), obj);
 }
 
-/* Run every record of every block on @blocks and recycle the blocks. */
+/* Give a block's objects back to the allocator, a few at a time. */
+static void dslab_release_block(struct dslab_finblock *blk)
+{
+	void *batch[32];
+	unsigned int i, j, k;
+
+	for (i = 0; i < blk->nr; i += k) {
+		k = min_t(unsigned int, blk->nr - i, ARRAY_SIZE(batch));
+		for (j = 0; j < k; j++) {
+			batch[j] = blk->rec[i + j].obj;
+			blk->rec[i + j].obj = NULL;
+		}
+		dslab_release_objects(batch, k);
+	}
+}
+
+/*
+ * Run every record of every block on @blocks and recycle the blocks.  A
+ * block's objects go back to the allocator together, after their
+ * destructors and cleanups have returned.
+ */
 static unsigned long dslab_run_blocks(struct list_head *blocks)
 {
 	struct dslab_finblock *blk, *tmp;
@@ -433,30 +488,25 @@ static unsigned long dslab_run_blocks(struct list_head *blocks)
 	u64 t0 = ktime_get_ns();
 
 	list_for_each_entry_safe(blk, tmp, blocks, list) {
-		unsigned long reserved = 0;
-		unsigned int i;
+		unsigned int i, nr = blk->nr;
 
-		for (i = 0; i < blk->nr; i++) {
+		for (i = 0; i < nr; i++) {
 			struct dslab_finrec *r = &blk->rec[i];
 
-			if (r->list) {
+			if (!blk->plain)
 				dslab_dtor_run_object(r->obj, r->list);
-				reserved++;
-			} else {
-				dslab_release_plain(r->obj);
-			}
 			/* Clear every reference once the record has run. */
-			r->obj = NULL;
 			r->list = NULL;
 			WRITE_ONCE(dslab_runner_held, dslab_runner_held - 1);
-			n++;
 			cond_resched();
 		}
+		dslab_release_block(blk);
+		n += nr;
 		list_del_init(&blk->list);
 		spin_lock_irqsave(&dslab_finq.lock, flags);
 		/* The block's records ran: their slots are free again. */
-		if (!WARN_ON_ONCE(dslab_finq.reserved < reserved))
-			dslab_finq.reserved -= reserved;
+		if (!blk->plain && !WARN_ON_ONCE(dslab_finq.reserved < nr))
+			dslab_finq.reserved -= nr;
 		dslab_block_put(blk);
 		spin_unlock_irqrestore(&dslab_finq.lock, flags);
 	}
@@ -634,25 +684,26 @@ static void dslab_runner_wait(void)
 /* One pass: steal, run, advance the RCU generations. */
 static unsigned long dslab_runner_pass(bool flush)
 {
-	LIST_HEAD(now);
-	LIST_HEAD(rcu);
-	LIST_HEAD(plain);
-	void *chain = NULL;
+	struct dslab_loot loot = {
+		.now = LIST_HEAD_INIT(loot.now),
+		.rcu = LIST_HEAD_INIT(loot.rcu),
+		.plain = LIST_HEAD_INIT(loot.plain),
+	};
 	unsigned long n;
 
-	dslab_steal(&now, &rcu, &plain, &chain);
+	dslab_steal(&loot);
 	/* Compact first: the pool bound in the header relies on it. */
-	dslab_gen_append_all(&dslab_rcu_next, &rcu);
-	dslab_gen_append_all(&dslab_plain_next, &plain);
-	n = dslab_run_blocks(&now);
-	if (chain) {
-		void *c = chain;
+	dslab_gen_append_all(&dslab_rcu_next, &loot.rcu);
+	dslab_gen_append_all(&dslab_plain_next, &loot.plain);
+	n = dslab_run_blocks(&loot.now);
+	if (loot.chain) {
+		void *c = loot.chain;
 
 		/* Append the stolen chain to the next generation's. */
 		while (*(void **)c)
 			c = *(void **)c;
 		*(void **)c = dslab_chain_next;
-		dslab_chain_next = chain;
+		dslab_chain_next = loot.chain;
 	}
 
 	if (flush && (!dslab_inflight_empty() || !dslab_next_empty())) {
@@ -815,7 +866,7 @@ unsigned long dslab_finq_trim(void)
 
 int dslab_finq_init(void)
 {
-	int cpu, ret;
+	int ret;
 
 	spin_lock_init(&dslab_finq.lock);
 	INIT_LIST_HEAD(&dslab_finq.free);
@@ -823,8 +874,6 @@ int dslab_finq_init(void)
 	INIT_LIST_HEAD(&dslab_finq.pending);
 	INIT_LIST_HEAD(&dslab_finq.pending_rcu);
 	INIT_LIST_HEAD(&dslab_finq.pending_plain);
-	for_each_possible_cpu(cpu)
-		spin_lock_init(&per_cpu_ptr(&dslab_fcpu, cpu)->lock);
 
 	dslab_plain_pool_min = 2 * nr_cpu_ids;
 	ret = dslab_pool_fill(GFP_KERNEL);
