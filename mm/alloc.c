@@ -4,12 +4,28 @@
  *
  * Each CPU has a magazine per size class, an array of free objects (the Go
  * runtime's mcache; SLUB's "sheaves" since 6.18 are the same idea).  The
- * common alloc pops from it and the common free pushes onto it, with
- * interrupts disabled on the local CPU and no shared lock.  An empty
- * magazine is refilled with half a magazine from the class's central list
- * (span.c), a full one gives half back, so a CPU that frees objects another
- * CPU allocated (a remote free) only touches that class's central lock once
- * per half magazine.
+ * common alloc pops from it and the common free pushes onto it, with no
+ * shared lock and without disabling interrupts.  An empty magazine is
+ * refilled with half a magazine from the class's central list (span.c), a
+ * full one gives half back, so a CPU that frees objects another CPU
+ * allocated (a remote free) only touches that class's central lock once per
+ * half magazine.
+ *
+ * The magazine's object count shares a 64-bit word (state) with a
+ * transaction id, as SLUB's per-CPU freelist shares one with its tid.  The
+ * fast paths read the state, do their work on the array, and commit with
+ * a this_cpu_cmpxchg() of the state (no lock prefix: it only has to be
+ * atomic against this CPU); every change of a magazine moves its id on,
+ * so an operation that was interrupted, preempted or migrated meanwhile
+ * fails its commit and starts again.  Ids are distinct per CPU (the id is
+ * the CPU number modulo DSLAB_MAG_CPUS), so a commit on another CPU than
+ * the reads fails too.  The pop needs nothing else: it reads the state
+ * and the top slot through one CPU's pointer and commits only if that CPU
+ * is still the current one and its magazine unchanged.  The push writes
+ * the slot above the top before it commits, so it runs with preemption
+ * disabled: a task migrated in between would write into another CPU's
+ * array.  Everything else that changes a magazine (refill, flush, bulk,
+ * drain) runs with interrupts off on its CPU and also moves the id on.
  *
  * Every object has a "live" bit in its span, set at allocation and cleared
  * with test_and_clear_bit() at free.  The bit is what dslab_find_object()
@@ -33,15 +49,14 @@
  * bad free, destructors, RCU, large objects, a full magazine) leaves
  * through a tail call; on the free side that callee restores interrupts.
  *
- * Locking: magazines are per-CPU data accessed with interrupts off.  Inside
- * such a section the free path may take class->lock (span.c) and, for an
- * object with destructors, the FinBlock lock (finq.c) and, while a
- * registration is running on its span, span->special_lock (dtor.c); all
- * are irq-safe and ordered as in dslab.h.
+ * Locking: magazines are per-CPU data, changed by cmpxchg transactions or
+ * with interrupts off.  Inside such a section the slow free paths may take
+ * class->lock (span.c) and, for an object with destructors, the FinBlock
+ * lock (finq.c) and, while a registration is running on its span,
+ * span->special_lock (dtor.c); all are irq-safe and ordered as in dslab.h.
  */
 #define pr_fmt(fmt) "dslab: " fmt
 
-#include <linux/kcsan-checks.h>
 #include <linux/kmemleak.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
@@ -63,12 +78,22 @@
 
 /* One CPU's cache of free objects of one class. */
 struct dslab_mag {
-	unsigned int count;		/* objects in objs[] */
-	unsigned int cap;		/* capacity: dslab_mag_cap(class) */
-	void *objs[];
+	u64 state;			/* count and transaction id, below */
+	unsigned int cap;		/* I: dslab_mag_cap(class) */
+	void *objs[];			/* [0, count): free objects */
 };
 
-/* Per class, per CPU: accessed only by the owning CPU, interrupts off. */
+/*
+ * state: bits 0-15 the count, above them the transaction id, which is
+ * congruent to the CPU number modulo DSLAB_MAG_CPUS and moves on by
+ * DSLAB_MAG_CPUS at every change.
+ */
+#define DSLAB_MAG_COUNT_MASK	0xffffULL
+#define DSLAB_MAG_CPUS		roundup_pow_of_two(CONFIG_NR_CPUS)
+#define DSLAB_MAG_STEP		((u64)DSLAB_MAG_CPUS << 16)
+static_assert(DSLAB_MAG_MAX <= DSLAB_MAG_COUNT_MASK);
+
+/* Per class, per CPU: changed only on the owning CPU (see the header). */
 static struct dslab_mag __percpu *dslab_mags[DSLAB_NR_CLASSES];
 
 bool dslab_debug;
@@ -157,19 +182,56 @@ static noinline void dslab_alloc_prepare(struct dslab_span *span, void *obj,
 
 /* === Internals: the per-CPU layer === */
 
+static __always_inline unsigned int dslab_mag_count(u64 state)
+{
+	return state & DSLAB_MAG_COUNT_MASK;
+}
+
+/* The state after a change that leaves @count objects. */
+static __always_inline u64 dslab_mag_next(u64 state, unsigned int count)
+{
+	return ((state & ~DSLAB_MAG_COUNT_MASK) + DSLAB_MAG_STEP) | count;
+}
+
+/*
+ * The count of this CPU's magazine, and a new one, from a section with
+ * interrupts off (or for an offline CPU's magazine).
+ */
+static unsigned int dslab_mag_get(struct dslab_mag *mag)
+{
+	return dslab_mag_count(READ_ONCE(mag->state));
+}
+
+static void dslab_mag_set(struct dslab_mag *mag, unsigned int count)
+{
+	WRITE_ONCE(mag->state, dslab_mag_next(READ_ONCE(mag->state), count));
+}
+
 static void dslab_mag_flush(unsigned int class, struct dslab_mag *mag)
 {
-	unsigned int half = mag->cap / 2;
+	unsigned int count = dslab_mag_get(mag) - mag->cap / 2;
 
 	lockdep_assert_irqs_disabled();
-	mag->count -= half;
-	dslab_central_put(class, &mag->objs[mag->count], half);
+	dslab_mag_set(mag, count);
+	dslab_central_put(class, &mag->objs[count], mag->cap / 2);
+}
+
+/* Push onto this CPU's magazine with interrupts off. */
+static void dslab_mag_push_irqoff(unsigned int class, void *obj)
+{
+	struct dslab_mag *mag = this_cpu_ptr(dslab_mags[class]);
+	unsigned int count;
+
+	lockdep_assert_irqs_disabled();
+	if (dslab_mag_get(mag) == mag->cap)
+		dslab_mag_flush(class, mag);
+	count = dslab_mag_get(mag);
+	WRITE_ONCE(mag->objs[count], obj);
+	dslab_mag_set(mag, count + 1);
 }
 
 static noinline void dslab_release_slow(struct dslab_span *span, void *obj)
 {
-	struct dslab_mag *mag;
-
 	if (span->class == DSLAB_CLASS_LARGE) {
 		__this_cpu_dec(dslab_cpu_stats.inuse[DSLAB_CLASS_LARGE]);
 		dslab_span_release(span);
@@ -180,10 +242,7 @@ static noinline void dslab_release_slow(struct dslab_span *span, void *obj)
 		memset(obj + sizeof(void *), DSLAB_POISON_FREE,
 		       span->size - sizeof(void *));
 	}
-	mag = raw_cpu_ptr(dslab_mags[span->class]);
-	if (mag->count == mag->cap)
-		dslab_mag_flush(span->class, mag);
-	mag->objs[mag->count++] = obj;
+	dslab_mag_push_irqoff(span->class, obj);
 	__this_cpu_dec(dslab_cpu_stats.inuse[span->class]);
 }
 
@@ -191,8 +250,6 @@ static noinline void dslab_release_slow(struct dslab_span *span, void *obj)
 static __always_inline void dslab_release_irqoff(struct dslab_span *span,
 						 void *obj)
 {
-	struct dslab_mag *mag;
-
 	lockdep_assert_irqs_disabled();
 	kmemleak_free(obj);
 	if (unlikely(span->class == DSLAB_CLASS_LARGE ||
@@ -200,12 +257,7 @@ static __always_inline void dslab_release_irqoff(struct dslab_span *span,
 		dslab_release_slow(span, obj);
 		return;
 	}
-	mag = raw_cpu_ptr(dslab_mags[span->class]);
-	/* No other CPU ever touches this magazine. */
-	ASSERT_EXCLUSIVE_ACCESS(mag->count);
-	if (unlikely(mag->count == mag->cap))
-		dslab_mag_flush(span->class, mag);
-	mag->objs[mag->count++] = obj;
+	dslab_mag_push_irqoff(span->class, obj);
 	__this_cpu_dec(dslab_cpu_stats.inuse[span->class]);
 }
 
@@ -257,11 +309,14 @@ static void *dslab_alloc_refill(unsigned int class, gfp_t gfp)
 		return NULL;
 	obj = batch[--n];
 	if (n) {
+		unsigned int count;
+
 		local_irq_save(flags);
-		mag = raw_cpu_ptr(dslab_mags[class]);
-		k = min(n, mag->cap - mag->count);
-		memcpy(&mag->objs[mag->count], batch, k * sizeof(void *));
-		mag->count += k;
+		mag = this_cpu_ptr(dslab_mags[class]);
+		count = dslab_mag_get(mag);
+		k = min(n, mag->cap - count);
+		memcpy(&mag->objs[count], batch, k * sizeof(void *));
+		dslab_mag_set(mag, count + k);
 		local_irq_restore(flags);
 		if (k < n)
 			dslab_central_put(class, batch + k, n - k);
@@ -326,27 +381,37 @@ static noinline void *dslab_alloc_slow(unsigned int class, size_t size,
 	return dslab_alloc_finish(obj, size, gfp);
 }
 
-/* The fast path: a magazine pop with interrupts off. */
+/* The fast path: a magazine pop, one cmpxchg transaction (see header). */
 static __always_inline void *dslab_alloc_fast(unsigned int class, size_t size,
 					      gfp_t gfp)
 {
+	struct dslab_mag __percpu *pmag = dslab_mags[class];
 	struct dslab_mag *mag;
-	unsigned long flags;
+	unsigned int count;
 	void *obj;
+	u64 old;
 
 	/* might_alloc() runs in dslab_alloc_finish_slow() for blocking gfp. */
-	local_irq_save(flags);
-	mag = raw_cpu_ptr(dslab_mags[class]);
-	/* No other CPU ever touches this magazine. */
-	ASSERT_EXCLUSIVE_ACCESS(mag->count);
-	if (unlikely(!mag->count)) {
-		local_irq_restore(flags);
-		return dslab_alloc_slow(class, size, gfp);
-	}
-	obj = mag->objs[--mag->count];
-	__this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_ALLOC]);
-	__this_cpu_inc(dslab_cpu_stats.inuse[class]);
-	local_irq_restore(flags);
+	do {
+		/*
+		 * Both reads through one CPU's pointer: the commit succeeds
+		 * only on that CPU, with its magazine unchanged.  Another
+		 * CPU may be changing what we read meanwhile; then the
+		 * commit fails and the value is dropped.
+		 */
+		mag = raw_cpu_ptr(pmag);
+		/* data_race(): may be another CPU's, checked by the commit */
+		old = data_race(READ_ONCE(mag->state));
+		count = dslab_mag_count(old);
+		if (unlikely(!count))
+			return dslab_alloc_slow(class, size, gfp);
+		barrier();
+		/* data_race(): as above */
+		obj = data_race(READ_ONCE(mag->objs[count - 1]));
+	} while (unlikely(this_cpu_cmpxchg(pmag->state, old,
+					   dslab_mag_next(old, count - 1)) != old));
+	this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_ALLOC]);
+	this_cpu_inc(dslab_cpu_stats.inuse[class]);
 	return dslab_alloc_finish(obj, size, gfp);
 }
 
@@ -419,9 +484,9 @@ static noinline void dslab_report_bad_free(enum dslab_bad_free why,
 
 /*
  * Is @p a live object's start?  Fills @spanp and @idxp; on a bad free
- * @spanp is the span found (or NULL), for the report.  Interrupts are off:
- * that is the RCU read-side section that keeps a span descriptor valid
- * even for a bogus pointer into a span being freed.
+ * @spanp is the span found (or NULL), for the report.  Preemption or
+ * interrupts are off: that is the RCU read-side section that keeps a span
+ * descriptor valid even for a bogus pointer into a span being freed.
  */
 static __always_inline enum dslab_bad_free
 dslab_free_check(const void *p, struct dslab_span **spanp, unsigned int *idxp)
@@ -477,47 +542,53 @@ static __always_inline void dslab_free_irqoff(const void *p)
 
 /*
  * Off the single-object fast path.  Each is reached by a tail call with
- * interrupts still off and restores them itself, so that the fast path
- * below makes no call and needs no stack frame.
+ * preemption still off and enables it itself, so that the fast path below
+ * makes no call and needs no stack frame.
  */
 static noinline void dslab_free_bad(enum dslab_bad_free bad, const void *p,
-				    const struct dslab_span *span,
-				    unsigned long flags)
+				    const struct dslab_span *span)
 {
 	dslab_report_bad_free(bad, p, span);
-	local_irq_restore(flags);
+	preempt_enable();
 }
 
 static noinline void dslab_free_slow(struct dslab_span *span, unsigned int idx,
-				     void *obj, bool rcu, unsigned long flags)
+				     void *obj, bool rcu)
 {
+	unsigned long flags;
+
+	local_irq_save(flags);
 	dslab_free_dead(span, idx, obj, rcu);
 	local_irq_restore(flags);
+	preempt_enable();
 }
 
-static noinline void dslab_free_flush(struct dslab_mag *mag,
-				      unsigned int class, void *obj,
-				      unsigned long flags)
+static noinline void dslab_free_flush(unsigned int class, void *obj)
 {
-	dslab_mag_flush(class, mag);
-	mag->objs[mag->count++] = obj;
+	unsigned long flags;
+
+	local_irq_save(flags);
+	dslab_mag_push_irqoff(class, obj);
 	__this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_FREE]);
 	__this_cpu_dec(dslab_cpu_stats.inuse[class]);
 	local_irq_restore(flags);
+	preempt_enable();
 }
 
 static __always_inline void dslab_free_common(const void *p, bool rcu)
 {
+	struct dslab_mag __percpu *pmag;
 	struct dslab_span *span;
 	enum dslab_bad_free bad;
 	struct dslab_mag *mag;
-	unsigned long flags;
-	unsigned int idx;
+	unsigned int idx, count;
+	u64 old;
 
-	local_irq_save(flags);
+	/* An RCU reader for the span, and on this CPU's magazine. */
+	preempt_disable();
 	bad = dslab_free_check(p, &span, &idx);
 	if (unlikely(bad)) {
-		dslab_free_bad(bad, p, span, flags);
+		dslab_free_bad(bad, p, span);
 		return;
 	}
 	if (unlikely(rcu || READ_ONCE(span->meta) ||
@@ -525,20 +596,25 @@ static __always_inline void dslab_free_common(const void *p, bool rcu)
 		     static_branch_unlikely(&dslab_debug_key) ||
 		     IS_ENABLED(CONFIG_DEBUG_KMEMLEAK) ||
 		     trace_dslab_free_enabled())) {
-		dslab_free_slow(span, idx, (void *)p, rcu, flags);
+		dslab_free_slow(span, idx, (void *)p, rcu);
 		return;
 	}
-	mag = raw_cpu_ptr(dslab_mags[span->class]);
-	/* No other CPU ever touches this magazine. */
-	ASSERT_EXCLUSIVE_ACCESS(mag->count);
-	if (unlikely(mag->count == mag->cap)) {
-		dslab_free_flush(mag, span->class, (void *)p, flags);
-		return;
-	}
-	mag->objs[mag->count++] = (void *)p;
-	__this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_FREE]);
-	__this_cpu_dec(dslab_cpu_stats.inuse[span->class]);
-	local_irq_restore(flags);
+	pmag = dslab_mags[span->class];
+	mag = this_cpu_ptr(pmag);
+	do {
+		old = READ_ONCE(mag->state);
+		count = dslab_mag_count(old);
+		if (unlikely(count == mag->cap)) {
+			dslab_free_flush(span->class, (void *)p);
+			return;
+		}
+		/* Above the top: an interrupt's push may overwrite it. */
+		WRITE_ONCE(mag->objs[count], (void *)p);
+	} while (unlikely(this_cpu_cmpxchg(pmag->state, old,
+					   dslab_mag_next(old, count + 1)) != old));
+	this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_FREE]);
+	this_cpu_dec(dslab_cpu_stats.inuse[span->class]);
+	preempt_enable();
 }
 
 /* === Public interface === */
@@ -645,15 +721,16 @@ int dslab_alloc_bulk(size_t size, gfp_t flags, size_t nr, void **objs)
 	while (i < nr) {
 		struct dslab_mag *mag;
 		unsigned long irqflags;
-		unsigned int n;
+		unsigned int n, count;
 		size_t j;
 
 		/* Take as many as the magazine has in one section. */
 		local_irq_save(irqflags);
-		mag = raw_cpu_ptr(dslab_mags[class]);
-		n = min_t(size_t, mag->count, nr - i);
-		mag->count -= n;
-		memcpy(&objs[i], &mag->objs[mag->count], n * sizeof(void *));
+		mag = this_cpu_ptr(dslab_mags[class]);
+		count = dslab_mag_get(mag);
+		n = min_t(size_t, count, nr - i);
+		dslab_mag_set(mag, count - n);
+		memcpy(&objs[i], &mag->objs[count - n], n * sizeof(void *));
 		__this_cpu_add(dslab_cpu_stats.item[DSLAB_STAT_ALLOC], n);
 		__this_cpu_add(dslab_cpu_stats.inuse[class], n);
 		local_irq_restore(irqflags);
@@ -774,10 +851,11 @@ static void dslab_drain_one(int cpu)
 
 	for (class = 0; class < DSLAB_NR_CLASSES; class++) {
 		struct dslab_mag *mag = per_cpu_ptr(dslab_mags[class], cpu);
+		unsigned int count = dslab_mag_get(mag);
 
-		if (mag->count) {
-			dslab_central_put(class, mag->objs, mag->count);
-			mag->count = 0;
+		if (count) {
+			dslab_mag_set(mag, 0);
+			dslab_central_put(class, mag->objs, count);
 		}
 	}
 }
@@ -836,8 +914,13 @@ int dslab_alloc_init(void)
 						   __alignof__(struct dslab_mag));
 		if (!dslab_mags[class])
 			goto err_free;
-		for_each_possible_cpu(cpu)
-			per_cpu_ptr(dslab_mags[class], cpu)->cap = cap;
+		for_each_possible_cpu(cpu) {
+			struct dslab_mag *mag = per_cpu_ptr(dslab_mags[class], cpu);
+
+			mag->cap = cap;
+			/* The id is the CPU number modulo DSLAB_MAG_CPUS. */
+			mag->state = (u64)cpu << 16;
+		}
 	}
 	return 0;
 
