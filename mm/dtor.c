@@ -781,11 +781,13 @@ bool dslab_dtor_on_free(struct dslab_span *span, unsigned int idx,
 	locked = smp_load_acquire(&span->reg_busy);
 	if (unlikely(locked))
 		spin_lock(&span->special_lock);
-	WRITE_ONCE(m->type, NULL);
+	/* Write only what is set: fewer dirty lines on the runner's side. */
+	if (m->type)
+		WRITE_ONCE(m->type, NULL);
 	queue = dslab_meta_reserved(m);
 	list = m->specials;
-	m->specials = NULL;
 	if (list) {
+		m->specials = NULL;
 		xa_lock(&dslab_cleanup_ids);
 		for (sp = list; sp; sp = sp->next)
 			__xa_erase(&dslab_cleanup_ids, sp->id);
