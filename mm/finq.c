@@ -26,13 +26,15 @@
  * pool that the runner tops up in process context; when it is exhausted
  * the object's first word is used as the link (counted; documented).
  *
- * The runner is one kthread, created once at load.  Woken, it waits one
- * jiffy for more records (unless a barrier is waiting), so a stream of
- * frees costs one wake-up per jiffy, not one per object.  Each pass steals
- * every CPU's open blocks and the pending lists, runs the immediate
- * records (cond_resched() between them), and moves RCU records to a
- * generation that waits for one grace period (one call_rcu() for the
- * whole generation, like kvfree_rcu()'s page-sized bulk blocks).
+ * The runner is one kthread, created once at load.  It runs full blocks as
+ * soon as they are pending; records in open blocks wait up to a jiffy from
+ * when it first saw them (unless a barrier is waiting), then a pass steals
+ * every CPU's open blocks too.  So a stream of frees costs one wake-up and
+ * one steal per jiffy at most, not one per object, while the runner works
+ * alongside the freeing CPUs.  A pass runs the immediate records
+ * (cond_resched() between them), and moves RCU records to a generation
+ * that waits for one grace period (one call_rcu() for the whole
+ * generation, like kvfree_rcu()'s page-sized bulk blocks).
  *
  * No lost wake-up (Go's fingwait/fingwake).  The runner sets its task
  * state, then dslab_runner_sleeping = true, then smp_mb(), then checks
@@ -43,10 +45,12 @@
  * least one sees the other's store: either the runner sees the record and
  * does not sleep, or the enqueuer sees the flag and wakes it; a wake-up
  * between the check and schedule() leaves the task runnable, so
- * schedule() returns at once.  Only the first record of a block kicks:
- * the pass that kick guarantees takes the whole block (open or pending),
- * with every record it holds by then, and a steal closes the block, so a
- * later record goes into a new block and kicks again.
+ * schedule() returns at once.  Only the first record of a block kicks
+ * (which, after a block filled, also announces the full one): the runner
+ * that kick wakes or keeps awake takes the whole block, open (after the
+ * batching delay) or pending, with every record it holds by then, and a
+ * steal closes the block, so a later record goes into a new block and
+ * kicks again.
  *
  * Lock order: dslab_finq.lock is irq-safe (records are queued from
  * hardirq) and nests inside nothing of this file.  The runner holds no
@@ -73,7 +77,7 @@ struct dslab_finrec {
 
 struct dslab_finblock {
 	struct list_head list;		/* Q: free, pending or runner list */
-	unsigned int nr;		/* records used (fcpu->lock or owner) */
+	unsigned int nr;		/* records used (its CPU, or the runner) */
 	bool plain;			/* I: from the plain-RCU pool */
 	struct dslab_finrec rec[];
 };
@@ -168,11 +172,16 @@ static void dslab_block_put(struct dslab_finblock *blk)
 {
 	lockdep_assert_held(&dslab_finq.lock);
 	blk->nr = 0;
+	/*
+	 * At the tail: the block the runner just cleared is reused last, not
+	 * first, so a freeing CPU rarely writes lines still dirty in the
+	 * runner's cache.
+	 */
 	if (blk->plain) {
-		list_add(&blk->list, &dslab_finq.free_plain);
+		list_add_tail(&blk->list, &dslab_finq.free_plain);
 		dslab_finq.nr_free_plain++;
 	} else {
-		list_add(&blk->list, &dslab_finq.free);
+		list_add_tail(&blk->list, &dslab_finq.free);
 		dslab_finq.nr_free++;
 	}
 }
@@ -250,7 +259,11 @@ static void dslab_runner_kick(void)
 
 /* === Queueing (any context) === */
 
-/* Add a record to an open block; true when it is the block's first. */
+/*
+ * Add a record to an open block.  Returns true when the runner must be
+ * kicked: the record is its block's first, or it made a full block
+ * pending.
+ */
 static bool dslab_fcpu_add(struct dslab_fcpu *fc, struct dslab_finblock **slot,
 			   struct list_head *pending, void *obj,
 			   struct dslab_special *list)
@@ -270,7 +283,7 @@ static bool dslab_fcpu_add(struct dslab_fcpu *fc, struct dslab_finblock **slot,
 		*slot = blk;
 		/* The reservation guarantees a block; see the header. */
 		if (WARN_ON_ONCE(!blk))
-			return false;
+			return true;
 	}
 	blk->rec[blk->nr++] = (struct dslab_finrec){ .obj = obj, .list = list };
 	WRITE_ONCE(fc->nr, fc->nr + 1);
@@ -278,9 +291,9 @@ static bool dslab_fcpu_add(struct dslab_fcpu *fc, struct dslab_finblock **slot,
 }
 
 /**
- * dslab_finq_enqueue() - queue a dead object's specials for the runner
- * @obj: the object, no longer live
- * @list: its detached specials; one reserved slot covers them all
+ * dslab_finq_enqueue() - queue a dead object for the runner
+ * @obj: the object, no longer live; its destructor stays in its metadata
+ * @list: its detached cleanups; one reserved slot covers them all
  * @rcu: run them only after an RCU grace period
  *
  * Context: Any context, interrupts disabled.  Never allocates or fails.
@@ -425,12 +438,14 @@ static void dslab_steal_local(void *loot)
 	dslab_steal_cpu(this_cpu_ptr(&dslab_fcpu), loot);
 }
 
-/* Steal every CPU's open blocks and the pending lists. */
-static void dslab_steal(struct dslab_loot *loot)
+/* Take the pending lists and, with @open, every CPU's open blocks. */
+static void dslab_steal(struct dslab_loot *loot, bool open)
 {
 	unsigned long flags;
 	int cpu;
 
+	if (!open)
+		goto pending;
 	cpus_read_lock();
 	for_each_possible_cpu(cpu) {
 		if (!READ_ONCE(per_cpu_ptr(&dslab_fcpu, cpu)->nr))
@@ -447,6 +462,7 @@ static void dslab_steal(struct dslab_loot *loot)
 	cpus_read_unlock();
 	WRITE_ONCE(dslab_runner_held, dslab_runner_held + loot->records);
 
+pending:
 	spin_lock_irqsave(&dslab_finq.lock, flags);
 	list_splice_tail_init(&dslab_finq.pending, &loot->now);
 	list_splice_tail_init(&dslab_finq.pending_rcu, &loot->rcu);
@@ -633,56 +649,112 @@ static bool dslab_barrier_pending(void)
 	return data_race(dslab_finq.barrier_req) > READ_ONCE(dslab_barrier_done);
 }
 
-/* Records queued anywhere, or an RCU generation to advance. */
-static bool dslab_queued_work(void)
+/* Queued work to do now: full blocks, an RCU generation to advance. */
+static bool dslab_ready_work(void)
+{
+	/* nr_pending is written under dslab_finq.lock with WRITE_ONCE(). */
+	return dslab_rcu_ready() || dslab_rcu_can_start() ||
+	       READ_ONCE(dslab_finq.nr_pending);
+}
+
+/* What ends the runner's sleep at once. */
+static bool dslab_wake_now(void)
+{
+	return dslab_barrier_pending() || kthread_should_stop() ||
+	       dslab_ready_work();
+}
+
+/* Records in some CPU's open blocks, worth a batching delay. */
+static bool dslab_open_records(void)
 {
 	int cpu;
 
-	if (dslab_rcu_ready() || dslab_rcu_can_start())
-		return true;
 	for_each_possible_cpu(cpu)
 		if (READ_ONCE(per_cpu_ptr(&dslab_fcpu, cpu)->nr))
 			return true;
-	/* Written under dslab_finq.lock with WRITE_ONCE(). */
-	return READ_ONCE(dslab_finq.nr_pending);
+	return false;
 }
 
-static bool dslab_has_work(void)
+static bool dslab_queued_work(void)
 {
-	return dslab_barrier_pending() || dslab_queued_work();
+	return dslab_ready_work() || dslab_open_records();
 }
 
-static void dslab_runner_wait(void)
+/*
+ * Publish that we are about to sleep and check for work after the full
+ * barrier; see the header.  Leaves the task state set when it returns
+ * false.
+ */
+static bool dslab_runner_arm(bool (*work)(void))
 {
 	set_current_state(TASK_IDLE);
 	WRITE_ONCE(dslab_runner_sleeping, 1);
 	/* Pairs with smp_mb() in dslab_runner_kick(); see the header. */
 	smp_mb();
-	if (dslab_has_work() || kthread_should_stop()) {
-		WRITE_ONCE(dslab_runner_sleeping, 0);
-		__set_current_state(TASK_RUNNING);
-		return;
-	}
-	WRITE_ONCE(dslab_runner_state, "sleeping");
-	schedule();
+	if (!work())
+		return false;
 	WRITE_ONCE(dslab_runner_sleeping, 0);
-	dslab_stat_inc(DSLAB_STAT_RUNNER_WAKEUPS);
-
-	/*
-	 * Batch: give the CPUs one jiffy to queue more records before the
-	 * pass, so that a stream of frees pays one wake-up per jiffy rather
-	 * than one per object.  Enqueuers do not wake us meanwhile (the flag
-	 * is clear); a barrier and kthread_stop() wake us directly, and the
-	 * state is set before they are checked, so neither wake-up is lost.
-	 */
-	set_current_state(TASK_IDLE);
-	if (!dslab_barrier_pending() && !kthread_should_stop())
-		schedule_timeout(1);
 	__set_current_state(TASK_RUNNING);
+	return true;
 }
 
-/* One pass: steal, run, advance the RCU generations. */
-static unsigned long dslab_runner_pass(bool flush)
+/*
+ * Batching.  Records in open blocks wait up to a jiffy from when the runner
+ * first saw them, so a stream of frees does not cost one pass (and one
+ * steal on every CPU) per handful of records; full blocks are run as soon
+ * as they are pending.  The deadline holds across passes, so a CPU that
+ * queues a trickle is served within a jiffy however busy the others keep
+ * the runner.  Runner-private.
+ */
+static bool dslab_open_armed;
+static unsigned long dslab_open_deadline;
+
+/* Are records in open blocks due to be taken?  Starts the clock. */
+static bool dslab_open_due(void)
+{
+	if (!dslab_open_armed) {
+		if (!dslab_open_records())
+			return false;
+		dslab_open_armed = true;
+		dslab_open_deadline = jiffies + 1;
+	}
+	return time_after_eq(jiffies, dslab_open_deadline);
+}
+
+/*
+ * Wait for work.  Returns true when the next pass should also take the
+ * CPUs' open blocks.  A block that fills, an RCU generation, a barrier and
+ * kthread_stop() end the wait at once: each sets what dslab_wake_now()
+ * checks before it wakes us, and we check after publishing
+ * dslab_runner_sleeping.  A kick for a new open block wakes us from an
+ * idle sleep to start the batching clock.
+ */
+static bool dslab_runner_wait(void)
+{
+	for (;;) {
+		if (dslab_runner_arm(dslab_wake_now))
+			return dslab_open_due();
+		if (dslab_open_due()) {
+			WRITE_ONCE(dslab_runner_sleeping, 0);
+			__set_current_state(TASK_RUNNING);
+			return true;
+		}
+		if (dslab_open_armed) {
+			schedule_timeout(max_t(long, dslab_open_deadline - jiffies, 1));
+		} else {
+			WRITE_ONCE(dslab_runner_state, "sleeping");
+			schedule();
+			dslab_stat_inc(DSLAB_STAT_RUNNER_WAKEUPS);
+		}
+		WRITE_ONCE(dslab_runner_sleeping, 0);
+	}
+}
+
+/*
+ * One pass: steal (the open blocks too with @open), run, advance the RCU
+ * generations.  A flush takes everything and waits for a grace period.
+ */
+static unsigned long dslab_runner_pass(bool flush, bool open)
 {
 	struct dslab_loot loot = {
 		.now = LIST_HEAD_INIT(loot.now),
@@ -691,7 +763,9 @@ static unsigned long dslab_runner_pass(bool flush)
 	};
 	unsigned long n;
 
-	dslab_steal(&loot);
+	if (open || flush)
+		dslab_open_armed = false;	/* taking them all now */
+	dslab_steal(&loot, open || flush);
 	/* Compact first: the pool bound in the header relies on it. */
 	dslab_gen_append_all(&dslab_rcu_next, &loot.rcu);
 	dslab_gen_append_all(&dslab_plain_next, &loot.plain);
@@ -725,6 +799,8 @@ static unsigned long dslab_runner_pass(bool flush)
 
 static int dslab_runner_fn(void *unused)
 {
+	bool open = false;
+
 	for (;;) {
 		unsigned long req, flags;
 		bool stop = kthread_should_stop();
@@ -744,7 +820,8 @@ static int dslab_runner_fn(void *unused)
 			 */
 			WRITE_ONCE(dslab_runner_state, "flushing");
 			for (i = 0; i < 64; i++)
-				if (!dslab_runner_pass(true) && !dslab_queued_work())
+				if (!dslab_runner_pass(true, true) &&
+				    !dslab_queued_work())
 					break;
 			/* Pairs with READ_ONCE() in dslab_dtor_barrier(). */
 			smp_store_release(&dslab_barrier_done, req);
@@ -752,11 +829,11 @@ static int dslab_runner_fn(void *unused)
 			if (stop)
 				break;
 		} else {
-			dslab_runner_pass(false);
+			dslab_runner_pass(false, open);
 		}
 		dslab_plain_pool_fill(GFP_KERNEL);
 		cond_resched();
-		dslab_runner_wait();
+		open = dslab_runner_wait();
 	}
 	WRITE_ONCE(dslab_runner_state, "stopped");
 	return 0;
