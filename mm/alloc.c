@@ -50,10 +50,11 @@
  * through a tail call; on the free side that callee restores interrupts.
  *
  * Locking: magazines are per-CPU data, changed by cmpxchg transactions or
- * with interrupts off.  Inside such a section the slow free paths may take
- * class->lock (span.c) and, for an object with destructors, the FinBlock
- * lock (finq.c) and, while a registration is running on its span,
- * span->special_lock (dtor.c); all are irq-safe and ordered as in dslab.h.
+ * with interrupts off.  The slow free paths may take class->lock (span.c)
+ * and, for an object with destructors, the FinBlock lock (finq.c, when a
+ * block fills) and span->special_lock (dtor.c, while a registration runs
+ * on its span); all are irq-safe and ordered as in dslab.h.  Queueing an
+ * object for the runner needs neither a lock nor interrupts off.
  */
 #define pr_fmt(fmt) "dslab: " fmt
 
@@ -507,22 +508,26 @@ dslab_free_check(const void *p, struct dslab_span **spanp, unsigned int *idxp)
 	return DSLAB_FREE_OK;
 }
 
-/* What a free does once it owns the dead object; interrupts off. */
-static __always_inline void dslab_free_dead(struct dslab_span *span,
-					    unsigned int idx, void *obj,
-					    bool rcu)
+/*
+ * What a free does first once it owns the dead object, with preemption
+ * or interrupts off: queue it for the runner if it has to wait (for its
+ * destructors and cleanups, or a grace period).  Queueing needs neither
+ * a lock nor interrupts off.  Returns false when the caller releases it.
+ */
+static __always_inline bool dslab_free_queue(struct dslab_span *span,
+					     unsigned int idx, void *obj,
+					     bool rcu)
 {
-	__this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_FREE]);
+	this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_FREE]);
 	trace_dslab_free(obj);
-	/* Objects with destructors or cleanups go to the runner. */
 	if (unlikely(READ_ONCE(span->meta)) &&
 	    dslab_dtor_on_free(span, idx, obj, rcu))
-		return;
+		return true;
 	if (unlikely(rcu)) {
 		dslab_finq_enqueue_rcu_plain(span, obj);
-		return;
+		return true;
 	}
-	dslab_release_irqoff(span, obj);
+	return false;
 }
 
 /* The bulk free path: interrupts stay off across several objects. */
@@ -537,7 +542,8 @@ static __always_inline void dslab_free_irqoff(const void *p)
 		dslab_report_bad_free(bad, p, span);
 		return;
 	}
-	dslab_free_dead(span, idx, (void *)p, false);
+	if (!dslab_free_queue(span, idx, (void *)p, false))
+		dslab_release_irqoff(span, (void *)p);
 }
 
 /*
@@ -557,9 +563,11 @@ static noinline void dslab_free_slow(struct dslab_span *span, unsigned int idx,
 {
 	unsigned long flags;
 
-	local_irq_save(flags);
-	dslab_free_dead(span, idx, obj, rcu);
-	local_irq_restore(flags);
+	if (!dslab_free_queue(span, idx, obj, rcu)) {
+		local_irq_save(flags);
+		dslab_release_irqoff(span, obj);
+		local_irq_restore(flags);
+	}
 	preempt_enable();
 }
 

@@ -18,10 +18,12 @@
  *   3. dslab_finq.lock               (global block lists; finq.c)
  *   4. class->lock                   (a size class's central list; span.c)
  *   5. dslab_map_lock                (page-map leaf install; span.c)
- * Per-CPU magazines and a CPU's open FinBlocks are protected by disabling
- * interrupts on their CPU (other CPUs reach them through an IPI); the
- * free path may take any of locks 1 to 4 inside such a section, never a
- * sleeping lock.  Documentation/design.rst says what each protects.
+ * Per-CPU magazines and a CPU's open FinBlocks take no lock: they are
+ * changed only on their CPU (cmpxchg transactions or interrupts off for
+ * magazines, one block set per context level for FinBlocks; alloc.c and
+ * finq.c), and other CPUs reach them through an IPI.  The free path may
+ * take any of locks 1 to 4, never a sleeping lock.
+ * Documentation/design.rst says what each protects.
  */
 #ifndef _DSLAB_INTERNAL_H
 #define _DSLAB_INTERNAL_H

@@ -762,7 +762,8 @@ EXPORT_SYMBOL_GPL(dslab_cleanup_cancel);
 /* === Internals: free and run === */
 
 /*
- * From the free paths, interrupts off, object @idx already not live.
+ * From the free paths, preemption or interrupts off, object @idx already
+ * not live.
  * Detach its cleanups and queue the object; its cleanup handles stop
  * working.  The destructor stays in the metadata for the runner.
  */
@@ -771,6 +772,7 @@ bool dslab_dtor_on_free(struct dslab_span *span, unsigned int idx,
 {
 	struct dslab_objmeta *m = &span->meta[idx];
 	struct dslab_special *list, *sp;
+	unsigned long flags = 0, xflags;
 	bool queue, locked;
 
 	/*
@@ -780,7 +782,7 @@ bool dslab_dtor_on_free(struct dslab_span *span, unsigned int idx,
 	 */
 	locked = smp_load_acquire(&span->reg_busy);
 	if (unlikely(locked))
-		spin_lock(&span->special_lock);
+		spin_lock_irqsave(&span->special_lock, flags);
 	/* Write only what is set: fewer dirty lines on the runner's side. */
 	if (m->type)
 		WRITE_ONCE(m->type, NULL);
@@ -788,13 +790,13 @@ bool dslab_dtor_on_free(struct dslab_span *span, unsigned int idx,
 	list = m->specials;
 	if (list) {
 		m->specials = NULL;
-		xa_lock(&dslab_cleanup_ids);
+		xa_lock_irqsave(&dslab_cleanup_ids, xflags);
 		for (sp = list; sp; sp = sp->next)
 			__xa_erase(&dslab_cleanup_ids, sp->id);
-		xa_unlock(&dslab_cleanup_ids);
+		xa_unlock_irqrestore(&dslab_cleanup_ids, xflags);
 	}
 	if (unlikely(locked))
-		spin_unlock(&span->special_lock);
+		spin_unlock_irqrestore(&span->special_lock, flags);
 
 	if (!queue)
 		return false;

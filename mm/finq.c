@@ -6,25 +6,28 @@
  * queuefinalizer, createfing and runfinq), in the kernel.  A FinBlock is a
  * page of records, one per freed object with destructors or cleanups (its
  * detached list of specials) or per plain object freed through
- * dslab_free_rcu().  Records are placed on the freeing CPU's open block
- * with interrupts off and no lock: the open blocks are that CPU's alone.
- * Full blocks go to a pending list, and the runner steals partial ones at
- * each pass by running the steal on their CPU (an IPI, as
- * dslab_drain_cpu_caches() does), so no record waits for a block to fill
- * and the free path takes no per-CPU lock.
+ * dslab_free_rcu().  Records are placed on an open block of the freeing
+ * CPU with no lock and without disabling interrupts: each CPU has its
+ * open blocks per context level (task, softirq, hardirq), a level never
+ * interrupts itself, and an append marks its level busy while it runs.
+ * Full blocks go to a pending list.  The runner steals partial ones by
+ * running the steal on their CPU (an IPI, as dslab_drain_cpu_caches()
+ * does), which skips a level it interrupted in an append, so no record
+ * waits long for a block to fill and the free path takes no per-CPU lock.
  *
  * No loss.  Registration reserves a record slot (dslab_finq_reserve()),
  * and the pool of blocks is kept at least
- *	ceil(reserved / records per block) + 4 * nr_cpu_ids + 3
- * blocks.  Partly filled blocks are the only waste: each CPU's open and
- * open-RCU block (2n), the immediate blocks the runner stole and is
- * running (n; stolen RCU blocks are compacted into their generation
- * before anything runs), and the last block of the next and the in-flight
- * RCU generation (2), plus one for rounding: 3n + 3, with n blocks to
- * spare.  So dslab_finq_enqueue() always finds a block and never
- * allocates.  Plain dslab_free_rcu() records use a separate
- * pool that the runner tops up in process context; when it is exhausted
- * the object's first word is used as the link (counted; documented).
+ *	ceil(reserved / records per block) + (3 * L + 1) * nr_cpu_ids + 3
+ * blocks, L = 3 context levels.  Partly filled blocks are the only waste:
+ * each CPU's open and open-RCU block at each level (2Ln), the immediate
+ * blocks the runner stole and is running (Ln; stolen RCU blocks are
+ * compacted into their generation before anything runs), and the last
+ * block of the next and the in-flight RCU generation (2), plus one for
+ * rounding: 3Ln + 3, with n blocks to spare.  So dslab_finq_enqueue()
+ * always finds a block and never allocates.  Plain dslab_free_rcu()
+ * records use a separate pool that the runner tops up in process context;
+ * when it is exhausted the object's first word is used as the link
+ * (counted; documented).
  *
  * The runner is one kthread, created once at load.  It runs full blocks as
  * soon as they are pending; records in open blocks wait up to a jiffy from
@@ -85,10 +88,17 @@ struct dslab_finblock {
 #define DSLAB_FINBLOCK_RECORDS						\
 	((PAGE_SIZE - sizeof(struct dslab_finblock)) / sizeof(struct dslab_finrec))
 
+/* Context levels records are queued from: task, softirq, hardirq. */
+#define DSLAB_FLEVELS	3
+
 /*
- * Per CPU: records being filled on this CPU.  L: touched only by the CPU
- * itself with interrupts off (the runner's steal runs there too), or by
- * the runner under cpus_read_lock() while the CPU is offline.
+ * Records being filled on one CPU at one context level.  L: written only
+ * by that CPU at that level, between dslab_fcpu_enter() and _exit() (busy
+ * set), or by the runner's steal: on the CPU itself (an IPI, so at
+ * hardirq level or with interrupts off), skipping a level that is busy,
+ * or under cpus_read_lock() while the CPU is offline.  A level is never
+ * interrupted by itself, and the steal never runs inside an append it
+ * could disturb, so appending needs neither a lock nor interrupts off.
  */
 struct dslab_fcpu {
 	struct dslab_finblock *open;		/* L: run as soon as possible */
@@ -96,9 +106,15 @@ struct dslab_fcpu {
 	struct dslab_finblock *open_plain;	/* L: plain RCU frees */
 	void *plain_chain;			/* L: fallback, linked via word 0 */
 	unsigned int nr;			/* L: records queued here */
+	bool busy;				/* L: an append is under way */
 };
 
-static DEFINE_PER_CPU(struct dslab_fcpu, dslab_fcpu);
+static DEFINE_PER_CPU(struct dslab_fcpu [DSLAB_FLEVELS], dslab_fcpu);
+
+static struct dslab_fcpu *dslab_fcpu_of(int cpu, unsigned int lvl)
+{
+	return per_cpu_ptr(&dslab_fcpu[lvl], cpu);
+}
 
 /* Q: dslab_finq.lock */
 static struct {
@@ -150,7 +166,7 @@ static void dslab_finq_exit_blocks(void);
 static unsigned long dslab_blocks_needed(unsigned long reserved)
 {
 	return DIV_ROUND_UP(reserved, DSLAB_FINBLOCK_RECORDS) +
-	       4 * nr_cpu_ids + 3;
+	       (3 * DSLAB_FLEVELS + 1) * nr_cpu_ids + 3;
 }
 
 static struct dslab_finblock *dslab_block_alloc(gfp_t gfp, bool plain)
@@ -257,7 +273,26 @@ static void dslab_runner_kick(void)
 		wake_up_process(dslab_runner);
 }
 
-/* === Queueing (any context) === */
+/* === Queueing (any context but NMI) === */
+
+/* This CPU's records at the caller's context level, marked busy. */
+static struct dslab_fcpu *dslab_fcpu_enter(void)
+{
+	unsigned int lvl = min_t(unsigned int, interrupt_context_level(),
+				 DSLAB_FLEVELS - 1);
+	struct dslab_fcpu *fc = this_cpu_ptr(&dslab_fcpu[lvl]);
+
+	WRITE_ONCE(fc->busy, true);
+	/* The steal interrupts us on this CPU: program order is enough. */
+	barrier();
+	return fc;
+}
+
+static void dslab_fcpu_exit(struct dslab_fcpu *fc)
+{
+	barrier();
+	WRITE_ONCE(fc->busy, false);
+}
 
 /*
  * Add a record to an open block.  Returns true when the runner must be
@@ -269,17 +304,17 @@ static bool dslab_fcpu_add(struct dslab_fcpu *fc, struct dslab_finblock **slot,
 			   struct dslab_special *list)
 {
 	struct dslab_finblock *blk = *slot;
+	unsigned long flags;
 
-	lockdep_assert_irqs_disabled();
 	if (!blk || blk->nr == DSLAB_FINBLOCK_RECORDS) {
-		spin_lock(&dslab_finq.lock);
+		spin_lock_irqsave(&dslab_finq.lock, flags);
 		if (blk) {
 			list_add_tail(&blk->list, pending);
 			WRITE_ONCE(dslab_finq.nr_pending,
 				   dslab_finq.nr_pending + 1);
 		}
 		blk = dslab_block_get(false);
-		spin_unlock(&dslab_finq.lock);
+		spin_unlock_irqrestore(&dslab_finq.lock, flags);
 		*slot = blk;
 		/* The reservation guarantees a block; see the header. */
 		if (WARN_ON_ONCE(!blk))
@@ -296,16 +331,19 @@ static bool dslab_fcpu_add(struct dslab_fcpu *fc, struct dslab_finblock **slot,
  * @list: its detached cleanups; one reserved slot covers them all
  * @rcu: run them only after an RCU grace period
  *
- * Context: Any context, interrupts disabled.  Never allocates or fails.
+ * Context: Any context but NMI, preemption disabled.  Never allocates or
+ * fails.
  */
 void dslab_finq_enqueue(void *obj, struct dslab_special *list, bool rcu)
 {
-	struct dslab_fcpu *fc = this_cpu_ptr(&dslab_fcpu);
+	struct dslab_fcpu *fc = dslab_fcpu_enter();
+	bool kick;
 
-	lockdep_assert_irqs_disabled();
-	if (dslab_fcpu_add(fc, rcu ? &fc->open_rcu : &fc->open,
-			   rcu ? &dslab_finq.pending_rcu : &dslab_finq.pending,
-			   obj, list))
+	kick = dslab_fcpu_add(fc, rcu ? &fc->open_rcu : &fc->open,
+			      rcu ? &dslab_finq.pending_rcu : &dslab_finq.pending,
+			      obj, list);
+	dslab_fcpu_exit(fc);
+	if (kick)
 		dslab_runner_kick();
 }
 
@@ -314,26 +352,26 @@ void dslab_finq_enqueue(void *obj, struct dslab_special *list, bool rcu)
  * @span: its span
  * @obj: the object, no longer live, with no specials
  *
- * Context: Any context, interrupts disabled.  Never allocates.
+ * Context: Any context but NMI, preemption disabled.  Never allocates.
  */
 void dslab_finq_enqueue_rcu_plain(struct dslab_span *span, void *obj)
 {
-	struct dslab_fcpu *fc = this_cpu_ptr(&dslab_fcpu);
+	struct dslab_fcpu *fc = dslab_fcpu_enter();
 	struct dslab_finblock *blk;
+	unsigned long flags;
 	bool kick = true;
 
-	lockdep_assert_irqs_disabled();
 	dslab_stat_inc(DSLAB_STAT_RCU_FREED);
 	blk = fc->open_plain;
 	if (!blk || blk->nr == DSLAB_FINBLOCK_RECORDS) {
-		spin_lock(&dslab_finq.lock);
+		spin_lock_irqsave(&dslab_finq.lock, flags);
 		if (blk) {
 			list_add_tail(&blk->list, &dslab_finq.pending_plain);
 			WRITE_ONCE(dslab_finq.nr_pending,
 				   dslab_finq.nr_pending + 1);
 		}
 		blk = dslab_block_get(true);
-		spin_unlock(&dslab_finq.lock);
+		spin_unlock_irqrestore(&dslab_finq.lock, flags);
 		fc->open_plain = blk;
 	}
 	if (blk) {
@@ -343,9 +381,10 @@ void dslab_finq_enqueue_rcu_plain(struct dslab_span *span, void *obj)
 		/* Pool exhausted: link through the object (see header). */
 		*(void **)obj = fc->plain_chain;
 		fc->plain_chain = obj;
-		__this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_RCU_FALLBACK]);
+		dslab_stat_inc(DSLAB_STAT_RCU_FALLBACK);
 	}
 	WRITE_ONCE(fc->nr, fc->nr + 1);
+	dslab_fcpu_exit(fc);
 	if (kick)
 		dslab_runner_kick();
 }
@@ -406,11 +445,14 @@ struct dslab_loot {
 	unsigned long records;
 };
 
-/* Take one CPU's open blocks: on that CPU, or while it is offline. */
-static void dslab_steal_cpu(struct dslab_fcpu *fc, struct dslab_loot *loot)
+/* Take one level's open blocks: on its CPU, or while that is offline. */
+static void dslab_steal_level(struct dslab_fcpu *fc, struct dslab_loot *loot)
 {
 	void *c;
 
+	/* Interrupted in an append: its records wait for the next steal. */
+	if (READ_ONCE(fc->busy) || !fc->nr)
+		return;
 	if (fc->open && fc->open->nr) {
 		list_add_tail(&fc->open->list, &loot->now);
 		fc->open = NULL;
@@ -432,10 +474,29 @@ static void dslab_steal_cpu(struct dslab_fcpu *fc, struct dslab_loot *loot)
 	WRITE_ONCE(fc->nr, 0);
 }
 
-/* IPI handler: interrupts are off, as for every enqueuer on this CPU. */
+static void dslab_steal_cpu(int cpu, struct dslab_loot *loot)
+{
+	unsigned int lvl;
+
+	for (lvl = 0; lvl < DSLAB_FLEVELS; lvl++)
+		dslab_steal_level(dslab_fcpu_of(cpu, lvl), loot);
+}
+
+/* IPI handler (or a direct call with interrupts off on the runner's CPU). */
 static void dslab_steal_local(void *loot)
 {
-	dslab_steal_cpu(this_cpu_ptr(&dslab_fcpu), loot);
+	dslab_steal_cpu(smp_processor_id(), loot);
+}
+
+/* Records queued on @cpu, at any level. */
+static unsigned long dslab_cpu_records(int cpu)
+{
+	unsigned long n = 0;
+	unsigned int lvl;
+
+	for (lvl = 0; lvl < DSLAB_FLEVELS; lvl++)
+		n += READ_ONCE(dslab_fcpu_of(cpu, lvl)->nr);
+	return n;
 }
 
 /* Take the pending lists and, with @open, every CPU's open blocks. */
@@ -448,14 +509,14 @@ static void dslab_steal(struct dslab_loot *loot, bool open)
 		goto pending;
 	cpus_read_lock();
 	for_each_possible_cpu(cpu) {
-		if (!READ_ONCE(per_cpu_ptr(&dslab_fcpu, cpu)->nr))
+		if (!dslab_cpu_records(cpu))
 			continue;
 		if (cpu_online(cpu)) {
 			smp_call_function_single(cpu, dslab_steal_local, loot, 1);
 		} else {
 			/* Nobody queues on an offline CPU; it stays offline. */
 			local_irq_save(flags);
-			dslab_steal_cpu(per_cpu_ptr(&dslab_fcpu, cpu), loot);
+			dslab_steal_cpu(cpu, loot);
 			local_irq_restore(flags);
 		}
 	}
@@ -670,7 +731,7 @@ static bool dslab_open_records(void)
 	int cpu;
 
 	for_each_possible_cpu(cpu)
-		if (READ_ONCE(per_cpu_ptr(&dslab_fcpu, cpu)->nr))
+		if (dslab_cpu_records(cpu))
 			return true;
 	return false;
 }
@@ -893,7 +954,7 @@ void dslab_finq_stats(struct dslab_finq_stats *st)
 	int cpu;
 
 	for_each_possible_cpu(cpu)
-		queued += READ_ONCE(per_cpu_ptr(&dslab_fcpu, cpu)->nr);
+		queued += dslab_cpu_records(cpu);
 	spin_lock_irqsave(&dslab_finq.lock, flags);
 	st->blocks_total = dslab_finq.nr_blocks + dslab_finq.nr_plain;
 	st->blocks_free = dslab_finq.nr_free + dslab_finq.nr_free_plain;
@@ -975,21 +1036,25 @@ err_free:
 static void dslab_finq_exit_blocks(void)
 {
 	struct dslab_finblock *blk, *tmp;
+	struct dslab_fcpu *fc;
+	unsigned int lvl;
 	int cpu;
 
 	for_each_possible_cpu(cpu) {
-		struct dslab_fcpu *fc = per_cpu_ptr(&dslab_fcpu, cpu);
-
-		/* Drained by the runner's last pass; empty blocks remain. */
-		if (fc->open)
-			list_add(&fc->open->list, &dslab_finq.free);
-		if (fc->open_rcu)
-			list_add(&fc->open_rcu->list, &dslab_finq.free);
-		if (fc->open_plain)
-			list_add(&fc->open_plain->list, &dslab_finq.free_plain);
-		fc->open = NULL;
-		fc->open_rcu = NULL;
-		fc->open_plain = NULL;
+		for (lvl = 0; lvl < DSLAB_FLEVELS; lvl++) {
+			fc = dslab_fcpu_of(cpu, lvl);
+			/* Drained by the runner's last pass; empty blocks remain. */
+			if (fc->open)
+				list_add(&fc->open->list, &dslab_finq.free);
+			if (fc->open_rcu)
+				list_add(&fc->open_rcu->list, &dslab_finq.free);
+			if (fc->open_plain)
+				list_add(&fc->open_plain->list,
+					 &dslab_finq.free_plain);
+			fc->open = NULL;
+			fc->open_rcu = NULL;
+			fc->open_plain = NULL;
+		}
 	}
 	list_for_each_entry_safe(blk, tmp, &dslab_finq.free, list)
 		kfree(blk);
