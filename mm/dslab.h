@@ -374,8 +374,7 @@ struct dslab_finq_stats {
 int dslab_finq_reserve(gfp_t gfp);
 void dslab_finq_unreserve(void);
 void dslab_finq_unreserve_n(unsigned long n);
-/* Never fails, never allocates; any context. */
-void dslab_finq_enqueue(void *obj, struct dslab_special *list, bool rcu);
+/* dslab_finq_enqueue() (never fails, never allocates) is in finq.h. */
 /* Plain object (no specials) freed through dslab_free_rcu(). */
 void dslab_finq_enqueue_rcu_plain(struct dslab_span *span, void *obj);
 void dslab_finq_stats(struct dslab_finq_stats *st);

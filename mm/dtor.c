@@ -53,6 +53,7 @@
 #include <trace/events/dslab.h>
 
 #include "dslab.h"
+#include "finq.h"
 
 /* === Data === */
 

@@ -70,46 +70,11 @@
 #include <linux/wait.h>
 
 #include "dslab.h"
+#include "finq.h"
 
 /* === Data === */
 
-struct dslab_finrec {
-	void *obj;
-	struct dslab_special *list;	/* its cleanups (none in plain blocks) */
-};
-
-struct dslab_finblock {
-	struct list_head list;		/* Q: free, pending or runner list */
-	unsigned int nr;		/* records used (its CPU, or the runner) */
-	bool plain;			/* I: from the plain-RCU pool */
-	struct dslab_finrec rec[];
-};
-
-#define DSLAB_FINBLOCK_RECORDS						\
-	((PAGE_SIZE - sizeof(struct dslab_finblock)) / sizeof(struct dslab_finrec))
-
-/* Context levels records are queued from: task, softirq, hardirq. */
-#define DSLAB_FLEVELS	3
-
-/*
- * Records being filled on one CPU at one context level.  L: written only
- * by that CPU at that level, between dslab_fcpu_enter() and _exit() (busy
- * set), or by the runner's steal: on the CPU itself (an IPI, so at
- * hardirq level or with interrupts off), skipping a level that is busy,
- * or under cpus_read_lock() while the CPU is offline.  A level is never
- * interrupted by itself, and the steal never runs inside an append it
- * could disturb, so appending needs neither a lock nor interrupts off.
- */
-struct dslab_fcpu {
-	struct dslab_finblock *open;		/* L: run as soon as possible */
-	struct dslab_finblock *open_rcu;	/* L: run after a grace period */
-	struct dslab_finblock *open_plain;	/* L: plain RCU frees */
-	void *plain_chain;			/* L: fallback, linked via word 0 */
-	unsigned int nr;			/* L: records queued here */
-	bool busy;				/* L: an append is under way */
-};
-
-static DEFINE_PER_CPU(struct dslab_fcpu [DSLAB_FLEVELS], dslab_fcpu);
+DEFINE_PER_CPU(struct dslab_fcpu [DSLAB_FLEVELS], dslab_fcpu);
 
 static struct dslab_fcpu *dslab_fcpu_of(int cpu, unsigned int lvl)
 {
@@ -275,25 +240,6 @@ static void dslab_runner_kick(void)
 
 /* === Queueing (any context but NMI) === */
 
-/* This CPU's records at the caller's context level, marked busy. */
-static struct dslab_fcpu *dslab_fcpu_enter(void)
-{
-	unsigned int lvl = min_t(unsigned int, interrupt_context_level(),
-				 DSLAB_FLEVELS - 1);
-	struct dslab_fcpu *fc = this_cpu_ptr(&dslab_fcpu[lvl]);
-
-	WRITE_ONCE(fc->busy, true);
-	/* The steal interrupts us on this CPU: program order is enough. */
-	barrier();
-	return fc;
-}
-
-static void dslab_fcpu_exit(struct dslab_fcpu *fc)
-{
-	barrier();
-	WRITE_ONCE(fc->busy, false);
-}
-
 /*
  * Add a record to an open block.  Returns true when the runner must be
  * kicked: the record is its block's first, or it made a full block
@@ -326,17 +272,20 @@ static bool dslab_fcpu_add(struct dslab_fcpu *fc, struct dslab_finblock **slot,
 }
 
 /**
- * dslab_finq_enqueue() - queue a dead object for the runner
+ * dslab_finq_enqueue_slow() - queue a record that needs a new open block
+ * @fc: the caller's level, from dslab_fcpu_enter(); left by this function
  * @obj: the object, no longer live; its destructor stays in its metadata
  * @list: its detached cleanups; one reserved slot covers them all
  * @rcu: run them only after an RCU grace period
  *
- * Context: Any context but NMI, preemption disabled.  Never allocates or
- * fails.
+ * The out-of-line part of dslab_finq_enqueue() (finq.h): the open block is
+ * full or missing.
+ *
+ * Context: Any context but NMI, preemption disabled.  Never allocates.
  */
-void dslab_finq_enqueue(void *obj, struct dslab_special *list, bool rcu)
+void dslab_finq_enqueue_slow(struct dslab_fcpu *fc, void *obj,
+			     struct dslab_special *list, bool rcu)
 {
-	struct dslab_fcpu *fc = dslab_fcpu_enter();
 	bool kick;
 
 	kick = dslab_fcpu_add(fc, rcu ? &fc->open_rcu : &fc->open,

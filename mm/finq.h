@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * dslab FinBlocks: the record types and the append fast path.
+ *
+ * Internal to dslab: finq.c owns the queue and the runner (its header
+ * comment has the design, the no-loss bound and the wake-up argument);
+ * this header lets the free path (dtor.c) append a record to its CPU's
+ * open block inline, without a call, and leaves through
+ * dslab_finq_enqueue_slow() only when that block is full or missing.
+ */
+#ifndef _DSLAB_FINQ_H
+#define _DSLAB_FINQ_H
+
+#include <linux/percpu.h>
+#include <linux/preempt.h>
+
+#include "dslab.h"
+
+/* === Data === */
+
+struct dslab_finrec {
+	void *obj;
+	struct dslab_special *list;	/* its cleanups (none in plain blocks) */
+};
+
+struct dslab_finblock {
+	struct list_head list;		/* Q: free, pending or runner list */
+	unsigned int nr;		/* records used (its CPU, or the runner) */
+	bool plain;			/* I: from the plain-RCU pool */
+	struct dslab_finrec rec[];
+};
+
+#define DSLAB_FINBLOCK_RECORDS						\
+	((PAGE_SIZE - sizeof(struct dslab_finblock)) / sizeof(struct dslab_finrec))
+
+/* Context levels records are queued from: task, softirq, hardirq. */
+#define DSLAB_FLEVELS	3
+
+/*
+ * Records being filled on one CPU at one context level.  L: written only
+ * by that CPU at that level, between dslab_fcpu_enter() and _exit() (busy
+ * set), or by the runner's steal: on the CPU itself (an IPI, so at
+ * hardirq level or with interrupts off), skipping a level that is busy,
+ * or under cpus_read_lock() while the CPU is offline.  A level is never
+ * interrupted by itself, and the steal never runs inside an append it
+ * could disturb, so appending needs neither a lock nor interrupts off.
+ */
+struct dslab_fcpu {
+	struct dslab_finblock *open;		/* L: run as soon as possible */
+	struct dslab_finblock *open_rcu;	/* L: run after a grace period */
+	struct dslab_finblock *open_plain;	/* L: plain RCU frees */
+	void *plain_chain;			/* L: fallback, linked via word 0 */
+	unsigned int nr;			/* L: records queued here */
+	bool busy;				/* L: an append is under way */
+};
+
+DECLARE_PER_CPU(struct dslab_fcpu [DSLAB_FLEVELS], dslab_fcpu);
+
+/* === Appending (any context but NMI, preemption disabled) === */
+
+/* This CPU's records at the caller's context level, marked busy. */
+static __always_inline struct dslab_fcpu *dslab_fcpu_enter(void)
+{
+	unsigned int lvl = min_t(unsigned int, interrupt_context_level(),
+				 DSLAB_FLEVELS - 1);
+	struct dslab_fcpu *fc = this_cpu_ptr(&dslab_fcpu[lvl]);
+
+	WRITE_ONCE(fc->busy, true);
+	/* The steal interrupts us on this CPU: program order is enough. */
+	barrier();
+	return fc;
+}
+
+static __always_inline void dslab_fcpu_exit(struct dslab_fcpu *fc)
+{
+	barrier();
+	WRITE_ONCE(fc->busy, false);
+}
+
+void dslab_finq_enqueue_slow(struct dslab_fcpu *fc, void *obj,
+			     struct dslab_special *list, bool rcu);
+
+/**
+ * dslab_finq_enqueue() - queue a dead object for the runner
+ * @obj: the object, no longer live; its destructor stays in its metadata
+ * @list: its detached cleanups; one reserved slot covers them all
+ * @rcu: run them only after an RCU grace period
+ *
+ * The common case appends to an open block that already holds a record,
+ * so it never has to kick the runner (the block's first record did).
+ *
+ * Context: Any context but NMI, preemption disabled.  Never allocates or
+ * fails.
+ */
+static __always_inline void dslab_finq_enqueue(void *obj,
+					       struct dslab_special *list,
+					       bool rcu)
+{
+	struct dslab_fcpu *fc = dslab_fcpu_enter();
+	struct dslab_finblock *blk = rcu ? fc->open_rcu : fc->open;
+
+	if (unlikely(!blk || !blk->nr || blk->nr == DSLAB_FINBLOCK_RECORDS)) {
+		dslab_finq_enqueue_slow(fc, obj, list, rcu);
+		return;
+	}
+	blk->rec[blk->nr++] = (struct dslab_finrec){ .obj = obj, .list = list };
+	WRITE_ONCE(fc->nr, fc->nr + 1);
+	dslab_fcpu_exit(fc);
+}
+
+#endif /* _DSLAB_FINQ_H */
