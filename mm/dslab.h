@@ -96,28 +96,20 @@ struct dslab_objmeta;
  * S special_lock (readers without it: see dtor.c); A atomic bitops.
  */
 struct dslab_span {
-	/* The central list's fields, on a line of their own (see below). */
-	struct list_head list;		/* C: on class partial or empty list */
-	void *freelist;			/* C: free objects, linked through word 0 */
-	unsigned int nfree;		/* C: objects on freelist */
-	bool on_partial;		/* C: span is on class->partial */
-	struct rcu_head rcu;
-
-	/*
-	 * What every alloc and free reads, and the live bits they flip.  A
-	 * CPU giving objects back to the central list (the runner, a remote
-	 * free) writes the line above; kept apart, it does not take the
-	 * line the CPU still freeing into the same span reads on every free.
-	 */
-	void *base ____cacheline_aligned_in_smp;	/* I: first byte */
+	void *base;			/* I: first byte */
 	unsigned int class;		/* I: size class or DSLAB_CLASS_LARGE */
 	unsigned int size;		/* I: object size */
 	unsigned int nelems;		/* I: objects in the span */
 	unsigned int npages;		/* I: pages in the span */
 	u32 div_magic;			/* I: see dslab_class_info */
+	struct list_head list;		/* C: on class partial or empty list */
+	void *freelist;			/* C: free objects, linked through word 0 */
+	unsigned int nfree;		/* C: objects on freelist */
+	bool on_partial;		/* C: span is on class->partial */
+	spinlock_t special_lock;	/* protects meta[] contents */
 	bool reg_busy;			/* S: a registration is in progress */
 	struct dslab_objmeta *meta;	/* S: written once under special_lock */
-	spinlock_t special_lock;	/* protects meta[] contents */
+	struct rcu_head rcu;
 	unsigned long live[];		/* A: bit per object, set while live */
 };
 
