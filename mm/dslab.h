@@ -176,7 +176,8 @@ static __always_inline struct dslab_span *dslab_span_lookup(const void *ptr)
  * span (checked by the size-class tests).
  *
  * Context: Any context.
- * Return: the object index, or span->nelems when @ptr is in the tail.
+ * Return: the object index; span->nelems or more when @ptr is in the tail
+ * (every caller compares it with span->nelems, so it is not clamped).
  */
 static __always_inline unsigned int
 dslab_span_index(const struct dslab_span *span, const void *ptr,
@@ -191,7 +192,7 @@ dslab_span_index(const struct dslab_span *span, const void *ptr,
 	}
 	idx = ((u64)off * span->div_magic) >> 32;
 	*offset = off - (unsigned long)idx * span->size;
-	return min(idx, span->nelems);
+	return idx;
 }
 
 /* The span of an object the caller owns (allocated or being allocated). */
