@@ -96,20 +96,27 @@ struct dslab_objmeta;
  * S special_lock (readers without it: see dtor.c); A atomic bitops.
  */
 struct dslab_span {
+	/* Off the lookup path: lists, RCU, registration. */
+	struct list_head list;		/* C: on class partial or empty list */
+	void *freelist;			/* C: free objects, linked through word 0 */
+	struct rcu_head rcu;
+	unsigned int nfree;		/* C: objects on freelist */
+	unsigned int npages;		/* I: pages in the span */
+	spinlock_t special_lock;	/* protects meta[] contents */
+	bool on_partial;		/* C: span is on class->partial */
+	bool reg_busy;			/* S: a registration is in progress */
+	struct dslab_objmeta *meta;	/* S: written once under special_lock */
+
+	/*
+	 * What a lookup (find, ksize, free) reads, then the live bits: 32
+	 * bytes with the first bitmap word, so one cache line in the usual
+	 * kmalloc-96 descriptor.
+	 */
 	void *base;			/* I: first byte */
 	unsigned int class;		/* I: size class or DSLAB_CLASS_LARGE */
 	unsigned int size;		/* I: object size */
 	unsigned int nelems;		/* I: objects in the span */
-	unsigned int npages;		/* I: pages in the span */
 	u32 div_magic;			/* I: see dslab_class_info */
-	struct list_head list;		/* C: on class partial or empty list */
-	void *freelist;			/* C: free objects, linked through word 0 */
-	unsigned int nfree;		/* C: objects on freelist */
-	bool on_partial;		/* C: span is on class->partial */
-	spinlock_t special_lock;	/* protects meta[] contents */
-	bool reg_busy;			/* S: a registration is in progress */
-	struct dslab_objmeta *meta;	/* S: written once under special_lock */
-	struct rcu_head rcu;
 	unsigned long live[];		/* A: bit per object, set while live */
 };
 
