@@ -664,7 +664,7 @@ EXPORT_SYMBOL_GPL(dslab_alloc);
  * pointer dslab did not allocate is reported (rate-limited), counted and
  * otherwise ignored.
  *
- * Context: Any context.
+ * Context: Any context but NMI (like kfree()), hardirq included.
  */
 void dslab_free(const void *obj)
 {
@@ -683,7 +683,7 @@ EXPORT_SYMBOL_GPL(dslab_free);
  * inside rcu_read_lock() may keep using @obj.  One grace period covers a
  * whole batch.  The object is no longer live for its owner at once.
  *
- * Context: Any context.
+ * Context: Any context but NMI (like kfree()), hardirq included.
  */
 void dslab_free_rcu(const void *obj)
 {
@@ -765,7 +765,7 @@ EXPORT_SYMBOL_GPL(dslab_alloc_bulk);
  * @nr: number of objects
  * @objs: the objects, each as for dslab_free()
  *
- * Context: Any context.
+ * Context: Any context but NMI (like kfree()), hardirq included.
  */
 void dslab_free_bulk(size_t nr, void **objs)
 {

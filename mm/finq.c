@@ -94,6 +94,7 @@ static struct {
 	unsigned long nr_plain;		/* Q: plain-pool blocks */
 	unsigned long nr_free_plain;	/* Q */
 	unsigned long nr_pending;	/* Q: blocks on the pending lists */
+	unsigned long pending_records;	/* Q: records in those blocks */
 	unsigned long reserved;		/* Q: record slots promised */
 	unsigned long barrier_req;	/* Q: barrier requests issued */
 } dslab_finq;
@@ -240,6 +241,17 @@ static void dslab_runner_kick(void)
 
 /* === Queueing (any context but NMI) === */
 
+/* A full open block goes to @pending; its records leave the CPU's count. */
+static void dslab_block_pend(struct dslab_fcpu *fc, struct dslab_finblock *blk,
+			     struct list_head *pending)
+{
+	lockdep_assert_held(&dslab_finq.lock);
+	list_add_tail(&blk->list, pending);
+	WRITE_ONCE(dslab_finq.nr_pending, dslab_finq.nr_pending + 1);
+	dslab_finq.pending_records += blk->nr;
+	WRITE_ONCE(fc->nr, fc->nr - blk->nr);
+}
+
 /*
  * Add a record to an open block.  Returns true when the runner must be
  * kicked: the record is its block's first, or it made a full block
@@ -254,11 +266,8 @@ static bool dslab_fcpu_add(struct dslab_fcpu *fc, struct dslab_finblock **slot,
 
 	if (!blk || blk->nr == DSLAB_FINBLOCK_RECORDS) {
 		spin_lock_irqsave(&dslab_finq.lock, flags);
-		if (blk) {
-			list_add_tail(&blk->list, pending);
-			WRITE_ONCE(dslab_finq.nr_pending,
-				   dslab_finq.nr_pending + 1);
-		}
+		if (blk)
+			dslab_block_pend(fc, blk, pending);
 		blk = dslab_block_get(false);
 		spin_unlock_irqrestore(&dslab_finq.lock, flags);
 		*slot = blk;
@@ -314,11 +323,8 @@ void dslab_finq_enqueue_rcu_plain(struct dslab_span *span, void *obj)
 	blk = fc->open_plain;
 	if (!blk || blk->nr == DSLAB_FINBLOCK_RECORDS) {
 		spin_lock_irqsave(&dslab_finq.lock, flags);
-		if (blk) {
-			list_add_tail(&blk->list, &dslab_finq.pending_plain);
-			WRITE_ONCE(dslab_finq.nr_pending,
-				   dslab_finq.nr_pending + 1);
-		}
+		if (blk)
+			dslab_block_pend(fc, blk, &dslab_finq.pending_plain);
 		blk = dslab_block_get(true);
 		spin_unlock_irqrestore(&dslab_finq.lock, flags);
 		fc->open_plain = blk;
@@ -478,6 +484,9 @@ pending:
 	list_splice_tail_init(&dslab_finq.pending_rcu, &loot->rcu);
 	list_splice_tail_init(&dslab_finq.pending_plain, &loot->plain);
 	WRITE_ONCE(dslab_finq.nr_pending, 0);
+	WRITE_ONCE(dslab_runner_held,
+		   dslab_runner_held + dslab_finq.pending_records);
+	dslab_finq.pending_records = 0;
 	spin_unlock_irqrestore(&dslab_finq.lock, flags);
 }
 
@@ -905,12 +914,13 @@ void dslab_finq_stats(struct dslab_finq_stats *st)
 	for_each_possible_cpu(cpu)
 		queued += dslab_cpu_records(cpu);
 	spin_lock_irqsave(&dslab_finq.lock, flags);
+	queued += dslab_finq.pending_records;
 	st->blocks_total = dslab_finq.nr_blocks + dslab_finq.nr_plain;
 	st->blocks_free = dslab_finq.nr_free + dslab_finq.nr_free_plain;
 	st->blocks_pending = dslab_finq.nr_pending;
 	st->records_reserved = dslab_finq.reserved;
 	spin_unlock_irqrestore(&dslab_finq.lock, flags);
-	/* Queued on CPUs, or taken by the runner and not yet run. */
+	/* In open or pending blocks, or taken by the runner, not yet run. */
 	st->records_pending = queued + READ_ONCE(dslab_runner_held);
 	st->largest_batch = READ_ONCE(dslab_largest_batch);
 	st->dtor_ns = READ_ONCE(dslab_dtor_ns);

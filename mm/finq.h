@@ -50,7 +50,7 @@ struct dslab_fcpu {
 	struct dslab_finblock *open_rcu;	/* L: run after a grace period */
 	struct dslab_finblock *open_plain;	/* L: plain RCU frees */
 	void *plain_chain;			/* L: fallback, linked via word 0 */
-	unsigned int nr;			/* L: records queued here */
+	unsigned int nr;			/* L: records in open blocks, chain */
 	bool busy;				/* L: an append is under way */
 };
 
