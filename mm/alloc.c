@@ -21,11 +21,21 @@
  * the CPU number modulo DSLAB_MAG_CPUS), so a commit on another CPU than
  * the reads fails too.  The pop needs nothing else: it reads the state
  * and the top slot through one CPU's pointer and commits only if that CPU
- * is still the current one and its magazine unchanged.  The push writes
- * the slot above the top before it commits, so it runs with preemption
- * disabled: a task migrated in between would write into another CPU's
- * array.  Everything else that changes a magazine (refill, flush, bulk,
- * drain) runs with interrupts off on its CPU and also moves the id on.
+ * is still the current one and its magazine unchanged.
+ *
+ * Writing a slot is different.  A push writes the slot above the top and
+ * then commits; it runs with preemption disabled (a task migrated in
+ * between would write into another CPU's array), but a push interrupted
+ * between reading the state and writing would write to an index that an
+ * interrupt's own push may have filled and committed meanwhile.  So
+ * whatever writes slots (a push, the stocking of a refill) holds the
+ * CPU's dslab_mag_writer flag, and an interrupt that finds the flag set
+ * does not write the magazine: it gives the object to the central list
+ * instead, as SLUB's sheaves fall back when their local_trylock() fails.
+ * Pops, bulk pops and drains only read slots and lower the count, so they
+ * need no flag: an interrupted push then fails its commit and writes
+ * again at the new top.  Everything but the fast paths (refill, flush,
+ * bulk, drain) runs with interrupts off and moves the id on too.
  *
  * Every object has a "live" bit in its span, set at allocation and cleared
  * with test_and_clear_bit() at free.  The bit is what dslab_find_object()
@@ -96,6 +106,9 @@ static_assert(DSLAB_MAG_MAX <= DSLAB_MAG_COUNT_MASK);
 
 /* Per class, per CPU: changed only on the owning CPU (see the header). */
 static struct dslab_mag __percpu *dslab_mags[DSLAB_NR_CLASSES];
+
+/* Per CPU: someone on this CPU is writing slots of its magazines. */
+static DEFINE_PER_CPU(bool, dslab_mag_writer);
 
 bool dslab_debug;
 EXPORT_SYMBOL_NS_GPL(dslab_debug, DSLAB_INTERNAL);
@@ -208,6 +221,27 @@ static void dslab_mag_set(struct dslab_mag *mag, unsigned int count)
 	WRITE_ONCE(mag->state, dslab_mag_next(READ_ONCE(mag->state), count));
 }
 
+/*
+ * Become this CPU's magazine writer, with preemption or interrupts off.
+ * False when we interrupted the writer: leave its magazines alone.  The
+ * flag is only ever read and written on its own CPU, by code that cannot
+ * migrate, so program order is all the ordering it needs.
+ */
+static __always_inline bool dslab_mag_write_begin(void)
+{
+	if (unlikely(__this_cpu_read(dslab_mag_writer)))
+		return false;
+	__this_cpu_write(dslab_mag_writer, true);
+	barrier();
+	return true;
+}
+
+static __always_inline void dslab_mag_write_end(void)
+{
+	barrier();
+	__this_cpu_write(dslab_mag_writer, false);
+}
+
 static void dslab_mag_flush(unsigned int class, struct dslab_mag *mag)
 {
 	unsigned int count = dslab_mag_get(mag) - mag->cap / 2;
@@ -217,18 +251,23 @@ static void dslab_mag_flush(unsigned int class, struct dslab_mag *mag)
 	dslab_central_put(class, &mag->objs[count], mag->cap / 2);
 }
 
-/* Push onto this CPU's magazine with interrupts off. */
+/* Push onto this CPU's magazine (or the central list) with irqs off. */
 static void dslab_mag_push_irqoff(unsigned int class, void *obj)
 {
 	struct dslab_mag *mag = this_cpu_ptr(dslab_mags[class]);
 	unsigned int count;
 
 	lockdep_assert_irqs_disabled();
+	if (unlikely(!dslab_mag_write_begin())) {
+		dslab_central_put(class, &obj, 1);
+		return;
+	}
 	if (dslab_mag_get(mag) == mag->cap)
 		dslab_mag_flush(class, mag);
 	count = dslab_mag_get(mag);
 	WRITE_ONCE(mag->objs[count], obj);
 	dslab_mag_set(mag, count + 1);
+	dslab_mag_write_end();
 }
 
 static noinline void dslab_release_slow(struct dslab_span *span, void *obj)
@@ -313,11 +352,14 @@ static void *dslab_alloc_refill(unsigned int class, gfp_t gfp)
 		unsigned int count;
 
 		local_irq_save(flags);
-		mag = this_cpu_ptr(dslab_mags[class]);
-		count = dslab_mag_get(mag);
-		k = min(n, mag->cap - count);
-		memcpy(&mag->objs[count], batch, k * sizeof(void *));
-		dslab_mag_set(mag, count + k);
+		if (likely(dslab_mag_write_begin())) {
+			mag = this_cpu_ptr(dslab_mags[class]);
+			count = dslab_mag_get(mag);
+			k = min(n, mag->cap - count);
+			memcpy(&mag->objs[count], batch, k * sizeof(void *));
+			dslab_mag_set(mag, count + k);
+			dslab_mag_write_end();
+		}
 		local_irq_restore(flags);
 		if (k < n)
 			dslab_central_put(class, batch + k, n - k);
@@ -607,19 +649,30 @@ static __always_inline void dslab_free_common(const void *p, bool rcu)
 		dslab_free_slow(span, idx, (void *)p, rcu);
 		return;
 	}
+	/* Interrupting this CPU's writer: the flush path goes around it. */
+	if (unlikely(!dslab_mag_write_begin())) {
+		dslab_free_flush(span->class, (void *)p);
+		return;
+	}
 	pmag = dslab_mags[span->class];
 	mag = this_cpu_ptr(pmag);
 	do {
 		old = READ_ONCE(mag->state);
 		count = dslab_mag_count(old);
 		if (unlikely(count == mag->cap)) {
+			dslab_mag_write_end();
 			dslab_free_flush(span->class, (void *)p);
 			return;
 		}
-		/* Above the top: an interrupt's push may overwrite it. */
+		/*
+		 * Above the top.  Only a pop (or a drain) can interrupt us
+		 * here, and it leaves this slot above the top; our commit then
+		 * fails and we write again at the new top.
+		 */
 		WRITE_ONCE(mag->objs[count], (void *)p);
 	} while (unlikely(this_cpu_cmpxchg(pmag->state, old,
 					   dslab_mag_next(old, count + 1)) != old));
+	dslab_mag_write_end();
 	this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_FREE]);
 	this_cpu_dec(dslab_cpu_stats.inuse[span->class]);
 	preempt_enable();
