@@ -823,6 +823,48 @@ static void dslab_alloc_concurrent(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, dslab_test_stat(BAD_FREE), bad0);
 }
 
+/*
+ * A free that interrupts this CPU's magazine writer (in the middle of a
+ * push) must not write the magazine: it goes to the central list.  The
+ * writer flag is set by hand, which is exactly what such an interrupt
+ * finds.
+ */
+static void dslab_alloc_interrupted_writer(struct kunit *test)
+{
+	unsigned int class = dslab_size_class(64), before, during, after;
+	u64 free0 = dslab_test_stat(FREE);
+	long inuse0 = dslab_objects_inuse();
+	void *obj, *again;
+
+	preempt_disable();
+	obj = dslab_alloc(64, GFP_ATOMIC);
+	if (!obj) {
+		preempt_enable();
+		KUNIT_ASSERT_NOT_NULL(test, obj);
+	}
+	before = dslab_test_mag_count(class);
+	dslab_test_mag_writer(true);
+	dslab_free(obj);
+	during = dslab_test_mag_count(class);
+	dslab_test_mag_writer(false);
+	after = dslab_test_mag_count(class);
+	preempt_enable();
+
+	KUNIT_EXPECT_EQ_MSG(test, during, before,
+			    "a free under a busy writer wrote the magazine");
+	KUNIT_EXPECT_EQ(test, after, before);
+	KUNIT_EXPECT_EQ(test, dslab_ksize(obj), (size_t)0);
+	KUNIT_EXPECT_EQ(test, dslab_test_stat(FREE) - free0, (u64)1);
+	KUNIT_EXPECT_EQ(test, dslab_objects_inuse(), inuse0);
+
+	/* The object is whole and allocatable again, from the central list. */
+	dslab_shrink();
+	again = dslab_alloc(64, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, again);
+	KUNIT_EXPECT_EQ(test, dslab_ksize(again), (size_t)dslab_classes[class].size);
+	dslab_free(again);
+}
+
 /* Frees of pointers dslab never allocated: counted exactly, no damage. */
 static void dslab_alloc_bad_free_foreign(struct kunit *test)
 {
@@ -957,6 +999,7 @@ static struct kunit_case dslab_alloc_cases[] = {
 	KUNIT_CASE(dslab_alloc_atomic_hardirq),
 	KUNIT_CASE(dslab_alloc_atomic_softirq),
 	KUNIT_CASE(dslab_alloc_concurrent),
+	KUNIT_CASE(dslab_alloc_interrupted_writer),
 	KUNIT_CASE(dslab_alloc_bad_free_foreign),
 	KUNIT_CASE(dslab_alloc_shrink),
 	{}

@@ -904,6 +904,36 @@ bool dslab_find_object(const void *ptr, void **base, size_t *size)
 }
 EXPORT_SYMBOL_GPL(dslab_find_object);
 
+/* === Test hooks === */
+
+/**
+ * dslab_test_mag_writer() - pretend this CPU's magazine writer is busy
+ * @busy: set or clear this CPU's writer flag
+ *
+ * For KUnit: what an interrupt on top of a push finds.  The caller keeps
+ * preemption off between setting and clearing it.
+ *
+ * Context: Preemption disabled.
+ */
+void dslab_test_mag_writer(bool busy)
+{
+	__this_cpu_write(dslab_mag_writer, busy);
+}
+EXPORT_SYMBOL_NS_GPL(dslab_test_mag_writer, DSLAB_INTERNAL);
+
+/**
+ * dslab_test_mag_count() - objects in this CPU's magazine of a class
+ * @class: the size class
+ *
+ * Context: Preemption disabled.
+ * Return: the count.
+ */
+unsigned int dslab_test_mag_count(unsigned int class)
+{
+	return dslab_mag_get(this_cpu_ptr(dslab_mags[class]));
+}
+EXPORT_SYMBOL_NS_GPL(dslab_test_mag_count, DSLAB_INTERNAL);
+
 /* === Cache draining and init === */
 
 static void dslab_drain_one(int cpu)

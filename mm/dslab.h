@@ -241,6 +241,9 @@ unsigned long dslab_span_trim(unsigned int keep);
 void dslab_release_object(struct dslab_span *span, void *obj);
 void dslab_release_objects(void *const *objs, unsigned int n);
 void dslab_drain_cpu_caches(void);
+/* KUnit hooks (alloc.c). */
+void dslab_test_mag_writer(bool busy);
+unsigned int dslab_test_mag_count(unsigned int class);
 int dslab_alloc_init(void);
 void dslab_alloc_exit(void);
 
