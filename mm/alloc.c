@@ -42,7 +42,7 @@
  * and dslab_ksize() answer from, and the atomic clear is what detects a
  * double free (and lets one of two racing frees win).  Objects that carry
  * destructors or cleanups leave the free path through dtor.c and reach
- * dslab_release_object() only after the runner has run them.
+ * dslab_release_objects() only after the runner has run them.
  *
  * Debug mode (module parameter "debug") adds, like slub_debug=PZ, an 8-byte
  * red zone at the end of every small object, checked at free, and poisons
@@ -299,22 +299,6 @@ static __always_inline void dslab_release_irqoff(struct dslab_span *span,
 	}
 	dslab_mag_push_irqoff(span->class, obj);
 	__this_cpu_dec(dslab_cpu_stats.inuse[span->class]);
-}
-
-/**
- * dslab_release_object() - return the memory of a dead object
- * @span: its span
- * @obj: the object, no longer live, whose destructors have all returned
- *
- * Context: Any context.
- */
-void dslab_release_object(struct dslab_span *span, void *obj)
-{
-	unsigned long flags;
-
-	local_irq_save(flags);
-	dslab_release_irqoff(span, obj);
-	local_irq_restore(flags);
 }
 
 /**

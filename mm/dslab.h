@@ -237,8 +237,7 @@ unsigned long dslab_span_trim(unsigned int keep);
 
 /* === Allocation core (alloc.c) === */
 
-/* Release the memory of an object that is no longer live (runner, rcu). */
-void dslab_release_object(struct dslab_span *span, void *obj);
+/* Release the memory of objects that are no longer live (the runner). */
 void dslab_release_objects(void *const *objs, unsigned int n);
 void dslab_drain_cpu_caches(void);
 /* KUnit hooks (alloc.c). */

@@ -490,11 +490,6 @@ pending:
 	spin_unlock_irqrestore(&dslab_finq.lock, flags);
 }
 
-static void dslab_release_plain(void *obj)
-{
-	dslab_release_object(dslab_span_lookup(obj), obj);
-}
-
 /* Give a block's objects back to the allocator, a few at a time. */
 static void dslab_release_block(struct dslab_finblock *blk)
 {
@@ -556,7 +551,7 @@ static unsigned long dslab_run_chain(void **chain)
 
 	while ((c = *chain)) {
 		*chain = *(void **)c;
-		dslab_release_plain(c);
+		dslab_release_objects(&c, 1);
 		WRITE_ONCE(dslab_runner_held, dslab_runner_held - 1);
 		n++;
 	}
