@@ -61,6 +61,7 @@ struct dslab_dtor_ctx {
 	long inuse_before;
 	unsigned long reserved_before;
 	int modref_before;
+	long pins_before;
 	u64 dtor_set0, dtor_run0, refused0, cleanup_run0, cleanup_added0;
 
 	atomic_t runs[DSLAB_DTOR_MAX_OBJS];	/* destructor runs per object */
@@ -179,6 +180,7 @@ static int dslab_dtor_test_init(struct kunit *test)
 	ctx->inuse_before = dslab_objects_inuse();
 	ctx->reserved_before = dslab_dtor_reserved();
 	ctx->modref_before = module_refcount(THIS_MODULE);
+	ctx->pins_before = dslab_test_owner_pins(THIS_MODULE);
 	ctx->dtor_set0 = dslab_test_stat(DTOR_SET);
 	ctx->dtor_run0 = dslab_test_stat(DTOR_RUN);
 	ctx->refused0 = dslab_test_stat(DTOR_REFUSED);
@@ -208,6 +210,23 @@ static void dslab_dtor_test_exit(struct kunit *test)
 			    "FinBlock reservations leaked or over-released");
 	KUNIT_EXPECT_EQ_MSG(test, module_refcount(THIS_MODULE), ctx->modref_before,
 			    "references on dslab_test leaked or over-released");
+	KUNIT_EXPECT_EQ_MSG(test, dslab_test_owner_pins(THIS_MODULE),
+			    ctx->pins_before, "owner pins leaked or over-released");
+}
+
+/*
+ * @n more destructors and cleanups of this module are registered or
+ * queued than when the case began: dslab counts them as pins and holds
+ * one module reference while there are any.
+ */
+static void dslab_dtor_expect_pinned(struct kunit *test, long n)
+{
+	struct dslab_dtor_ctx *ctx = test->priv;
+	long pins = ctx->pins_before + n;
+
+	KUNIT_EXPECT_EQ(test, dslab_test_owner_pins(THIS_MODULE), pins);
+	KUNIT_EXPECT_EQ(test, module_refcount(THIS_MODULE),
+			ctx->modref_before - !!ctx->pins_before + !!pins);
 }
 
 /* A new untyped object with a checkable header, owned by the case. */
@@ -514,11 +533,11 @@ static void dslab_dtor_set_remove(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, dslab_test_stat(DTOR_CLEARED), cleared0);
 
 	KUNIT_ASSERT_EQ(test, dslab_set_destructor(p, &dslab_dtor_any), 0);
-	KUNIT_EXPECT_EQ(test, module_refcount(THIS_MODULE), ctx->modref_before + 1);
+	dslab_dtor_expect_pinned(test, 1);
 	KUNIT_EXPECT_EQ(test, dslab_dtor_reserved(), ctx->reserved_before + 1);
 	KUNIT_EXPECT_EQ(test, dslab_set_destructor(p, NULL), 0);
 	KUNIT_EXPECT_EQ(test, dslab_test_stat(DTOR_CLEARED) - cleared0, 1ull);
-	KUNIT_EXPECT_EQ(test, module_refcount(THIS_MODULE), ctx->modref_before);
+	dslab_dtor_expect_pinned(test, 0);
 	KUNIT_EXPECT_EQ(test, dslab_dtor_reserved(), ctx->reserved_before);
 	/* removing twice is fine too */
 	KUNIT_EXPECT_EQ(test, dslab_set_destructor(p, NULL), 0);
@@ -559,7 +578,7 @@ static void dslab_dtor_set_accepted(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, dslab_set_destructor(bar_if, &dslab_dtor_iface_d), 0);
 	KUNIT_EXPECT_EQ(test, dslab_test_stat(DTOR_SET) - ctx->dtor_set0, 5ull);
 	KUNIT_EXPECT_EQ(test, dslab_test_stat(DTOR_REFUSED), ctx->refused0);
-	KUNIT_EXPECT_EQ(test, module_refcount(THIS_MODULE), ctx->modref_before + 5);
+	dslab_dtor_expect_pinned(test, 5);
 
 	/* registration does not touch the object */
 	KUNIT_EXPECT_TRUE(test, dslab_dtor_check_obj(bar, sizeof(struct dslab_dtor_bar)));
@@ -755,8 +774,7 @@ static void dslab_dtor_cleanup_many(struct kunit *test)
 			(u64)ARRAY_SIZE(h));
 	/* one reservation per object, however many cleanups */
 	KUNIT_EXPECT_EQ(test, dslab_dtor_reserved(), ctx->reserved_before + 1);
-	KUNIT_EXPECT_EQ(test, module_refcount(THIS_MODULE),
-			ctx->modref_before + (int)ARRAY_SIZE(h));
+	dslab_dtor_expect_pinned(test, ARRAY_SIZE(h));
 	for (i = 0; i < ARRAY_SIZE(h); i += 3) {
 		dslab_cleanup_cancel(h[i]);
 		want_cancelled++;
@@ -767,8 +785,7 @@ static void dslab_dtor_cleanup_many(struct kunit *test)
 	dslab_cleanup_cancel(ERR_PTR(-EINVAL));
 	KUNIT_EXPECT_EQ(test, dslab_test_stat(CLEANUP_CANCELLED) - cancelled0,
 			(u64)want_cancelled);
-	KUNIT_EXPECT_EQ(test, module_refcount(THIS_MODULE),
-			ctx->modref_before + (int)(ARRAY_SIZE(h) - want_cancelled));
+	dslab_dtor_expect_pinned(test, ARRAY_SIZE(h) - want_cancelled);
 
 	dslab_dtor_free(test, p);
 	/* queued now: cancelling is a no-op, the cleanup still runs */
@@ -1039,6 +1056,66 @@ static void dslab_dtor_race_set(struct kunit *test)
 }
 
 /*
+ * Owner pins through zero from every CPU at once: each thread sets and
+ * removes a destructor on its own object, so this module's pin count
+ * keeps crossing 0 <-> 1 on several CPUs while the others pin and unpin
+ * on the lockless paths.  Whenever a thread holds a pin, the module must
+ * hold dslab's reference; at the end, neither pins nor references leak.
+ */
+#define DSLAB_OWNER_CHURN_ROUNDS	2000
+#define DSLAB_OWNER_CHURN_THREADS	8
+
+struct dslab_dtor_churn {
+	struct kunit *test;
+	struct dslab_test_barrier barrier;
+	void *objs[DSLAB_OWNER_CHURN_THREADS];
+	atomic_t set_failed, unpinned;
+};
+
+static void dslab_dtor_churn_fn(void *data, unsigned int idx, unsigned int nr)
+{
+	struct dslab_dtor_churn *c = data;
+	struct dslab_dtor_ctx *ctx = c->test->priv;
+	unsigned int i;
+
+	dslab_test_barrier_wait(&c->barrier);
+	for (i = 0; i < DSLAB_OWNER_CHURN_ROUNDS; i++) {
+		if (dslab_set_destructor(c->objs[idx], &dslab_dtor_any)) {
+			atomic_inc(&c->set_failed);
+			continue;
+		}
+		if (module_refcount(THIS_MODULE) <
+		    ctx->modref_before - !!ctx->pins_before + 1)
+			atomic_inc(&c->unpinned);
+		dslab_set_destructor(c->objs[idx], NULL);
+	}
+}
+
+static void dslab_dtor_owner_churn(struct kunit *test)
+{
+	unsigned int nr = min_t(unsigned int, dslab_test_nr_threads(),
+				 DSLAB_OWNER_CHURN_THREADS);
+	struct dslab_dtor_churn *c;
+	unsigned int i;
+
+	if (nr < 2)
+		kunit_skip(test, "needs at least 2 online CPUs");
+	c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	c->test = test;
+	dslab_test_barrier_init(&c->barrier, nr);
+	for (i = 0; i < nr; i++) {
+		c->objs[i] = dslab_dtor_obj(test, 64);
+		KUNIT_ASSERT_NOT_NULL(test, c->objs[i]);
+	}
+	KUNIT_ASSERT_EQ(test, dslab_test_on_cpus(dslab_dtor_churn_fn, c, nr), (int)nr);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->set_failed), 0);
+	KUNIT_EXPECT_EQ_MSG(test, atomic_read(&c->unpinned), 0,
+			    "a destructor was set while its module was not pinned");
+	dslab_dtor_expect_pinned(test, 0);
+}
+
+/*
  * Thread 0 frees while the others set destructors and add cleanups and
  * thread 1 cancels a cleanup added beforehand.  Per object: at most one
  * set succeeds and the destructor runs exactly when one did; every added
@@ -1204,6 +1281,7 @@ static struct kunit_case dslab_dtor_cases[] = {
 	KUNIT_CASE(dslab_dtor_free_semantics),
 	/* races */
 	KUNIT_CASE(dslab_dtor_race_set),
+	KUNIT_CASE(dslab_dtor_owner_churn),
 	KUNIT_CASE(dslab_dtor_race_free),
 	KUNIT_CASE(dslab_dtor_race_remove),
 	{}

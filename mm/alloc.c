@@ -79,6 +79,7 @@
 #include <trace/events/dslab.h>
 
 #include "dslab.h"
+#include "dtor.h"
 
 /* === Data === */
 
@@ -304,19 +305,39 @@ static __always_inline void dslab_release_irqoff(struct dslab_span *span,
 /**
  * dslab_release_objects() - return the memory of several dead objects
  * @objs: objects, no longer live, whose destructors have all returned
- * @n: how many; interrupts stay off across all of them, so keep it small
+ * @n: how many; a class lock is held across a run of one class, so keep
+ *	it small
+ *
+ * These are the runner's frees, and the runner seldom allocates, so they
+ * skip its magazines: a run of objects of one class goes straight back to
+ * the central list under one lock, where every CPU can reuse it and an
+ * emptied span can go back to the page allocator.
  *
  * Context: Any context.
  */
 void dslab_release_objects(void *const *objs, unsigned int n)
 {
+	unsigned int i, j, class;
 	unsigned long flags;
-	unsigned int i;
 
-	local_irq_save(flags);
-	for (i = 0; i < n; i++)
-		dslab_release_irqoff(dslab_own_span(objs[i]), objs[i]);
-	local_irq_restore(flags);
+	for (i = 0; i < n; i = j) {
+		struct dslab_span *span = dslab_own_span(objs[i]);
+
+		class = span->class;
+		j = i + 1;
+		if (unlikely(class == DSLAB_CLASS_LARGE ||
+			     static_branch_unlikely(&dslab_debug_key))) {
+			local_irq_save(flags);
+			dslab_release_irqoff(span, objs[i]);
+			local_irq_restore(flags);
+			continue;
+		}
+		kmemleak_free(objs[i]);
+		for (; j < n && dslab_own_span(objs[j])->class == class; j++)
+			kmemleak_free(objs[j]);
+		dslab_central_put(class, objs + i, j - i);
+		this_cpu_sub(dslab_cpu_stats.inuse[class], j - i);
+	}
 }
 
 /* Refill from the central list; returns one object, stocks the rest. */

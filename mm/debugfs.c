@@ -94,6 +94,12 @@ static int dslab_dbg_finq_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(dslab_dbg_finq);
 
+static int dslab_dbg_owners_show(struct seq_file *m, void *v)
+{
+	return dslab_owner_show(m);
+}
+DEFINE_SHOW_ATTRIBUTE(dslab_dbg_owners);
+
 static int dslab_dbg_last_show(struct seq_file *m, void *v)
 {
 	return dslab_ctl_show_last(m);
@@ -136,6 +142,7 @@ int dslab_debugfs_init(void)
 	debugfs_create_file("stats", 0444, dir, NULL, &dslab_dbg_stats_fops);
 	debugfs_create_file("classes", 0444, dir, NULL, &dslab_dbg_classes_fops);
 	debugfs_create_file("finq", 0444, dir, NULL, &dslab_dbg_finq_fops);
+	debugfs_create_file("owners", 0444, dir, NULL, &dslab_dbg_owners_fops);
 	debugfs_create_file("control", 0200, dir, NULL, &dslab_control_fops);
 	debugfs_create_file("last", 0444, dir, NULL, &dslab_dbg_last_fops);
 	debugfs_create_file("handles", 0444, dir, NULL, &dslab_dbg_handles_fops);

@@ -9,6 +9,7 @@
  *     -> central (one per class)    span.c     class->lock, partial spans
  *       -> spans + page map         span.c     contiguous pages, pfn -> span
  *   destructors and cleanups        dtor.c     span->special_lock per span
+ *     -> owner module pins          owner.c    dslab_owner_lock, 0 <-> 1 only
  *   FinBlock queue and runner       finq.c     per-CPU open blocks, runner thread
  *
  * Lock order (outer to inner); every lock is irq-safe, since frees come
@@ -18,6 +19,7 @@
  *   3. dslab_finq.lock               (global block lists; finq.c)
  *   4. class->lock                   (a size class's central list; span.c)
  *   5. dslab_map_lock                (page-map leaf install; span.c)
+ *   dslab_owner_lock (owner.c) nests inside none of these and takes none.
  * Per-CPU magazines and a CPU's open FinBlocks take no lock: they are
  * changed only on their CPU (cmpxchg transactions or interrupts off for
  * magazines, one block set per context level for FinBlocks; alloc.c and
@@ -130,7 +132,7 @@ struct dslab_span {
 struct dslab_objmeta {
 	const struct dslab_type *type;		/* S (set by dslab_new) */
 	void (*dtor)(void *obj);		/* S: destructor, or NULL */
-	struct module *dtor_owner;		/* S: pinned while dtor is set */
+	struct dslab_owner *dtor_owner;		/* S: pinned while dtor is set */
 	struct dslab_special *specials;		/* S: cleanups, in order added */
 };
 
@@ -232,7 +234,7 @@ void dslab_span_release(struct dslab_span *span);
 unsigned int dslab_central_get(unsigned int class, void **objs,
 			       unsigned int nr, gfp_t gfp);
 /* central: give @nr objects back to their spans */
-void dslab_central_put(unsigned int class, void **objs, unsigned int nr);
+void dslab_central_put(unsigned int class, void *const *objs, unsigned int nr);
 unsigned long dslab_span_trim(unsigned int keep);
 
 /* === Allocation core (alloc.c) === */
@@ -317,6 +319,40 @@ void dslab_class_stats(unsigned int class, struct dslab_class_stats *st);
 /* Drain every per-CPU cache and free every empty span: pages freed. */
 unsigned long dslab_shrink(void);
 
+/* === Owner module pins (owner.c) === */
+
+struct dslab_owner;
+
+/* Pins of one owner, collected to be dropped together. */
+struct dslab_owner_batch {
+	struct dslab_owner *owner;
+	unsigned long n;
+};
+
+struct dslab_owner *dslab_owner_pin(struct module *mod, gfp_t gfp);
+void dslab_owner_unpin(struct dslab_owner *o, unsigned long n);
+void dslab_owner_batch_flush(struct dslab_owner_batch *b);
+
+/*
+ * Drop one pin of @o (NULL: none) through @b: consecutive pins of one
+ * owner go together at the next owner or dslab_owner_batch_flush().
+ */
+static inline void dslab_owner_batch_add(struct dslab_owner_batch *b,
+					 struct dslab_owner *o)
+{
+	if (unlikely(b->owner != o)) {
+		dslab_owner_batch_flush(b);
+		b->owner = o;
+	}
+	b->n++;
+}
+
+struct seq_file;
+int dslab_owner_show(struct seq_file *m);
+void dslab_owner_exit(void);
+/* KUnit hook (owner.c). */
+long dslab_test_owner_pins(struct module *mod);
+
 /* === Destructors and cleanups (dtor.c) === */
 
 /* What a run record is, for the dslab_dtor_run tracepoint. */
@@ -338,23 +374,14 @@ struct dslab_special {
 	u32 id;				/* I: cleanup handle id */
 	void (*fn)(void *arg);		/* I */
 	void *arg;			/* I: cleanup argument */
-	struct module *owner;		/* I: pinned while attached/queued */
+	struct dslab_owner *owner;	/* I: pinned while attached/queued */
 	struct rcu_head rcu;
 };
 
-/*
- * Called by the free paths with @span's object @idx no longer live.
- * Returns true when the object had a destructor or cleanups: they were
- * detached and the object queued for the runner (memory released after
- * they ran).
- */
-bool dslab_dtor_on_free(struct dslab_span *span, unsigned int idx,
-			void *obj, bool rcu);
-/*
- * Runner: run a queued object's destructor and cleanups (@list).  The
- * caller releases the object afterwards.
- */
-void dslab_dtor_run_object(void *obj, struct dslab_special *list);
+/* The free paths queue objects with dslab_dtor_on_free() (dtor.h). */
+/* Runner: run a FinBlock's records (finq.h); the caller releases them. */
+struct dslab_finrec;
+void dslab_dtor_run_records(struct dslab_finrec *rec, unsigned int nr);
 /* Unload: drop the specials of a span's leaked objects without running. */
 void dslab_dtor_forget_span(struct dslab_span *span);
 int dslab_dtor_init(void);

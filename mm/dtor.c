@@ -53,6 +53,7 @@
 #include <trace/events/dslab.h>
 
 #include "dslab.h"
+#include "dtor.h"
 #include "finq.h"
 
 /* === Data === */
@@ -163,23 +164,10 @@ static bool dslab_target_live(struct dslab_target *t)
 	return test_bit(t->idx, t->span->live);
 }
 
-static int dslab_pin_owner(struct module *owner)
-{
-	if (!owner || owner == THIS_MODULE)
-		return 0;
-	return try_module_get(owner) ? 0 : -EBUSY;
-}
-
-static void dslab_unpin_owner(struct module *owner)
-{
-	if (owner && owner != THIS_MODULE)
-		module_put(owner);
-}
-
 /* Cleanup handles may still be looked up under RCU: kfree_rcu(). */
 static void dslab_special_free(struct dslab_special *sp)
 {
-	dslab_unpin_owner(sp->owner);
+	dslab_owner_unpin(sp->owner, 1);
 	kfree_rcu(sp, rcu);
 }
 
@@ -230,7 +218,7 @@ struct dslab_prep {
 	struct dslab_special *sp;
 	struct dslab_objmeta *meta;	/* candidate for span->meta */
 	unsigned int meta_n;		/* its length */
-	struct module *owner;		/* pinned */
+	struct dslab_owner *owner;	/* pinned */
 	bool reserved;			/* holds a FinBlock slot */
 	u32 id;				/* cleanup id, 0 for none */
 };
@@ -243,7 +231,7 @@ static void dslab_prep_undo(struct dslab_prep *p)
 	kfree(p->meta);
 	if (p->reserved)
 		dslab_finq_unreserve();
-	dslab_unpin_owner(p->owner);
+	dslab_owner_unpin(p->owner, 1);
 }
 
 static int dslab_prep(struct dslab_prep *p, unsigned int meta_n,
@@ -252,9 +240,9 @@ static int dslab_prep(struct dslab_prep *p, unsigned int meta_n,
 	gfp_t mgfp = (gfp & DSLAB_GFP_META) | __GFP_NOWARN;
 
 	*p = (struct dslab_prep) { };
-	if (dslab_pin_owner(owner))
-		return -EBUSY;
-	p->owner = owner;
+	p->owner = dslab_owner_pin(owner, gfp);
+	if (IS_ERR(p->owner))
+		return PTR_ERR(p->owner);
 	if (meta_n) {
 		if (dslab_should_fail(gfp, meta_n * sizeof(*p->meta)))
 			goto err_nomem;
@@ -435,7 +423,7 @@ EXPORT_SYMBOL_GPL(dslab_new);
 
 static int dslab_clear_destructor(const void *obj)
 {
-	struct module *owner = NULL;
+	struct dslab_owner *owner = NULL;
 	bool cleared = false;
 	struct dslab_target t;
 	struct dslab_objmeta *m;
@@ -475,7 +463,7 @@ out:
 		dslab_finq_unreserve();
 	if (cleared) {
 		dslab_stat_inc(DSLAB_STAT_DTOR_CLEARED);
-		dslab_unpin_owner(owner);
+		dslab_owner_unpin(owner, 1);
 	}
 	trace_dslab_set_destructor(obj, NULL, 0);
 	return 0;
@@ -568,7 +556,7 @@ int __dslab_set_destructor(const void *obj, const struct dslab_dtor *dtor,
 		} else {
 			first = !dslab_meta_reserved(&meta[t.idx]);
 			meta[t.idx].dtor = dtor->fn;
-			meta[t.idx].dtor_owner = owner;
+			meta[t.idx].dtor_owner = p.owner;
 			p.owner = NULL;		/* attached: owns the pin now */
 			p.reserved = !first;	/* the object already had a slot */
 		}
@@ -661,7 +649,7 @@ struct dslab_cleanup *__dslab_add_cleanup(const void *obj,
 	}
 	id = p.id;
 	*p.sp = (struct dslab_special) {
-		.id = id, .fn = fn, .arg = arg, .owner = owner,
+		.id = id, .fn = fn, .arg = arg, .owner = p.owner,
 	};
 
 	rcu_read_lock();
@@ -763,13 +751,11 @@ EXPORT_SYMBOL_GPL(dslab_cleanup_cancel);
 /* === Internals: free and run === */
 
 /*
- * From the free paths, preemption or interrupts off, object @idx already
- * not live.
- * Detach its cleanups and queue the object; its cleanup handles stop
- * working.  The destructor stays in the metadata for the runner.
+ * dslab_dtor_on_free() (dtor.h) when the object has cleanups or a
+ * registration may be changing its span's metadata.
  */
-bool dslab_dtor_on_free(struct dslab_span *span, unsigned int idx,
-			void *obj, bool rcu)
+bool dslab_dtor_on_free_slow(struct dslab_span *span, unsigned int idx,
+			     void *obj, bool rcu)
 {
 	struct dslab_objmeta *m = &span->meta[idx];
 	struct dslab_special *list, *sp;
@@ -807,17 +793,13 @@ bool dslab_dtor_on_free(struct dslab_span *span, unsigned int idx,
 	return true;
 }
 
-/**
- * dslab_dtor_run_object() - run a dead object's destructor and cleanups
- * @obj: the object, queued by dslab_dtor_on_free()
- * @list: its detached cleanups, in the order they were added
- *
- * The destructor runs first.  The caller releases the object afterwards
- * and gives its FinBlock slot back (both in batches).
- *
- * Context: Process context (the runner); may sleep.
+/*
+ * Run a dead object's destructor, then its cleanups (@list, in the order
+ * they were added).  The destructor's pin goes to @unpin.
  */
-void dslab_dtor_run_object(void *obj, struct dslab_special *list)
+static __always_inline void dslab_dtor_run_object(void *obj,
+						  struct dslab_special *list,
+						  struct dslab_owner_batch *unpin)
 {
 	struct dslab_span *span = dslab_own_span(obj);
 	unsigned int idx = span->nelems > 1 ? dslab_own_index(span, obj) : 0;
@@ -827,7 +809,7 @@ void dslab_dtor_run_object(void *obj, struct dslab_special *list)
 	u64 t0 = 0;
 
 	if (dtor) {
-		struct module *owner = m->dtor_owner;
+		struct dslab_owner *owner = m->dtor_owner;
 
 		/* The runner owns a queued object's entry: no lock. */
 		m->dtor = NULL;
@@ -840,7 +822,7 @@ void dslab_dtor_run_object(void *obj, struct dslab_special *list)
 			trace_dslab_dtor_run(obj, DSLAB_SPECIAL_DTOR,
 					     ktime_get_ns() - t0);
 		dslab_stat_inc(DSLAB_STAT_DTOR_RUN);
-		dslab_unpin_owner(owner);
+		dslab_owner_batch_add(unpin, owner);
 	}
 	while (list) {
 		struct dslab_special *sp = list;
@@ -859,6 +841,34 @@ void dslab_dtor_run_object(void *obj, struct dslab_special *list)
 	}
 }
 
+/**
+ * dslab_dtor_run_records() - run the records of a FinBlock
+ * @rec: the records, objects queued by dslab_dtor_on_free()
+ * @nr: how many
+ *
+ * Clears each record's cleanup list once it has run.  Between records it
+ * gives way when a reschedule is due (need_resched() first, so that a
+ * stream of short destructors does not pay a call per record; RCU asks for
+ * its quiescent states through the same flag).  The pins of consecutive
+ * records of one owner are dropped together.  The caller releases the
+ * objects afterwards and gives their FinBlock slots back.
+ *
+ * Context: Process context (the runner); may sleep.
+ */
+void dslab_dtor_run_records(struct dslab_finrec *rec, unsigned int nr)
+{
+	struct dslab_owner_batch unpin = { };
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		dslab_dtor_run_object(rec[i].obj, rec[i].list, &unpin);
+		rec[i].list = NULL;
+		if (need_resched())
+			cond_resched();
+	}
+	dslab_owner_batch_flush(&unpin);
+}
+
 /* Unload with leaked objects: drop their records without running them. */
 void dslab_dtor_forget_span(struct dslab_span *span)
 {
@@ -872,7 +882,7 @@ void dslab_dtor_forget_span(struct dslab_span *span)
 			continue;
 		pr_err("unload: leaked object in class %u had a destructor or cleanups that will not run\n",
 		       span->class);
-		dslab_unpin_owner(m->dtor_owner);
+		dslab_owner_unpin(m->dtor_owner, 1);
 		m->dtor = NULL;
 		m->dtor_owner = NULL;
 		m->specials = NULL;

@@ -35,7 +35,9 @@
  * every CPU's open blocks too.  So a stream of frees costs one wake-up and
  * one steal per jiffy at most, not one per object, while the runner works
  * alongside the freeing CPUs.  A pass runs the immediate records
- * (cond_resched() between them), and moves RCU records to a generation
+ * (dslab_dtor_run_records(): cond_resched() between them when one is
+ * due), gives their objects back to the central lists a run of one class
+ * at a time (dslab_release_objects()), and moves RCU records to a generation
  * that waits for one grace period (one call_rcu() for the whole
  * generation, like kvfree_rcu()'s page-sized bulk blocks).
  *
@@ -518,20 +520,15 @@ static unsigned long dslab_run_blocks(struct list_head *blocks)
 	u64 t0 = ktime_get_ns();
 
 	list_for_each_entry_safe(blk, tmp, blocks, list) {
-		unsigned int i, nr = blk->nr;
+		unsigned int nr = blk->nr;
 
-		for (i = 0; i < nr; i++) {
-			struct dslab_finrec *r = &blk->rec[i];
-
-			if (!blk->plain)
-				dslab_dtor_run_object(r->obj, r->list);
-			/* Clear every reference once the record has run. */
-			r->list = NULL;
-			WRITE_ONCE(dslab_runner_held, dslab_runner_held - 1);
-			cond_resched();
-		}
+		if (!blk->plain)
+			dslab_dtor_run_records(blk->rec, nr);
+		/* Clears every reference the block holds. */
 		dslab_release_block(blk);
+		WRITE_ONCE(dslab_runner_held, dslab_runner_held - nr);
 		n += nr;
+		cond_resched();
 		list_del_init(&blk->list);
 		spin_lock_irqsave(&dslab_finq.lock, flags);
 		/* The block's records ran: their slots are free again. */

@@ -116,6 +116,7 @@ static void __exit dslab_exit(void)
 	dslab_alloc_exit();
 	dslab_span_exit();
 	dslab_dtor_exit();
+	dslab_owner_exit();
 	pr_info("unloaded\n");
 }
 

@@ -339,7 +339,7 @@ static void dslab_central_put_one(struct dslab_central *c,
  *
  * Context: Any context; takes class->lock with interrupts saved.
  */
-void dslab_central_put(unsigned int class, void **objs, unsigned int nr)
+void dslab_central_put(unsigned int class, void *const *objs, unsigned int nr)
 {
 	struct dslab_central *c = &dslab_central[class];
 	struct dslab_span *span, *tmp;

@@ -32,7 +32,7 @@ last_matches() {
 
 # === The files ===
 
-for f in stats classes finq last handles; do
+for f in stats classes finq owners last handles; do
 	t_eq "$f is 0444" 444 "$(stat -c %a "$D/$f")"
 	t_check "$f is readable" readable "$D/$f"
 done

@@ -29,6 +29,12 @@ check() {	# check <desc> <command...>
 }
 loaded() { [ -d "/sys/module/$1" ]; }
 refcnt() { cat "/sys/module/$1/refcnt" 2>/dev/null || echo -1; }
+# dslab's pins on a module (debugfs "owners"): 0 when not listed.
+OWNERS=/sys/kernel/debug/dslab/owners
+pins() {
+	[ -r $OWNERS ] || { echo -1; return; }
+	awk -v m="$1" '$1 == m { p = $2 } END { print p + 0 }' $OWNERS
+}
 
 if ! loaded dslab; then
 	if [ -z "$DSLAB_KO" ] || ! insmod "$DSLAB_KO"; then
@@ -48,8 +54,10 @@ rmmod dslab_client 2>/dev/null
 
 check "insmod dslab_client" insmod "$CLIENT_KO" nobjs=16 dtor_sleep_ms=300
 r=$(refcnt dslab_client)
-# 16 destructors and 8 cleanups, one reference each.
-check "client pinned by its registrations (refcnt $r, want 24)" [ "$r" -eq 24 ]
+p=$(pins dslab_client)
+# 16 destructors and 8 cleanups: 24 pins, on one module reference.
+check "client pinned by its registrations (refcnt $r, want 1)" [ "$r" -eq 1 ]
+check "dslab counts 24 pins on the client ($p)" [ "$p" -eq 24 ]
 check "rmmod dslab_client refused while destructors are registered" \
 	sh -c '! rmmod dslab_client 2>/dev/null'
 check "dslab_client still loaded" loaded dslab_client
@@ -65,7 +73,9 @@ runs=$(cat $P/dtor_runs)
 check "destructors still pending after the refused rmmod ($runs of 16 ran)" \
 	[ "$runs" -lt 16 ]
 r=$(refcnt dslab_client)
-check "refcnt still held by the queued destructors (refcnt $r)" [ "$r" -gt 0 ]
+check "refcnt still held by the queued destructors (refcnt $r)" [ "$r" -eq 1 ]
+p=$(pins dslab_client)
+check "pins still held by them ($p)" [ "$p" -gt 0 ]
 
 # === After the barrier the pins are gone ===
 
@@ -76,6 +86,8 @@ check "all 16 destructors ran ($runs)" [ "$runs" -eq 16 ]
 check "all 8 cleanups ran ($cruns)" [ "$cruns" -eq 8 ]
 r=$(refcnt dslab_client)
 check "refcnt back to 0 ($r)" [ "$r" -eq 0 ]
+p=$(pins dslab_client)
+check "no pins left ($p)" [ "$p" -eq 0 ]
 check "rmmod dslab_client succeeds" rmmod dslab_client
 check "dslab_client gone" sh -c '! [ -d /sys/module/dslab_client ]'
 check "exit reports every destructor and cleanup ran, no bad object" \

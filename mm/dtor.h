@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * dslab destructors: the free path's side, inline.
+ *
+ * Internal to dslab: dtor.c has the design and the argument for how a
+ * free and a registration of the same object agree (the store-buffering
+ * pattern on span->reg_busy).  This header lets the free path of an
+ * object with a destructor queue it without a call; an object with
+ * cleanups, or one whose span a registration is changing, leaves through
+ * dslab_dtor_on_free_slow().
+ */
+#ifndef _DSLAB_DTOR_H
+#define _DSLAB_DTOR_H
+
+#include <trace/events/dslab.h>
+
+#include "dslab.h"
+#include "finq.h"
+
+bool dslab_dtor_on_free_slow(struct dslab_span *span, unsigned int idx,
+			     void *obj, bool rcu);
+
+/**
+ * dslab_dtor_on_free() - queue a freed object that has a destructor
+ * @span: its span, which has metadata
+ * @idx: its index there; the object is already not live
+ * @obj: the object
+ * @rcu: its destructor runs only after an RCU grace period
+ *
+ * Detaches the object's cleanups (their handles stop working) and queues
+ * it.  The destructor stays in the metadata for the runner.
+ *
+ * Context: The free paths: any context but NMI, preemption or interrupts
+ * off.
+ * Return: true when the object was queued, false when it has neither
+ * destructor nor cleanups and the caller releases it.
+ */
+static __always_inline bool dslab_dtor_on_free(struct dslab_span *span,
+					       unsigned int idx, void *obj,
+					       bool rcu)
+{
+	struct dslab_objmeta *m = &span->meta[idx];
+
+	/* The acquire comes first: it orders the reads of the entry. */
+	if (unlikely(smp_load_acquire(&span->reg_busy) || m->specials))
+		return dslab_dtor_on_free_slow(span, idx, obj, rcu);
+	/* Write only what is set: fewer dirty lines on the runner's side. */
+	if (m->type)
+		WRITE_ONCE(m->type, NULL);
+	if (!m->dtor)
+		return false;
+	trace_dslab_dtor_queue(obj, rcu);
+	dslab_stat_inc(DSLAB_STAT_OBJ_QUEUED);
+	dslab_finq_enqueue(obj, NULL, rcu);
+	return true;
+}
+
+#endif /* _DSLAB_DTOR_H */
