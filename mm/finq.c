@@ -255,31 +255,27 @@ static void dslab_block_pend(struct dslab_fcpu *fc, struct dslab_finblock *blk,
 }
 
 /*
- * Add a record to an open block.  Returns true when the runner must be
- * kicked: the record is its block's first, or it made a full block
- * pending.
+ * The open block at @slot, with room for a record: a full one goes to
+ * @pending and a new one comes from the pool (@plain: the plain-RCU pool).
+ * NULL when that pool is empty.
  */
-static bool dslab_fcpu_add(struct dslab_fcpu *fc, struct dslab_finblock **slot,
-			   struct list_head *pending, void *obj,
-			   struct dslab_special *list)
+static struct dslab_finblock *dslab_fcpu_block(struct dslab_fcpu *fc,
+					       struct dslab_finblock **slot,
+					       struct list_head *pending,
+					       bool plain)
 {
 	struct dslab_finblock *blk = *slot;
 	unsigned long flags;
 
-	if (!blk || blk->nr == DSLAB_FINBLOCK_RECORDS) {
-		spin_lock_irqsave(&dslab_finq.lock, flags);
-		if (blk)
-			dslab_block_pend(fc, blk, pending);
-		blk = dslab_block_get(false);
-		spin_unlock_irqrestore(&dslab_finq.lock, flags);
-		*slot = blk;
-		/* The reservation guarantees a block; see the header. */
-		if (WARN_ON_ONCE(!blk))
-			return true;
-	}
-	blk->rec[blk->nr++] = (struct dslab_finrec){ .obj = obj, .list = list };
-	WRITE_ONCE(fc->nr, fc->nr + 1);
-	return blk->nr == 1;
+	if (blk && blk->nr < DSLAB_FINBLOCK_RECORDS)
+		return blk;
+	spin_lock_irqsave(&dslab_finq.lock, flags);
+	if (blk)
+		dslab_block_pend(fc, blk, pending);
+	blk = dslab_block_get(plain);
+	spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	*slot = blk;
+	return blk;
 }
 
 /**
@@ -297,14 +293,17 @@ static bool dslab_fcpu_add(struct dslab_fcpu *fc, struct dslab_finblock **slot,
 void dslab_finq_enqueue_slow(struct dslab_fcpu *fc, void *obj,
 			     struct dslab_special *list, bool rcu)
 {
-	bool kick;
+	struct dslab_finblock *blk;
 
-	kick = dslab_fcpu_add(fc, rcu ? &fc->open_rcu : &fc->open,
-			      rcu ? &dslab_finq.pending_rcu : &dslab_finq.pending,
-			      obj, list);
+	blk = dslab_fcpu_block(fc, rcu ? &fc->open_rcu : &fc->open,
+			       rcu ? &dslab_finq.pending_rcu : &dslab_finq.pending,
+			       false);
+	/* The reservation guarantees a block; see the header. */
+	if (!WARN_ON_ONCE(!blk))
+		dslab_fcpu_put(fc, blk, obj, list);
 	dslab_fcpu_exit(fc);
-	if (kick)
-		dslab_runner_kick();
+	/* The block's first record, and maybe a full block pending. */
+	dslab_runner_kick();
 }
 
 /**
@@ -318,29 +317,20 @@ void dslab_finq_enqueue_rcu_plain(struct dslab_span *span, void *obj)
 {
 	struct dslab_fcpu *fc = dslab_fcpu_enter();
 	struct dslab_finblock *blk;
-	unsigned long flags;
 	bool kick = true;
 
 	dslab_stat_inc(DSLAB_STAT_RCU_FREED);
-	blk = fc->open_plain;
-	if (!blk || blk->nr == DSLAB_FINBLOCK_RECORDS) {
-		spin_lock_irqsave(&dslab_finq.lock, flags);
-		if (blk)
-			dslab_block_pend(fc, blk, &dslab_finq.pending_plain);
-		blk = dslab_block_get(true);
-		spin_unlock_irqrestore(&dslab_finq.lock, flags);
-		fc->open_plain = blk;
-	}
+	blk = dslab_fcpu_block(fc, &fc->open_plain, &dslab_finq.pending_plain,
+			       true);
 	if (blk) {
-		blk->rec[blk->nr++] = (struct dslab_finrec){ .obj = obj };
-		kick = blk->nr == 1;
+		kick = dslab_fcpu_put(fc, blk, obj, NULL);
 	} else {
 		/* Pool exhausted: link through the object (see header). */
 		*(void **)obj = fc->plain_chain;
 		fc->plain_chain = obj;
+		WRITE_ONCE(fc->nr, fc->nr + 1);
 		dslab_stat_inc(DSLAB_STAT_RCU_FALLBACK);
 	}
-	WRITE_ONCE(fc->nr, fc->nr + 1);
 	dslab_fcpu_exit(fc);
 	if (kick)
 		dslab_runner_kick();

@@ -80,6 +80,19 @@ static __always_inline void dslab_fcpu_exit(struct dslab_fcpu *fc)
 void dslab_finq_enqueue_slow(struct dslab_fcpu *fc, void *obj,
 			     struct dslab_special *list, bool rcu);
 
+/*
+ * Append a record to @blk, an open block of @fc with room.  True when it
+ * is the block's first record, which has to kick the runner.
+ */
+static __always_inline bool dslab_fcpu_put(struct dslab_fcpu *fc,
+					   struct dslab_finblock *blk,
+					   void *obj, struct dslab_special *list)
+{
+	blk->rec[blk->nr++] = (struct dslab_finrec){ .obj = obj, .list = list };
+	WRITE_ONCE(fc->nr, fc->nr + 1);
+	return blk->nr == 1;
+}
+
 /**
  * dslab_finq_enqueue() - queue a dead object for the runner
  * @obj: the object, no longer live; its destructor stays in its metadata
@@ -103,8 +116,7 @@ static __always_inline void dslab_finq_enqueue(void *obj,
 		dslab_finq_enqueue_slow(fc, obj, list, rcu);
 		return;
 	}
-	blk->rec[blk->nr++] = (struct dslab_finrec){ .obj = obj, .list = list };
-	WRITE_ONCE(fc->nr, fc->nr + 1);
+	dslab_fcpu_put(fc, blk, obj, list);
 	dslab_fcpu_exit(fc);
 }
 
