@@ -751,8 +751,8 @@ EXPORT_SYMBOL_GPL(dslab_cleanup_cancel);
 /* === Internals: free and run === */
 
 /*
- * dslab_dtor_on_free() (dtor.h) when the object has cleanups or a
- * registration may be changing its span's metadata.
+ * dslab_dtor_on_free() (dtor.h) out of line: for an object with cleanups,
+ * one whose span a registration may be changing, and the bulk free path.
  */
 bool dslab_dtor_on_free_slow(struct dslab_span *span, unsigned int idx,
 			     void *obj, bool rcu)

@@ -7,7 +7,7 @@
  * pattern on span->reg_busy).  This header lets the free path of an
  * object with a destructor queue it without a call; an object with
  * cleanups, or one whose span a registration is changing, leaves through
- * dslab_dtor_on_free_slow().
+ * dslab_dtor_on_free_slow(), which handles every case.
  */
 #ifndef _DSLAB_DTOR_H
 #define _DSLAB_DTOR_H
