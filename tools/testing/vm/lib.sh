@@ -122,10 +122,13 @@ build_kernel() {
 }
 
 # sync_tree <dir>: copy of $SRC in dir.  Build products are excluded,
-# hence kept in dir: rebuilds there are incremental.
+# hence kept in dir: rebuilds there are incremental.  Files are compared
+# by content and a changed one gets the time of the copy, not its own:
+# a tree checked out at an older commit must still look newer than the
+# objects built from another one.
 sync_tree() {
 	mkdir -p "$1"
-	rsync -a --delete --exclude=.git --exclude='*.o' --exclude='*.ko' \
+	rsync -rlpgoD --checksum --delete --exclude=.git --exclude='*.o' --exclude='*.ko' \
 		--exclude='*.mod' --exclude='*.mod.c' --exclude='.*.cmd' \
 		--exclude=Module.symvers --exclude=modules.order \
 		--exclude='*.a' --exclude='.cache.mk' "$SRC/" "$1/"
