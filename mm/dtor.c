@@ -770,9 +770,7 @@ bool dslab_dtor_on_free_slow(struct dslab_span *span, unsigned int idx,
 	locked = smp_load_acquire(&span->reg_busy);
 	if (unlikely(locked))
 		spin_lock_irqsave(&span->special_lock, flags);
-	/* Write only what is set: fewer dirty lines on the runner's side. */
-	if (m->type)
-		WRITE_ONCE(m->type, NULL);
+	dslab_dtor_forget_type(m);
 	queue = dslab_meta_reserved(m);
 	list = m->specials;
 	if (list) {
@@ -787,9 +785,7 @@ bool dslab_dtor_on_free_slow(struct dslab_span *span, unsigned int idx,
 
 	if (!queue)
 		return false;
-	trace_dslab_dtor_queue(obj, rcu);
-	dslab_stat_inc(DSLAB_STAT_OBJ_QUEUED);
-	dslab_finq_enqueue(obj, list, rcu);
+	dslab_dtor_queue(obj, list, rcu);
 	return true;
 }
 

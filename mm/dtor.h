@@ -20,6 +20,23 @@
 bool dslab_dtor_on_free_slow(struct dslab_span *span, unsigned int idx,
 			     void *obj, bool rcu);
 
+/* The steps both versions share: forget the type, then queue. */
+static __always_inline void dslab_dtor_forget_type(struct dslab_objmeta *m)
+{
+	/* Write only what is set: fewer dirty lines on the runner's side. */
+	if (m->type)
+		WRITE_ONCE(m->type, NULL);
+}
+
+static __always_inline void dslab_dtor_queue(void *obj,
+					     struct dslab_special *list,
+					     bool rcu)
+{
+	trace_dslab_dtor_queue(obj, rcu);
+	dslab_stat_inc(DSLAB_STAT_OBJ_QUEUED);
+	dslab_finq_enqueue(obj, list, rcu);
+}
+
 /**
  * dslab_dtor_on_free() - queue a freed object that has a destructor
  * @span: its span, which has metadata
@@ -44,14 +61,10 @@ static __always_inline bool dslab_dtor_on_free(struct dslab_span *span,
 	/* The acquire comes first: it orders the reads of the entry. */
 	if (unlikely(smp_load_acquire(&span->reg_busy) || m->specials))
 		return dslab_dtor_on_free_slow(span, idx, obj, rcu);
-	/* Write only what is set: fewer dirty lines on the runner's side. */
-	if (m->type)
-		WRITE_ONCE(m->type, NULL);
+	dslab_dtor_forget_type(m);
 	if (!m->dtor)
 		return false;
-	trace_dslab_dtor_queue(obj, rcu);
-	dslab_stat_inc(DSLAB_STAT_OBJ_QUEUED);
-	dslab_finq_enqueue(obj, NULL, rcu);
+	dslab_dtor_queue(obj, NULL, rcu);
 	return true;
 }
 
