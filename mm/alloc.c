@@ -317,26 +317,26 @@ static __always_inline void dslab_release_irqoff(struct dslab_span *span,
  */
 void dslab_release_objects(void *const *objs, unsigned int n)
 {
-	unsigned int i, j, class;
+	unsigned int i, k, class;
 	unsigned long flags;
 
-	for (i = 0; i < n; i = j) {
+	for (i = 0; i < n; i++)
+		kmemleak_free(objs[i]);
+	for (i = 0; i < n; i += k) {
 		struct dslab_span *span = dslab_own_span(objs[i]);
 
 		class = span->class;
-		j = i + 1;
 		if (unlikely(class == DSLAB_CLASS_LARGE ||
 			     static_branch_unlikely(&dslab_debug_key))) {
 			local_irq_save(flags);
-			dslab_release_irqoff(span, objs[i]);
+			dslab_release_slow(span, objs[i]);
 			local_irq_restore(flags);
+			k = 1;
 			continue;
 		}
-		kmemleak_free(objs[i]);
-		for (; j < n && dslab_own_span(objs[j])->class == class; j++)
-			kmemleak_free(objs[j]);
-		dslab_central_put(class, objs + i, j - i);
-		this_cpu_sub(dslab_cpu_stats.inuse[class], j - i);
+		/* The span may be freed in there: @class is read before. */
+		k = dslab_central_put_run(span, objs + i, n - i);
+		this_cpu_sub(dslab_cpu_stats.inuse[class], k);
 	}
 }
 

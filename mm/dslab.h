@@ -235,6 +235,9 @@ unsigned int dslab_central_get(unsigned int class, void **objs,
 			       unsigned int nr, gfp_t gfp);
 /* central: give @nr objects back to their spans */
 void dslab_central_put(unsigned int class, void *const *objs, unsigned int nr);
+/* central: give back the leading objects of @span's class; how many */
+unsigned int dslab_central_put_run(struct dslab_span *span, void *const *objs,
+				   unsigned int nr);
 unsigned long dslab_span_trim(unsigned int keep);
 
 /* === Allocation core (alloc.c) === */

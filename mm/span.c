@@ -361,6 +361,41 @@ void dslab_central_put(unsigned int class, void *const *objs, unsigned int nr)
 }
 
 /**
+ * dslab_central_put_run() - give back the leading objects of one class
+ * @span: the span of @objs[0]
+ * @objs: dead objects, from dslab; none large
+ * @nr: how many (at least 1)
+ *
+ * Gives back @objs[0] and the objects after it up to the first of another
+ * class, under one lock, looking each span up once.
+ *
+ * Context: Any context; takes class->lock with interrupts saved.
+ * Return: how many objects were given back.
+ */
+unsigned int dslab_central_put_run(struct dslab_span *span, void *const *objs,
+				   unsigned int nr)
+{
+	unsigned int class = span->class, i = 0;
+	struct dslab_central *c = &dslab_central[class];
+	struct dslab_span *tmp;
+	unsigned long flags;
+	LIST_HEAD(to_free);
+
+	spin_lock_irqsave(&c->lock, flags);
+	do {
+		dslab_central_put_one(c, span, objs[i], &to_free);
+		if (++i == nr)
+			break;
+		span = dslab_own_span(objs[i]);
+	} while (span->class == class);
+	spin_unlock_irqrestore(&c->lock, flags);
+
+	list_for_each_entry_safe(span, tmp, &to_free, list)
+		dslab_span_release(span);
+	return i;
+}
+
+/**
  * dslab_span_trim() - free empty spans beyond a reserve
  * @keep: empty spans to keep per class
  *
