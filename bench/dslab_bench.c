@@ -63,25 +63,6 @@
 #include <linux/dslab.h>
 #include "dslab.h"
 
-/*
- * kvfree_rcu_barrier() (6.12) waits for kfree_rcu()'s batches; 6.1 has no
- * such barrier and rcu_barrier() does not cover them, so the kfree_rcu
- * anchor only exists from 6.12 on.
- * (Belongs in mm/compat.h if dslab.ko ever needs it.)
- */
-#if KERNEL_VERSION(6, 12, 0) <= LINUX_VERSION_CODE
-#define DSLAB_BENCH_HAVE_KVFREE_RCU_BARRIER 1
-#else
-#define DSLAB_BENCH_HAVE_KVFREE_RCU_BARRIER 0
-#endif
-
-/* A dedicated cache must not be merged into a kmalloc cache (6.5+). */
-#ifdef SLAB_NO_MERGE
-#define DSLAB_BENCH_CACHE_FLAGS	SLAB_NO_MERGE
-#else
-#define DSLAB_BENCH_CACHE_FLAGS	0
-#endif
-
 /* === Data === */
 
 #define DSLAB_BENCH_MAX_ROUNDS	31
@@ -291,7 +272,7 @@ static int dslab_bench_cache_create(struct dslab_bench_ctx *ctx)
 	snprintf(ctx->cache_name, sizeof(ctx->cache_name), "dslab_bench_%u",
 		 ctx->p.size);
 	ctx->cache = kmem_cache_create(ctx->cache_name, ctx->p.size, 0,
-				       DSLAB_BENCH_CACHE_FLAGS, NULL);
+				       SLAB_NO_MERGE, NULL);
 	return ctx->cache ? 0 : -ENOMEM;
 }
 
@@ -830,7 +811,7 @@ static int dslab_bench_e2e_call_rcu(struct dslab_bench_ctx *ctx,
 	return dslab_bench_e2e_check(n, "call_rcu");
 }
 
-#if DSLAB_BENCH_HAVE_KVFREE_RCU_BARRIER
+#if DSLAB_HAVE_KVFREE_RCU_BARRIER
 static int dslab_bench_e2e_kfree_rcu(struct dslab_bench_ctx *ctx,
 				     unsigned long n, u64 *ns)
 {
@@ -866,7 +847,7 @@ static const struct dslab_bench_impl dslab_bench_e2e_impls[] = {
 	{ "dslab_free_rcu", dslab_bench_e2e_dslab_rcu },
 	{ "queue_work", dslab_bench_e2e_work },
 	{ "call_rcu", dslab_bench_e2e_call_rcu },
-#if DSLAB_BENCH_HAVE_KVFREE_RCU_BARRIER
+#if DSLAB_HAVE_KVFREE_RCU_BARRIER
 	{ "kfree_rcu", dslab_bench_e2e_kfree_rcu },
 #endif
 };
@@ -1121,27 +1102,33 @@ static int dslab_bench_calibrate(const struct dslab_bench_def *def,
 	return 0;
 }
 
+/*
+ * Turns each implementation's round times in @t into picoseconds per
+ * operation, sorted (in place: @t is the caller's scratch), and emits one
+ * JSON line per implementation.
+ */
 static int dslab_bench_report(const struct dslab_bench_def *def,
 			      struct dslab_bench_ctx *ctx, unsigned long iters,
 			      u64 t[][DSLAB_BENCH_MAX_ROUNDS])
 {
-	u64 ps[DSLAB_BENCH_MAX_IMPLS][DSLAB_BENCH_MAX_ROUNDS];
 	u64 med[DSLAB_BENCH_MAX_IMPLS];
 	unsigned int rounds = ctx->p.rounds, i, k, r;
 	u64 ops = (u64)iters * ctx->ops_per_iter;
 	struct dslab_bench_json *j;
+	u64 *ps;
 	int ret = 0;
 
 	j = kmalloc(sizeof(*j), GFP_KERNEL);
 	if (!j)
 		return -ENOMEM;
 	for (i = 0; i < def->nr_impls; i++) {
+		ps = t[i];
 		/* picoseconds per operation */
 		for (r = 0; r < rounds; r++)
-			ps[i][r] = div64_u64(t[i][r] * 1000, ops);
-		sort(ps[i], rounds, sizeof(u64), dslab_bench_cmp_u64, NULL);
-		med[i] = rounds & 1 ? ps[i][rounds / 2] :
-			 (ps[i][rounds / 2 - 1] + ps[i][rounds / 2]) / 2;
+			ps[r] = div64_u64(ps[r] * 1000, ops);
+		sort(ps, rounds, sizeof(u64), dslab_bench_cmp_u64, NULL);
+		med[i] = rounds & 1 ? ps[rounds / 2] :
+			 (ps[rounds / 2 - 1] + ps[rounds / 2]) / 2;
 	}
 	for (i = 0; i < def->nr_impls && !ret; i++) {
 		u64 m = max_t(u64, med[i], 1);
@@ -1156,8 +1143,8 @@ static int dslab_bench_report(const struct dslab_bench_def *def,
 		dslab_bench_jstr(j, "anchor", def->impls[def->anchor].name);
 		dslab_bench_jopen(j, "ns_per_op");
 		dslab_bench_jfix(j, "median", med[i]);
-		dslab_bench_jfix(j, "min", ps[i][0]);
-		dslab_bench_jfix(j, "max", ps[i][rounds - 1]);
+		dslab_bench_jfix(j, "min", t[i][0]);
+		dslab_bench_jfix(j, "max", t[i][rounds - 1]);
 		dslab_bench_jclose(j);
 		dslab_bench_juint(j, "rounds", rounds);
 		dslab_bench_juint(j, "ops_per_round", ops);
@@ -1642,10 +1629,10 @@ static int dslab_bench_info_show(struct seq_file *m, void *v)
 	seq_printf(m, "dslab_classes=%u\n", DSLAB_NR_CLASSES);
 	seq_printf(m, "dslab_span_desc_bytes=%zu\n", sizeof(struct dslab_span));
 	seq_printf(m, "kfree_rcu_barrier=%s\n",
-		   DSLAB_BENCH_HAVE_KVFREE_RCU_BARRIER ? "kvfree_rcu_barrier" :
+		   DSLAB_HAVE_KVFREE_RCU_BARRIER ? "kvfree_rcu_barrier" :
 		   "none");
 	seq_printf(m, "dedicated_cache_no_merge=%s\n",
-		   DSLAB_BENCH_CACHE_FLAGS ? "yes" : "no");
+		   SLAB_NO_MERGE ? "yes" : "no");
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(dslab_bench_info);
@@ -1722,4 +1709,4 @@ module_exit(dslab_bench_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("dslab benchmarks next to SLUB and the kernel's deferred-free paths");
 MODULE_AUTHOR("dslab developers");
-MODULE_IMPORT_NS(DSLAB_INTERNAL);
+MODULE_IMPORT_NS(DSLAB_NS);

@@ -638,4 +638,4 @@ static struct kunit_suite dslab_fault_suite = {
 
 kunit_test_suite(dslab_fault_suite);
 
-MODULE_IMPORT_NS(DSLAB_INTERNAL);
+MODULE_IMPORT_NS(DSLAB_NS);

@@ -182,9 +182,8 @@ bool dslab_test_in_hardirq(void (*fn)(void *data), void *data)
 	struct dslab_test_irq irq = { .fn = fn, .data = data };
 
 	init_completion(&irq.done);
-	hrtimer_init_on_stack(&irq.hrtimer, CLOCK_MONOTONIC,
-			      HRTIMER_MODE_REL_HARD);
-	irq.hrtimer.function = dslab_test_hrtimer_fn;
+	hrtimer_setup_on_stack(&irq.hrtimer, dslab_test_hrtimer_fn,
+			       CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
 	hrtimer_start(&irq.hrtimer, ns_to_ktime(100 * NSEC_PER_USEC),
 		      HRTIMER_MODE_REL_HARD);
 	wait_for_completion(&irq.done);
@@ -195,7 +194,7 @@ bool dslab_test_in_hardirq(void (*fn)(void *data), void *data)
 
 static void dslab_test_timer_fn(struct timer_list *t)
 {
-	struct dslab_test_irq *irq = from_timer(irq, t, timer);
+	struct dslab_test_irq *irq = timer_container_of(irq, t, timer);
 
 	irq->right_context = in_serving_softirq();
 	irq->fn(irq->data);
@@ -210,8 +209,8 @@ bool dslab_test_in_softirq(void (*fn)(void *data), void *data)
 	timer_setup_on_stack(&irq.timer, dslab_test_timer_fn, 0);
 	mod_timer(&irq.timer, jiffies + 1);
 	wait_for_completion(&irq.done);
-	del_timer_sync(&irq.timer);
-	destroy_timer_on_stack(&irq.timer);
+	timer_delete_sync(&irq.timer);
+	timer_destroy_on_stack(&irq.timer);
 	return irq.right_context;
 }
 
@@ -320,4 +319,4 @@ kunit_test_suite(dslab_main_suite);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("KUnit suites for the dslab allocator");
-MODULE_IMPORT_NS(DSLAB_INTERNAL);
+MODULE_IMPORT_NS(DSLAB_NS);

@@ -112,7 +112,7 @@ static struct dslab_mag __percpu *dslab_mags[DSLAB_NR_CLASSES];
 static DEFINE_PER_CPU(bool, dslab_mag_writer);
 
 bool dslab_debug;
-EXPORT_SYMBOL_NS_GPL(dslab_debug, DSLAB_INTERNAL);
+EXPORT_SYMBOL_NS_GPL(dslab_debug, DSLAB_NS);
 /* dslab_debug for the fast paths; set once at load. */
 static DEFINE_STATIC_KEY_FALSE(dslab_debug_key);
 
@@ -928,7 +928,7 @@ void dslab_test_mag_writer(bool busy)
 {
 	__this_cpu_write(dslab_mag_writer, busy);
 }
-EXPORT_SYMBOL_NS_GPL(dslab_test_mag_writer, DSLAB_INTERNAL);
+EXPORT_SYMBOL_NS_GPL(dslab_test_mag_writer, DSLAB_NS);
 
 /**
  * dslab_test_mag_count() - objects in this CPU's magazine of a class
@@ -941,7 +941,7 @@ unsigned int dslab_test_mag_count(unsigned int class)
 {
 	return dslab_mag_get(this_cpu_ptr(dslab_mags[class]));
 }
-EXPORT_SYMBOL_NS_GPL(dslab_test_mag_count, DSLAB_INTERNAL);
+EXPORT_SYMBOL_NS_GPL(dslab_test_mag_count, DSLAB_NS);
 
 /* === Cache draining and init === */
 
@@ -999,7 +999,7 @@ unsigned long dslab_shrink(void)
 	dslab_drain_cpu_caches();
 	return dslab_span_trim(0) + dslab_finq_trim();
 }
-EXPORT_SYMBOL_NS_GPL(dslab_shrink, DSLAB_INTERNAL);
+EXPORT_SYMBOL_NS_GPL(dslab_shrink, DSLAB_NS);
 
 int dslab_alloc_init(void)
 {

@@ -984,7 +984,7 @@ out_free:
 	kfree(ctx);
 	return ret;
 }
-EXPORT_SYMBOL_NS_GPL(dslab_ctl_exec, DSLAB_INTERNAL);
+EXPORT_SYMBOL_NS_GPL(dslab_ctl_exec, DSLAB_NS);
 
 /**
  * dslab_ctl_last() - the result of the last `control` command
@@ -999,7 +999,7 @@ void dslab_ctl_last(char *buf, size_t size)
 	strscpy(buf, dslab_ctl_last_buf, size);
 	mutex_unlock(&dslab_ctl_mutex);
 }
-EXPORT_SYMBOL_NS_GPL(dslab_ctl_last, DSLAB_INTERNAL);
+EXPORT_SYMBOL_NS_GPL(dslab_ctl_last, DSLAB_NS);
 
 /* === debugfs glue (the files themselves are made in debugfs.c) === */
 

@@ -72,7 +72,7 @@ unsigned long dslab_fault_fail_nth(unsigned int nth)
 	WRITE_ONCE(dslab_fail_task, nth ? current : NULL);
 	return dslab_fail_hits;
 }
-EXPORT_SYMBOL_NS_GPL(dslab_fault_fail_nth, DSLAB_INTERNAL);
+EXPORT_SYMBOL_NS_GPL(dslab_fault_fail_nth, DSLAB_NS);
 
 /**
  * dslab_fault_pending() - allocations left before the armed failure
@@ -84,7 +84,7 @@ unsigned int dslab_fault_pending(void)
 {
 	return READ_ONCE(dslab_fail_task) == current ? dslab_fail_countdown : 0;
 }
-EXPORT_SYMBOL_NS_GPL(dslab_fault_pending, DSLAB_INTERNAL);
+EXPORT_SYMBOL_NS_GPL(dslab_fault_pending, DSLAB_NS);
 
 /**
  * dslab_fault_fail_all() - make every dslab allocation fail, in every task
@@ -100,7 +100,7 @@ void dslab_fault_fail_all(bool on)
 {
 	WRITE_ONCE(dslab_fail_all, on);
 }
-EXPORT_SYMBOL_NS_GPL(dslab_fault_fail_all, DSLAB_INTERNAL);
+EXPORT_SYMBOL_NS_GPL(dslab_fault_fail_all, DSLAB_NS);
 
 /* === DebugFS Interface === */
 

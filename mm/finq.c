@@ -908,7 +908,7 @@ void dslab_finq_stats(struct dslab_finq_stats *st)
 	st->dtor_ns = READ_ONCE(dslab_dtor_ns);
 	st->runner_state = READ_ONCE(dslab_runner_state);
 }
-EXPORT_SYMBOL_NS_GPL(dslab_finq_stats, DSLAB_INTERNAL);
+EXPORT_SYMBOL_NS_GPL(dslab_finq_stats, DSLAB_NS);
 
 /**
  * dslab_finq_trim() - free FinBlocks the reservations do not need

@@ -216,7 +216,7 @@ long dslab_test_owner_pins(struct module *mod)
 	rcu_read_unlock();
 	return pins;
 }
-EXPORT_SYMBOL_NS_GPL(dslab_test_owner_pins, DSLAB_INTERNAL);
+EXPORT_SYMBOL_NS_GPL(dslab_test_owner_pins, DSLAB_NS);
 
 /**
  * dslab_owner_exit() - check at unload that no module is still pinned

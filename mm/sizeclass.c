@@ -15,13 +15,13 @@
 #include "dslab.h"
 
 const struct dslab_class_info dslab_classes[DSLAB_NR_CLASSES] = DSLAB_CLASS_TABLE;
-EXPORT_SYMBOL_NS_GPL(dslab_classes, DSLAB_INTERNAL);
+EXPORT_SYMBOL_NS_GPL(dslab_classes, DSLAB_NS);
 
 const u8 dslab_size_to_class8[] = DSLAB_SIZE_TO_CLASS8;
-EXPORT_SYMBOL_NS_GPL(dslab_size_to_class8, DSLAB_INTERNAL);
+EXPORT_SYMBOL_NS_GPL(dslab_size_to_class8, DSLAB_NS);
 
 const u8 dslab_size_to_class128[] = DSLAB_SIZE_TO_CLASS128;
-EXPORT_SYMBOL_NS_GPL(dslab_size_to_class128, DSLAB_INTERNAL);
+EXPORT_SYMBOL_NS_GPL(dslab_size_to_class128, DSLAB_NS);
 
 static_assert(ARRAY_SIZE(dslab_size_to_class8) ==
 	      DSLAB_SMALL_SIZE_MAX / DSLAB_SMALL_SIZE_DIV + 1);

@@ -462,7 +462,7 @@ void dslab_class_stats(unsigned int class, struct dslab_class_stats *st)
 	st->free = st->spans * nobjs > st->inuse ? st->spans * nobjs - st->inuse : 0;
 	st->wasted = st->spans * tail + st->free * dslab_classes[class].size;
 }
-EXPORT_SYMBOL_NS_GPL(dslab_class_stats, DSLAB_INTERNAL);
+EXPORT_SYMBOL_NS_GPL(dslab_class_stats, DSLAB_NS);
 
 /* === Shrinker === */
 

@@ -39,12 +39,12 @@ const char *const dslab_stat_names[DSLAB_NR_STATS] = {
 	[DSLAB_STAT_SPANS_ALLOCATED]	= "spans_allocated",
 	[DSLAB_STAT_SPANS_FREED]	= "spans_freed",
 };
-EXPORT_SYMBOL_NS_GPL(dslab_stat_names, DSLAB_INTERNAL);
+EXPORT_SYMBOL_NS_GPL(dslab_stat_names, DSLAB_NS);
 static_assert(ARRAY_SIZE(dslab_stat_names) == DSLAB_NR_STATS);
 
 /* Pages of spans currently held (not FinBlocks or metadata). */
 atomic_long_t dslab_pages_held = ATOMIC_LONG_INIT(0);
-EXPORT_SYMBOL_NS_GPL(dslab_pages_held, DSLAB_INTERNAL);
+EXPORT_SYMBOL_NS_GPL(dslab_pages_held, DSLAB_NS);
 
 /* === Public interface (internal namespace) === */
 
@@ -66,7 +66,7 @@ u64 dslab_stat_read(enum dslab_stat_item item)
 	}
 	return sum;
 }
-EXPORT_SYMBOL_NS_GPL(dslab_stat_read, DSLAB_INTERNAL);
+EXPORT_SYMBOL_NS_GPL(dslab_stat_read, DSLAB_NS);
 
 /**
  * dslab_class_inuse() - objects of a class not free (live or queued)
@@ -86,7 +86,7 @@ long dslab_class_inuse(unsigned int class)
 	}
 	return max(sum, 0L);
 }
-EXPORT_SYMBOL_NS_GPL(dslab_class_inuse, DSLAB_INTERNAL);
+EXPORT_SYMBOL_NS_GPL(dslab_class_inuse, DSLAB_NS);
 
 /**
  * dslab_objects_inuse() - objects allocated and not yet released
@@ -106,7 +106,7 @@ long dslab_objects_inuse(void)
 		sum += dslab_class_inuse(c);
 	return sum;
 }
-EXPORT_SYMBOL_NS_GPL(dslab_objects_inuse, DSLAB_INTERNAL);
+EXPORT_SYMBOL_NS_GPL(dslab_objects_inuse, DSLAB_NS);
 
 /**
  * dslab_stats_reset() - zero the event counters
@@ -126,4 +126,4 @@ void dslab_stats_reset(void)
 		}
 	}
 }
-EXPORT_SYMBOL_NS_GPL(dslab_stats_reset, DSLAB_INTERNAL);
+EXPORT_SYMBOL_NS_GPL(dslab_stats_reset, DSLAB_NS);

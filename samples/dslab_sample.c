@@ -40,6 +40,13 @@
 #include <linux/string.h>
 #include <linux/timer.h>
 
+/*
+ * The sample builds on every kernel dslab supports, so it borrows dslab's
+ * compat header for the timer API (hrtimer_setup() is 6.13); a client of
+ * your own needs only <linux/dslab.h>.
+ */
+#include "compat.h"
+
 /* === Types === */
 
 #define DSLAB_SAMPLE_NR		64	/* objects per run */
@@ -310,8 +317,8 @@ static int __init dslab_sample_init(void)
 	unsigned int i;
 
 	timer_setup(&dslab_sample_timer, dslab_sample_timer_fn, 0);
-	hrtimer_init(&dslab_sample_hrtimer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
-	dslab_sample_hrtimer.function = dslab_sample_hrtimer_fn;
+	hrtimer_setup(&dslab_sample_hrtimer, dslab_sample_hrtimer_fn,
+		      CLOCK_MONOTONIC, HRTIMER_MODE_REL);
 
 	refs0 = dslab_sample_refs();
 	for (i = 0; i < DSLAB_SAMPLE_NR; i++) {

@@ -153,6 +153,9 @@ struct dslab_t_thread {
 	unsigned long ops, allocs, news, frees, rcu_frees, irq_handoffs;
 	unsigned long bulk, dtors_set, dtors_cleared, refusals_ok;
 	unsigned long cleanups_added, cleanups_cancelled, enomem;
+	/* dslab_t_bulk()'s scratch: too big for a KASAN stack frame */
+	struct dslab_t_track bulk_tr[DSLAB_T_BULK_MAX];
+	void *bulk_objs[DSLAB_T_BULK_MAX];
 };
 
 static struct dslab_t_thread *dslab_t_threads;	/* nthreads + 1 (hrtimer) */
@@ -603,8 +606,8 @@ static void dslab_t_check_live(struct dslab_t_slot *s)
 
 static void dslab_t_bulk(struct dslab_t_thread *t)
 {
-	struct dslab_t_track tr[DSLAB_T_BULK_MAX];
-	void *objs[DSLAB_T_BULK_MAX];
+	struct dslab_t_track *tr = t->bulk_tr;
+	void **objs = t->bulk_objs;
 	unsigned int n = 1 + prandom_u32_state(&t->rnd) % DSLAB_T_BULK_MAX;
 	size_t size = dslab_t_rand_size(&t->rnd);
 	unsigned int i;
@@ -910,8 +913,8 @@ static int __init dslab_t_init(void)
 	pr_info("start: %u threads, %u s, seed %llu\n", dslab_t_nthreads,
 		duration_s, seed);
 
-	hrtimer_init(&dslab_t_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
-	dslab_t_timer.function = dslab_t_timer_fn;
+	hrtimer_setup(&dslab_t_timer, dslab_t_timer_fn, CLOCK_MONOTONIC,
+		      HRTIMER_MODE_REL_HARD);
 	hrtimer_start(&dslab_t_timer, ns_to_ktime(DSLAB_T_PERIOD_NS),
 		      HRTIMER_MODE_REL_HARD);
 
@@ -1001,4 +1004,4 @@ module_exit(dslab_t_exit);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("dslab torture test: random mix of every API under load");
-MODULE_IMPORT_NS(DSLAB_INTERNAL);
+MODULE_IMPORT_NS(DSLAB_NS);

@@ -5,7 +5,9 @@
 #
 # Usage: build-kernel.sh <version> <fragment.config>...
 #        build-kernel.sh --source <version>
-#   version    6.1 or 6.12: the Debian linux-source-<version> package.
+#   version    6.1, 6.12 or the newest (7.3 today): the Debian
+#              linux-source-<version> package, installed in /usr/src or
+#              fetched by newest-kernel.sh into $DSLAB_CACHE/newest/.
 #   fragments  Kconfig fragments merged, in order, on top of tinyconfig.
 #   --source   only extract the source tree and print its path (for
 #              checkpatch, kernel-doc and kunit.py).
@@ -44,15 +46,25 @@ shift
 
 cache=${DSLAB_CACHE:-$HOME/.cache/dslab}
 jobs=${DSLAB_JOBS:-2}
+# Debian 12's own packages, else the newest kernel's private root.
 tarball=/usr/src/linux-source-$ver.tar.xz
-[ -f "$tarball" ] || die "$tarball missing (apt-get install linux-source-$ver)"
+verfile=
+if [ ! -f "$tarball" ]; then
+	tarball=$cache/newest/root/usr/src/linux-source-$ver.tar.xz
+	verfile=$cache/newest/root/usr/src/linux-source-$ver.version
+fi
+[ -f "$tarball" ] || die "linux-source-$ver missing (apt-get install linux-source-$ver, or newest-kernel.sh)"
 
 for f in "$@"; do
 	[ -f "$f" ] || die "fragment $f not found"
 done
 
-pkgver=$(dpkg-query -W -f='${Version}' "linux-source-$ver" 2>/dev/null ||
-	 stat -c %Y "$tarball")
+if [ -n "$verfile" ] && [ -f "$verfile" ]; then
+	pkgver=$(cat "$verfile")
+else
+	pkgver=$(dpkg-query -W -f='${Version}' "linux-source-$ver" 2>/dev/null ||
+		 stat -c %Y "$tarball")
+fi
 hash=$( { echo "recipe=$RECIPE pkg=$pkgver"; cat "$@"; } |
 	sha256sum | cut -c1-12)
 src=$cache/src/linux-source-$ver

@@ -10,10 +10,15 @@
 #
 # Layers, in order (see Documentation/testing.rst):
 #  1. apt dependencies (installed when root, else a message and exit 2)
-#  2. debug kernels from Debian's linux-source-<v> (tinyconfig +
-#     kunit/debug.config), cached in $DSLAB_CACHE/build/ by build-kernel.sh
+#  2. the newest kernel Debian packages (newest-kernel.sh: the newest
+#     linux-source-X.Y of trixie-backports and its stock kernel, fetched
+#     with a private apt state into $DSLAB_CACHE), then debug kernels
+#     from Debian's linux-source-<v> for 6.1, 6.12 and that X.Y (tinyconfig
+#     + kunit/debug.config), cached in $DSLAB_CACHE/build/ by
+#     build-kernel.sh
 #  3. static gates: mm/sizeclasses.h regenerates identically, the
-#     userspace size-class test, checkpatch --strict, kernel-doc, dkms build
+#     userspace size-class test, checkpatch --strict, kernel-doc, dkms
+#     build for Debian 12's stock kernel and the newest
 #  4. per debug kernel: modules with W=1 (no warnings), then a TCG VM that
 #     loads dslab and dslab_test (KUnit), the sample and torture modules,
 #     runs tools/testing/dslab/test_*.sh, unloads, scans for leaks; the
@@ -21,7 +26,9 @@
 #  5. harness self-test: the same checker must turn red on
 #     dslab_test.selftest_fail=1, on dslab.selftest_warn=1 and (when the
 #     torture module exists) on dslab_torture.leak_one=1 (kmemleak)
-#  6. Debian's stock kernel with dslab built against linux-headers-amd64
+#  6. Debian's stock kernels, 6.1 (Debian 12's linux-headers-amd64) and
+#     the newest: dslab built against their headers, then insmod, the
+#     sample, the shell tests and rmmod
 #
 # Each KUnit case, shell test line and gate is one result; the last line
 # is "dslab: N passed, N failed, N skipped" and any failure exits 1.
@@ -42,6 +49,13 @@ esac
 T0=$(date +%s)
 ledger_init "$CACHE/logs/$mode"
 install_deps
+if [ "$mode" = check ]; then
+	if newest_kernel; then
+		pass "newest kernel: linux-source-$NEWEST_VER and stock $NEWEST_KREL fetched"
+	else
+		fail "newest kernel: not found (newest-kernel.sh; see $CACHE/apt/)"
+	fi
+fi
 
 #
 # === Static gates ===
@@ -130,29 +144,33 @@ gate_kerneldoc() {
 }
 
 # dkms add/build into a private dkms tree: nothing under /var/lib/dkms.
+# One build per stock kernel: Debian 12's and the newest.
 gate_dkms() {
-	local conf=$SRC/dkms.conf log=$LOGS/dkms.log name ver kver hdr tree
+	local conf=$SRC/dkms.conf log name ver kver hdr tree
 	if [ ! -f "$conf" ]; then
 		skip "static: dkms build (no dkms.conf)"
 		return
 	fi
-	hdr=$(stock_headers)
-	kver=${hdr#/usr/src/linux-headers-}
 	name=$(sed -n 's/^PACKAGE_NAME="\{0,1\}\([^"]*\)"\{0,1\}/\1/p' "$conf")
 	ver=$(sed -n 's/^PACKAGE_VERSION="\{0,1\}\([^"]*\)"\{0,1\}/\1/p' "$conf")
-	tree=$CACHE/dkms
-	rm -rf "$tree"
-	mkdir -p "$tree/src" "$tree/tree"
-	rsync -a --exclude=.git "$SRC/" "$tree/src/$name-$ver/"
-	if { dkms add -m "$name" -v "$ver" --sourcetree "$tree/src" \
-		--dkmstree "$tree/tree" &&
-	     dkms build -m "$name" -v "$ver" -k "$kver" \
-		--sourcetree "$tree/src" --dkmstree "$tree/tree"; } >"$log" 2>&1; then
-		pass "static: dkms build $name/$ver for $kver"
-	else
-		tail -n 20 "$log" | sed 's/^/    /'
-		fail "static: dkms build ($log)"
-	fi
+	for hdr in $(stock_headers) ${NEWEST_HDR:-}; do
+		kver=${hdr##*/linux-headers-}
+		log=$LOGS/dkms-$kver.log
+		tree=$CACHE/dkms
+		rm -rf "$tree"
+		mkdir -p "$tree/src" "$tree/tree"
+		rsync -a --exclude=.git "$SRC/" "$tree/src/$name-$ver/"
+		if { dkms add -m "$name" -v "$ver" --sourcetree "$tree/src" \
+			--dkmstree "$tree/tree" &&
+		     dkms build -m "$name" -v "$ver" -k "$kver" \
+			--kernelsourcedir "$hdr" \
+			--sourcetree "$tree/src" --dkmstree "$tree/tree"; } >"$log" 2>&1; then
+			pass "static: dkms build $name/$ver for $kver"
+		else
+			tail -n 20 "$log" | sed 's/^/    /'
+			fail "static: dkms build for $kver ($log)"
+		fi
+	done
 }
 
 # DSLAB_DTOR() must reject a destructor of the wrong type at compile time:
@@ -263,19 +281,14 @@ harness_selftest() {
 	fi
 }
 
+# test_stock_kernel <headers> <image>: a Debian stock kernel as shipped.
 test_stock_kernel() {
-	local hdr kver image id
-	section "Debian stock kernel"
-	hdr=$(stock_headers)
-	if [ -z "$hdr" ]; then
-		fail "stock: no /usr/src/linux-headers-*-amd64"
-		return
-	fi
-	kver=${hdr#/usr/src/linux-headers-}
-	image=/boot/vmlinuz-$kver
+	local hdr=$1 image=$2 kver id
+	kver=${hdr##*/linux-headers-}
 	id=stock-$kver
+	section "Debian stock kernel $kver"
 	if [ ! -f "$image" ]; then
-		fail "stock: $image missing (apt-get install linux-image-$kver)"
+		fail "stock: $image missing"
 		return
 	fi
 	build_modules "$id" "$hdr" || return 0
@@ -304,6 +317,16 @@ check)
 		test_debug_kernel 6.12 kcsan "$SRC/kunit/debug.config" \
 			"$SRC/kunit/kcsan.config"
 	fi
+	# The newest headers' host tools come from its debug build (a cache
+	# hit unless DSLAB_KERNELS left the newest out).
+	if [ -n "${NEWEST_VER:-}" ]; then
+		if bld=$("$VM_DIR/build-kernel.sh" "$NEWEST_VER" \
+				"$SRC/kunit/debug.config"); then
+			newest_host_tools "$NEWEST_HDR" "$bld"
+		else
+			fail "newest kernel: no $NEWEST_VER build for the host tools"
+		fi
+	fi
 	ksrc=
 	for ver in 6.12 $KERNELS; do
 		if [ -f "$CACHE/src/linux-source-$ver/.dslab-extracted" ]; then
@@ -316,9 +339,17 @@ check)
 	grep -qw 6.12 <<<"$KERNELS" || selftest_ver=${KERNELS%% *}
 	harness_selftest "$selftest_ver"
 	if [ "${DSLAB_SKIP_STOCK:-0}" = 1 ]; then
-		skip "stock: Debian stock kernel (DSLAB_SKIP_STOCK=1)"
+		skip "stock: Debian stock kernels (DSLAB_SKIP_STOCK=1)"
 	else
-		test_stock_kernel
+		hdr=$(stock_headers)
+		if [ -n "$hdr" ]; then
+			test_stock_kernel "$hdr" "/boot/vmlinuz-${hdr#/usr/src/linux-headers-}"
+		else
+			fail "stock: no /usr/src/linux-headers-*-amd64"
+		fi
+		if [ -n "${NEWEST_HDR:-}" ]; then
+			test_stock_kernel "$NEWEST_HDR" "$NEWEST_IMAGE"
+		fi
 	fi
 	;;
 esac

@@ -7,7 +7,8 @@
 # tree per target kernel, so their .o files never mix), the initramfs and
 # the console checker that turns a VM's console log into results.
 #
-# Environment: DSLAB_CACHE (~/.cache/dslab), DSLAB_KERNELS ("6.1 6.12"),
+# Environment: DSLAB_CACHE (~/.cache/dslab), DSLAB_KERNELS ("6.1 6.12"
+# and the newest, see newest_kernel),
 # DSLAB_VM_ACCEL (tcg), DSLAB_VM_TIMEOUT (900 s per boot),
 # DSLAB_SKIP_STOCK=1 (skip the Debian stock kernel), DSLAB_SRC (the tree
 # to test; defaults to this repository).
@@ -99,7 +100,40 @@ install_deps() {
 	apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
-# Newest Debian stock headers, e.g. /usr/src/linux-headers-6.1.0-56-amd64.
+# newest_kernel: the newest kernel Debian packages (newest-kernel.sh):
+# sets NEWEST_VER, NEWEST_KREL, NEWEST_HDR, NEWEST_IMAGE, and adds
+# NEWEST_VER to KERNELS unless DSLAB_KERNELS says otherwise.  Returns 1
+# (NEWEST_VER empty) when it cannot be had.
+newest_kernel() {
+	local env
+	NEWEST_VER=
+	env=$("$VM_DIR/newest-kernel.sh") || return 1
+	eval "$env"
+	echo "dslab: newest kernel: linux-source-$NEWEST_VER ($NEWEST_PKGVER)," \
+		"stock $NEWEST_KREL, from ${DSLAB_NEWEST_SUITE:-trixie-backports}"
+	if [ -z "${DSLAB_KERNELS:-}" ] && ! grep -qw "$NEWEST_VER" <<<"$KERNELS"; then
+		KERNELS="$KERNELS $NEWEST_VER"
+	fi
+}
+
+# newest_host_tools <headers> <kernel build dir>: the newest headers'
+# modpost and objtool are built for trixie's glibc (2.38); where they do
+# not run, use the ones a debug build of the same source made here.
+newest_host_tools() {
+	local hdr=$1 bld=$2 real built
+	while read -r real built; do
+		real=$(readlink -f "$hdr/$real")
+		[ -f "$real" ] || continue
+		"$real" --version 2>&1 | grep -q 'GLIBC_[0-9.]*. not found' ||
+			continue
+		cp "$bld/$built" "$real"
+	done <<-EOF
+	scripts/mod/modpost.real-lsb-64 scripts/mod/modpost
+	tools/objtool/objtool.real-x86 tools/objtool/objtool
+	EOF
+}
+
+# Newest Debian 12 stock headers, e.g. /usr/src/linux-headers-6.1.0-56-amd64.
 stock_headers() {
 	ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1
 }
