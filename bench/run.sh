@@ -13,7 +13,8 @@
 # own check or the kernel printed a report (WARNING, BUG, ...).
 #
 # Environment:
-#   DSLAB_BENCH_KERNEL   6.12 (default) or 6.1
+#   DSLAB_BENCH_KERNEL   6.12 (default), 6.1, or the newest kernel's X.Y
+#                        ("newest" picks it: tools/testing/vm/newest-kernel.sh)
 #   DSLAB_BENCH_QUICK=1  short rounds and counts (15 s of TCG; the full run
 #                        takes about a minute after the kernel is built)
 #   DSLAB_BENCH_ICOUNT   off (default) | <shift> | auto: run qemu with
@@ -58,8 +59,17 @@ esac
 ledger_init "$CACHE/logs/bench"
 install_deps
 
-section "building the Linux $ver performance kernel (bench/perf.config)"
-build_kernel "$ver" "$SRC/bench/perf.config" || { summary; exit 1; }
+# Not one of Debian 12's own sources: the newest kernel's, fetched.
+if [ "$ver" = newest ] || [ ! -f "/usr/src/linux-source-$ver.tar.xz" ]; then
+	newest_kernel || { fail "bench: newest kernel not found"; summary; exit 1; }
+	[ "$ver" = newest ] && ver=$NEWEST_VER
+fi
+fragments=("$SRC/bench/perf.config" "$SRC/bench/perf-7.config")
+if [ "$(printf '%s\n' "$ver" 7.0 | sort -V | head -n 1)" != 7.0 ]; then
+	fragments[1]=$SRC/bench/perf-6.config
+fi
+section "building the Linux $ver performance kernel (${fragments[*]#"$SRC/"})"
+build_kernel "$ver" "${fragments[@]}" || { summary; exit 1; }
 section "building dslab and dslab_bench for it"
 build_modules "$ver-perf" "$KBUILD_DIR" || { summary; exit 1; }
 if [ ! -f "$MOD_DIR/dslab_bench.ko" ]; then
@@ -143,7 +153,7 @@ if python3 "$SRC/bench/report.py" "$CONSOLE" "$out" \
 	"dirty=$dirty" \
 	"qemu=$(qemu-system-x86_64 --version | head -n 1)" \
 	"host_cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)" \
-	"config=bench/perf.config on tinyconfig, Linux $ver ($KBUILD_DIR)"; then
+	"config=${fragments[*]#"$SRC/"} on tinyconfig, Linux $ver ($KBUILD_DIR)"; then
 	pass "bench: results parsed ($out)"
 else
 	fail "bench: no or unparsable results (console: $CONSOLE)"

@@ -144,7 +144,9 @@ gate_kerneldoc() {
 }
 
 # dkms add/build into a private dkms tree: nothing under /var/lib/dkms.
-# One build per stock kernel: Debian 12's and the newest.
+# One build per supported line: Debian 12's stock headers (6.1), the
+# 6.12 debug kernel's build tree (Debian 12 packages no 6.12 headers) and
+# the newest stock headers.
 gate_dkms() {
 	local conf=$SRC/dkms.conf log name ver kver hdr tree
 	if [ ! -f "$conf" ]; then
@@ -153,8 +155,11 @@ gate_dkms() {
 	fi
 	name=$(sed -n 's/^PACKAGE_NAME="\{0,1\}\([^"]*\)"\{0,1\}/\1/p' "$conf")
 	ver=$(sed -n 's/^PACKAGE_VERSION="\{0,1\}\([^"]*\)"\{0,1\}/\1/p' "$conf")
-	for hdr in $(stock_headers) ${NEWEST_HDR:-}; do
-		kver=${hdr##*/linux-headers-}
+	for hdr in $(stock_headers) ${KDIRS[6.12]:-} ${NEWEST_HDR:-}; do
+		case $hdr in
+		*/linux-headers-*) kver=${hdr##*/linux-headers-} ;;
+		*) kver=$(cat "$hdr/include/config/kernel.release") ;;
+		esac
 		log=$LOGS/dkms-$kver.log
 		tree=$CACHE/dkms
 		rm -rf "$tree"
