@@ -403,7 +403,8 @@ static int dslab_bench_bulk_cache(struct dslab_bench_ctx *ctx,
 	preempt_disable();
 	t0 = ktime_get_ns();
 	for (i = 0; i < iters; i++) {
-		if (unlikely(kmem_cache_alloc_bulk(s, GFP_NOWAIT, n, objs) != n))
+		/* Returns n or 0 before 7.x, true or false since: both "not 0". */
+		if (unlikely(!kmem_cache_alloc_bulk(s, GFP_NOWAIT, n, objs)))
 			break;
 		kmem_cache_free_bulk(s, n, objs);
 	}

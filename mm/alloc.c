@@ -70,11 +70,13 @@
 
 #include <linux/kmemleak.h>
 #include <linux/mm.h>
+#include <linux/mutex.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/workqueue.h>
 
 #include <trace/events/dslab.h>
 
@@ -960,23 +962,42 @@ static void dslab_drain_one(int cpu)
 	}
 }
 
-static void dslab_drain_local(void *unused)
+/*
+ * Each CPU drains its own magazines from a work item bound to it, with
+ * interrupts off (as for the magazines' writers on that CPU), rather than
+ * from an IPI: in hard interrupt context only raw spinlocks may be taken
+ * (PREEMPT_RT, and lockdep's raw-lock nesting check elsewhere), and the
+ * central lists' lock is not one.
+ */
+static DEFINE_PER_CPU(struct work_struct, dslab_drain_works);
+static DEFINE_MUTEX(dslab_drain_mutex);
+
+static void dslab_drain_work_fn(struct work_struct *work)
 {
+	unsigned long flags;
+
+	local_irq_save(flags);
 	dslab_drain_one(smp_processor_id());
+	local_irq_restore(flags);
 }
 
 /**
  * dslab_drain_cpu_caches() - give every CPU's magazines back
  *
- * Context: Process context; interrupts enabled.  Sends IPIs.
+ * Context: Process context; sleeps (waits for a work item on every
+ * online CPU).
  */
 void dslab_drain_cpu_caches(void)
 {
 	unsigned long flags;
 	int cpu;
 
+	mutex_lock(&dslab_drain_mutex);
 	cpus_read_lock();
-	on_each_cpu(dslab_drain_local, NULL, 1);
+	for_each_online_cpu(cpu)
+		schedule_work_on(cpu, per_cpu_ptr(&dslab_drain_works, cpu));
+	for_each_online_cpu(cpu)
+		flush_work(per_cpu_ptr(&dslab_drain_works, cpu));
 	for_each_possible_cpu(cpu) {
 		if (cpu_online(cpu))
 			continue;
@@ -986,6 +1007,7 @@ void dslab_drain_cpu_caches(void)
 		local_irq_restore(flags);
 	}
 	cpus_read_unlock();
+	mutex_unlock(&dslab_drain_mutex);
 }
 
 /**
@@ -1008,6 +1030,8 @@ int dslab_alloc_init(void)
 
 	if (dslab_debug)
 		static_branch_enable(&dslab_debug_key);
+	for_each_possible_cpu(cpu)
+		INIT_WORK(per_cpu_ptr(&dslab_drain_works, cpu), dslab_drain_work_fn);
 	for (class = 0; class < DSLAB_NR_CLASSES; class++) {
 		cap = dslab_mag_cap(class);
 		dslab_mags[class] = __alloc_percpu(struct_size_t(struct dslab_mag, objs, cap),

@@ -11,8 +11,8 @@
  * open blocks per context level (task, softirq, hardirq), a level never
  * interrupts itself, and an append marks its level busy while it runs.
  * Full blocks go to a pending list.  The runner steals partial ones by
- * running the steal on their CPU (an IPI, as dslab_drain_cpu_caches()
- * does), which skips a level it interrupted in an append, so no record
+ * running the steal on their CPU (an IPI, which takes no lock), which
+ * skips a level it interrupted in an append, so no record
  * waits long for a block to fill and the free path takes no per-CPU lock.
  *
  * No loss.  Registration reserves a record slot (dslab_finq_reserve()),

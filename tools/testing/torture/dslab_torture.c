@@ -913,10 +913,15 @@ static int __init dslab_t_init(void)
 	pr_info("start: %u threads, %u s, seed %llu\n", dslab_t_nthreads,
 		duration_s, seed);
 
+	/*
+	 * Not _HARD: dslab takes spinlock_t locks from interrupts, which
+	 * PREEMPT_RT (and lockdep's raw-lock nesting check) allow in a plain
+	 * hrtimer's callback, not in a hard one's.
+	 */
 	hrtimer_setup(&dslab_t_timer, dslab_t_timer_fn, CLOCK_MONOTONIC,
-		      HRTIMER_MODE_REL_HARD);
+		      HRTIMER_MODE_REL);
 	hrtimer_start(&dslab_t_timer, ns_to_ktime(DSLAB_T_PERIOD_NS),
-		      HRTIMER_MODE_REL_HARD);
+		      HRTIMER_MODE_REL);
 
 	ret = dslab_t_start_threads();
 	if (!ret)
