@@ -216,17 +216,17 @@ static void dslab_dtor_test_exit(struct kunit *test)
 
 /*
  * @n more destructors and cleanups of this module are registered or
- * queued than when the case began: dslab counts them as pins and holds
- * one module reference while there are any.
+ * queued than when the case began: dslab counts them as pins, and takes
+ * no module reference for them (a client must stay unloadable; its
+ * unload runs or drops what it left, see owner.c).
  */
 static void dslab_dtor_expect_pinned(struct kunit *test, long n)
 {
 	struct dslab_dtor_ctx *ctx = test->priv;
-	long pins = ctx->pins_before + n;
 
-	KUNIT_EXPECT_EQ(test, dslab_test_owner_pins(THIS_MODULE), pins);
-	KUNIT_EXPECT_EQ(test, module_refcount(THIS_MODULE),
-			ctx->modref_before - !!ctx->pins_before + !!pins);
+	KUNIT_EXPECT_EQ(test, dslab_test_owner_pins(THIS_MODULE),
+			ctx->pins_before + n);
+	KUNIT_EXPECT_EQ(test, module_refcount(THIS_MODULE), ctx->modref_before);
 }
 
 /* A new untyped object with a checkable header, owned by the case. */
@@ -1059,8 +1059,8 @@ static void dslab_dtor_race_set(struct kunit *test)
  * Owner pins through zero from every CPU at once: each thread sets and
  * removes a destructor on its own object, so this module's pin count
  * keeps crossing 0 <-> 1 on several CPUs while the others pin and unpin
- * on the lockless paths.  Whenever a thread holds a pin, the module must
- * hold dslab's reference; at the end, neither pins nor references leak.
+ * on the lockless paths.  Whenever a thread holds a pin, dslab must count
+ * it (the owner is hashed with pins > 0); at the end, no pin leaks.
  */
 #define DSLAB_OWNER_CHURN_ROUNDS	2000
 #define DSLAB_OWNER_CHURN_THREADS	8
@@ -1075,7 +1075,6 @@ struct dslab_dtor_churn {
 static void dslab_dtor_churn_fn(void *data, unsigned int idx, unsigned int nr)
 {
 	struct dslab_dtor_churn *c = data;
-	struct dslab_dtor_ctx *ctx = c->test->priv;
 	unsigned int i;
 
 	dslab_test_barrier_wait(&c->barrier);
@@ -1084,8 +1083,7 @@ static void dslab_dtor_churn_fn(void *data, unsigned int idx, unsigned int nr)
 			atomic_inc(&c->set_failed);
 			continue;
 		}
-		if (module_refcount(THIS_MODULE) <
-		    ctx->modref_before - !!ctx->pins_before + 1)
+		if (dslab_test_owner_pins(THIS_MODULE) < 1)
 			atomic_inc(&c->unpinned);
 		dslab_set_destructor(c->objs[idx], NULL);
 	}
@@ -1111,7 +1109,7 @@ static void dslab_dtor_owner_churn(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, dslab_test_on_cpus(dslab_dtor_churn_fn, c, nr), (int)nr);
 	KUNIT_EXPECT_EQ(test, atomic_read(&c->set_failed), 0);
 	KUNIT_EXPECT_EQ_MSG(test, atomic_read(&c->unpinned), 0,
-			    "a destructor was set while its module was not pinned");
+			    "a destructor was set while dslab counted no pin on its module");
 	dslab_dtor_expect_pinned(test, 0);
 }
 
@@ -1251,6 +1249,76 @@ static void dslab_dtor_race_remove(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, dslab_dtor_runs(test, r->first + k), 0);
 }
 
+/*
+ * What a client module's unload does to what it left behind
+ * (mm/owner.c), on a fake module: a struct module of the test's own whose
+ * data region holds a dslab_type, so nothing real is unloaded.  Its
+ * destructor and cleanup on a live object are dropped and its type
+ * forgotten; its queued destructor runs before "unload" returns; nothing
+ * stays pinned; and from GOING on it cannot register.
+ */
+static void dslab_dtor_module_going(struct kunit *test)
+{
+	struct dslab_dtor_ctx *ctx = test->priv;
+	struct dslab_dtor_carg carg = { };
+	struct dslab_forgotten f;
+	struct dslab_type *type;
+	struct dslab_cleanup *c;
+	struct module *fake;
+	void *live, *queued;
+	unsigned int lidx, qidx;
+
+	fake = kunit_kzalloc(test, sizeof(*fake), GFP_KERNEL);
+	type = kunit_kzalloc(test, sizeof(*type), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, fake);
+	KUNIT_ASSERT_NOT_NULL(test, type);
+	*type = dslab_dtor_foo_type;
+	fake->state = MODULE_STATE_LIVE;
+	strscpy(fake->name, "dslab_test_fake", sizeof(fake->name));
+	dslab_compat_module_set_data(fake, type, sizeof(*type));
+
+	live = dslab_dtor_typed(test, type);
+	queued = dslab_dtor_obj(test, 64);
+	KUNIT_ASSERT_NOT_NULL(test, live);
+	KUNIT_ASSERT_NOT_NULL(test, queued);
+	lidx = dslab_dtor_idx(live);
+	qidx = dslab_dtor_idx(queued);
+	KUNIT_ASSERT_EQ(test, __dslab_set_destructor(live, &dslab_dtor_any, fake), 0);
+	c = __dslab_add_cleanup(live, dslab_dtor_cleanup_fn, &carg, GFP_KERNEL, fake);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(c));
+	KUNIT_ASSERT_EQ(test, __dslab_set_destructor(queued, &dslab_dtor_any, fake), 0);
+	KUNIT_EXPECT_EQ(test, dslab_test_owner_pins(fake), 3L);
+	KUNIT_EXPECT_EQ(test, module_refcount(THIS_MODULE), ctx->modref_before);
+
+	/* The module's exit freed one object; the other it leaked. */
+	dslab_dtor_free(test, queued);
+	fake->state = MODULE_STATE_GOING;
+	dslab_test_owner_going(fake, &f);
+	KUNIT_EXPECT_EQ_MSG(test, dslab_dtor_runs(test, qidx), 1,
+			    "a queued destructor had not run when the unload returned");
+	KUNIT_EXPECT_EQ(test, f.dtors, 1UL);
+	KUNIT_EXPECT_EQ(test, f.cleanups, 1UL);
+	KUNIT_EXPECT_EQ(test, f.types, 1UL);
+	KUNIT_EXPECT_EQ(test, dslab_test_owner_pins(fake), 0L);
+	KUNIT_EXPECT_EQ(test, dslab_dtor_reserved(), ctx->reserved_before);
+
+	/* Going: refused, nothing recorded. */
+	KUNIT_EXPECT_EQ(test, __dslab_set_destructor(live, &dslab_dtor_any, fake),
+			-EBUSY);
+	KUNIT_EXPECT_PTR_EQ(test, __dslab_add_cleanup(live, dslab_dtor_cleanup_fn,
+						      &carg, GFP_KERNEL, fake),
+			    ERR_PTR(-EBUSY));
+	KUNIT_EXPECT_EQ(test, dslab_test_owner_pins(fake), 0L);
+	/* Its handle is gone with it: cancelling is a no-op. */
+	dslab_cleanup_cancel(c);
+
+	/* The leaked object outlives the module: nothing of it runs. */
+	dslab_dtor_free(test, live);
+	dslab_test_drain();
+	KUNIT_EXPECT_EQ(test, dslab_dtor_runs(test, lidx), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&carg.runs), 0);
+}
+
 static struct kunit_case dslab_dtor_cases[] = {
 	/* dslab_set_destructor(), the table row by row */
 	KUNIT_CASE(dslab_dtor_set_null_obj),
@@ -1282,6 +1350,7 @@ static struct kunit_case dslab_dtor_cases[] = {
 	/* races */
 	KUNIT_CASE(dslab_dtor_race_set),
 	KUNIT_CASE(dslab_dtor_owner_churn),
+	KUNIT_CASE(dslab_dtor_module_going),
 	KUNIT_CASE(dslab_dtor_race_free),
 	KUNIT_CASE(dslab_dtor_race_remove),
 	{}

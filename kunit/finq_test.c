@@ -380,6 +380,7 @@ static void dslab_finq_no_reuse(struct kunit *test)
 {
 	struct dslab_finq_ctx *ctx = test->priv;
 	unsigned int class = dslab_size_class(256);
+	long pins = dslab_test_owner_pins(THIS_MODULE);
 	int ref = module_refcount(THIS_MODULE);
 	struct dslab_finq_reuse *r;
 	struct dslab_finq_obj *o;
@@ -398,13 +399,13 @@ static void dslab_finq_no_reuse(struct kunit *test)
 	r->size = 256;
 	/* several spans' worth and several magazines, on every CPU */
 	r->per_cpu = 4 * dslab_classes[class].nobjs + 64;
-	KUNIT_EXPECT_EQ(test, module_refcount(THIS_MODULE), ref + 1);
+	KUNIT_EXPECT_EQ(test, dslab_test_owner_pins(THIS_MODULE), pins + 1);
 
 	dslab_free(o);
 	started = wait_for_completion_timeout(&dslab_finq_slow_started, 10 * HZ);
 	KUNIT_EXPECT_TRUE_MSG(test, started, "destructor did not start within 10 s");
 	/* queued or running: the owner module is still pinned */
-	KUNIT_EXPECT_EQ(test, module_refcount(THIS_MODULE), ref + 1);
+	KUNIT_EXPECT_EQ(test, dslab_test_owner_pins(THIS_MODULE), pins + 1);
 	KUNIT_ASSERT_GT(test, dslab_test_on_cpus(dslab_finq_reuse_fn, r, 0), 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&r->alloc_fail), 0);
 	KUNIT_EXPECT_EQ_MSG(test, atomic_read(&r->reused), 0,
@@ -414,6 +415,8 @@ static void dslab_finq_no_reuse(struct kunit *test)
 	dslab_dtor_barrier();
 	KUNIT_EXPECT_EQ(test, atomic_read(&dslab_finq_slow_returned), 1);
 	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->runs[0]), 1);
+	KUNIT_EXPECT_EQ(test, dslab_test_owner_pins(THIS_MODULE), pins);
+	/* dslab counts pins; it never holds a module reference */
 	KUNIT_EXPECT_EQ(test, module_refcount(THIS_MODULE), ref);
 }
 

@@ -13,6 +13,7 @@
 
 #include <linux/version.h>
 #include <linux/hrtimer.h>
+#include <linux/module.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/timer.h>
@@ -83,6 +84,24 @@ hrtimer_setup_on_stack(struct hrtimer *timer,
 #else
 #define DSLAB_HAVE_KVFREE_RCU_BARRIER	0
 #endif
+
+/*
+ * struct module's memory: 6.4 replaced core_layout and init_layout with
+ * one region per mod_mem_type, mem[].  Only a test that fakes a module
+ * (a struct module of its own, to exercise what a module's unload does)
+ * sets one.
+ */
+static inline void dslab_compat_module_set_data(struct module *mod,
+						void *base, unsigned int size)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+	mod->mem[MOD_DATA].base = base;
+	mod->mem[MOD_DATA].size = size;
+#else
+	mod->core_layout.base = base;
+	mod->core_layout.size = size;
+#endif
+}
 
 /*
  * SLAB_NO_MERGE (6.5) keeps a new cache from being merged into another;

@@ -228,6 +228,8 @@ static inline void *dslab_span_obj(const struct dslab_span *span,
 
 int dslab_span_init(void);
 void dslab_span_exit(void);
+void dslab_for_each_span(void (*fn)(struct dslab_span *span, void *arg),
+			 void *arg);
 struct dslab_span *dslab_span_new(unsigned int class, size_t size, gfp_t gfp);
 void dslab_span_release(struct dslab_span *span);
 /* central: refill @objs with up to @nr free objects of @class */
@@ -350,11 +352,26 @@ static inline void dslab_owner_batch_add(struct dslab_owner_batch *b,
 	b->n++;
 }
 
+bool dslab_owner_live(const struct dslab_owner *o);
+
+/* What a module's unload dropped (dslab_owner_going()). */
+struct dslab_forgotten {
+	unsigned long dtors;		/* destructors on live objects */
+	unsigned long cleanups;		/* cleanups on live objects */
+	unsigned long types;		/* live objects of its types */
+};
+
+void dslab_owner_going(struct module *mod, bool report,
+		       struct dslab_forgotten *f);
+
 struct seq_file;
 int dslab_owner_show(struct seq_file *m);
+int dslab_owner_init(void);
+void dslab_owner_stop(void);
 void dslab_owner_exit(void);
-/* KUnit hook (owner.c). */
+/* KUnit hooks (owner.c). */
 long dslab_test_owner_pins(struct module *mod);
+void dslab_test_owner_going(struct module *mod, struct dslab_forgotten *f);
 
 /* === Destructors and cleanups (dtor.c) === */
 
@@ -387,6 +404,8 @@ struct dslab_finrec;
 void dslab_dtor_run_records(struct dslab_finrec *rec, unsigned int nr);
 /* Unload: drop the specials of a span's leaked objects without running. */
 void dslab_dtor_forget_span(struct dslab_span *span);
+void dslab_dtor_forget_owner(struct dslab_owner *o, struct module *mod,
+			     struct dslab_forgotten *f);
 int dslab_dtor_init(void);
 void dslab_dtor_exit(void);
 

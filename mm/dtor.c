@@ -270,6 +270,11 @@ err_nomem:
 	return -ENOMEM;
 }
 
+static const char *dslab_prep_why(int ret)
+{
+	return ret == -EBUSY ? "owner module is going away" : "out of memory";
+}
+
 /*
  * Commit step: the span's metadata array, installing the candidate from
  * dslab_prep() if there is none yet.  NULL when neither exists (the
@@ -299,8 +304,9 @@ static struct dslab_objmeta *dslab_commit_meta(struct dslab_span *span,
 
 /*
  * Commit step: find @obj again and its span's metadata.  Called under
- * rcu_read_lock().  Returns the metadata array, or NULL with *@ret and
- * *@why saying why not.
+ * rcu_read_lock(), which is what dslab_owner_going() waits for after the
+ * owner's module started going away.  Returns the metadata array, or
+ * NULL with *@ret and *@why saying why not.
  */
 static struct dslab_objmeta *dslab_commit_find(const void *obj,
 					       struct dslab_target *t,
@@ -309,6 +315,11 @@ static struct dslab_objmeta *dslab_commit_find(const void *obj,
 {
 	struct dslab_objmeta *meta;
 
+	if (!dslab_owner_live(p->owner)) {
+		*why = dslab_prep_why(-EBUSY);
+		*ret = -EBUSY;
+		return NULL;
+	}
 	*ret = dslab_target_find(obj, t, why);
 	if (*ret)
 		return NULL;
@@ -318,11 +329,6 @@ static struct dslab_objmeta *dslab_commit_find(const void *obj,
 		*ret = -EFAULT;
 	}
 	return meta;
-}
-
-static const char *dslab_prep_why(int ret)
-{
-	return ret == -EBUSY ? "owner module is going away" : "out of memory";
 }
 
 /* Metadata for a span the caller owns a live object of (dslab_new()). */
@@ -890,6 +896,89 @@ void dslab_dtor_forget_span(struct dslab_span *span)
 			dslab_special_free(sp);
 		}
 		dslab_finq_unreserve();
+	}
+}
+
+/* dslab_dtor_forget_owner()'s state for dslab_for_each_span(). */
+struct dslab_forget_owner {
+	struct dslab_owner *owner;
+	struct module *mod;
+	struct dslab_forgotten *f;
+	unsigned long unreserve;
+	struct dslab_special *dropped;	/* linked through ->next */
+};
+
+static void dslab_forget_owner_span(struct dslab_span *span, void *arg)
+{
+	struct dslab_forget_owner *fo = arg;
+	struct dslab_special *sp, **pp;
+	struct dslab_objmeta *meta, *m;
+	unsigned long flags;
+	unsigned int idx;
+	bool reserved;
+
+	meta = READ_ONCE(span->meta);
+	if (!meta)
+		return;
+	dslab_reg_lock(span, &flags);
+	for_each_set_bit(idx, span->live, span->nelems) {
+		m = &meta[idx];
+		if (m->type && within_module((unsigned long)m->type, fo->mod)) {
+			m->type = NULL;
+			fo->f->types++;
+		}
+		reserved = dslab_meta_reserved(m);
+		if (m->dtor && m->dtor_owner == fo->owner) {
+			m->dtor = NULL;
+			m->dtor_owner = NULL;
+			fo->f->dtors++;
+		}
+		for (pp = &m->specials; (sp = *pp);) {
+			if (sp->owner != fo->owner) {
+				pp = &sp->next;
+				continue;
+			}
+			*pp = sp->next;
+			xa_lock(&dslab_cleanup_ids);
+			__xa_erase(&dslab_cleanup_ids, sp->id);
+			xa_unlock(&dslab_cleanup_ids);
+			sp->next = fo->dropped;
+			fo->dropped = sp;
+			fo->f->cleanups++;
+		}
+		if (reserved && !dslab_meta_reserved(m))
+			fo->unreserve++;
+	}
+	dslab_reg_unlock(span, flags);
+}
+
+/**
+ * dslab_dtor_forget_owner() - drop a going module's registrations
+ * @o: the module's owner, pinned by the caller
+ * @mod: the module; its code and data are still there
+ * @f: counts what was dropped
+ *
+ * For every live object: a destructor or cleanup of @o is removed
+ * without running (the object outlives the code), and a type defined in
+ * @mod's memory is forgotten (the object becomes untyped), so nothing in
+ * dslab points into @mod once it is freed.  Dead objects are left alone:
+ * their records are queued, and the caller runs them.
+ *
+ * Context: Process context; sleeps.
+ */
+void dslab_dtor_forget_owner(struct dslab_owner *o, struct module *mod,
+			     struct dslab_forgotten *f)
+{
+	struct dslab_forget_owner fo = { .owner = o, .mod = mod, .f = f };
+	struct dslab_special *sp;
+
+	dslab_for_each_span(dslab_forget_owner_span, &fo);
+	if (fo.unreserve)
+		dslab_finq_unreserve_n(fo.unreserve);
+	dslab_owner_unpin(o, f->dtors);
+	while ((sp = fo.dropped)) {
+		fo.dropped = sp->next;
+		dslab_special_free(sp);
 	}
 }
 

@@ -88,15 +88,20 @@ static int __init dslab_init(void)
 	ret = dslab_finq_init();
 	if (ret)
 		goto err_dtor;
-	ret = dslab_debugfs_init();
+	ret = dslab_owner_init();
 	if (ret)
 		goto err_finq;
+	ret = dslab_debugfs_init();
+	if (ret)
+		goto err_owner;
 
 	WARN(dslab_selftest_warn, "dslab: selftest_warn set: deliberate warning for the harness self-test\n");
 	pr_info("loaded: %d size classes up to %d bytes%s\n", DSLAB_NR_CLASSES,
 		DSLAB_MAX_SMALL_SIZE, dslab_debug ? ", debug mode" : "");
 	return 0;
 
+err_owner:
+	dslab_owner_stop();
 err_finq:
 	dslab_finq_exit();
 err_dtor:
@@ -111,6 +116,7 @@ err_span:
 static void __exit dslab_exit(void)
 {
 	dslab_debugfs_exit();
+	dslab_owner_stop();
 	dslab_dtor_barrier();
 	dslab_finq_exit();
 	dslab_alloc_exit();

@@ -514,6 +514,42 @@ int dslab_span_init(void)
 	return 0;
 }
 
+/**
+ * dslab_for_each_span() - call @fn once for every span
+ * @fn: called under rcu_read_lock(), so the descriptor stays valid; it
+ *	must not sleep
+ * @arg: passed to @fn
+ *
+ * Walks the page map leaf by leaf, calling @fn at each span's first
+ * page, with a chance to reschedule between leaves.  Spans created or
+ * released meanwhile may or may not be visited.
+ *
+ * Context: Process context; sleeps.
+ */
+void dslab_for_each_span(void (*fn)(struct dslab_span *span, void *arg),
+			 void *arg)
+{
+	unsigned long leaves = DIV_ROUND_UP(dslab_map_pages, DSLAB_LEAF_ENTRIES);
+	struct dslab_span **leaf, *span;
+	unsigned long i, j;
+
+	for (i = 0; i < leaves; i++) {
+		/* Pairs with smp_store_release() in dslab_map_set(). */
+		leaf = READ_ONCE(dslab_map[i]);
+		if (!leaf)
+			continue;
+		rcu_read_lock();
+		for (j = 0; j < DSLAB_LEAF_ENTRIES; j++) {
+			span = READ_ONCE(leaf[j]);
+			if (span && dslab_addr_index(span->base) ==
+				    i * DSLAB_LEAF_ENTRIES + j)
+				fn(span, arg);
+		}
+		rcu_read_unlock();
+		cond_resched();
+	}
+}
+
 /* Forget the live objects of a span being torn down: leaked by users. */
 static unsigned long dslab_span_forget(struct dslab_span *span)
 {

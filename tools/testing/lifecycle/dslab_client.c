@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * dslab_client.ko - a client module whose destructors pin it.
+ * dslab_client.ko - a client module that keeps its objects until unload.
  *
- * dslab_set_destructor() and dslab_add_cleanup() pass THIS_MODULE, and
- * dslab holds a reference on that module while the destructor or cleanup
- * is registered or queued, so the module's code cannot go away under the
- * runner.  This module makes that visible to test_pin.sh: at load it
- * allocates @nobjs objects, gives each a destructor (and every other one
- * a cleanup) and holds them.  Then, through its parameters:
+ * dslab_set_destructor() and dslab_add_cleanup() pass THIS_MODULE; dslab
+ * counts them as pins on the module but takes no module reference, so
+ * rmmod works while they are registered, and the module's unload runs
+ * whatever of its destructors is queued before its code goes away
+ * (mm/owner.c).  This module is what test_pin.sh checks that with: at
+ * load it allocates @nobjs objects, gives each a destructor (and every
+ * other one a cleanup) and holds them, like a table of connections.
+ * Then, through its parameters:
  *
  *   echo 1 > /sys/module/dslab_client/parameters/release
  *	frees every held object; their destructors are queued (each sleeps
@@ -16,9 +18,9 @@
  *	waits with dslab_dtor_barrier() until they have all run
  *   cat /sys/module/dslab_client/parameters/dtor_runs (and cleanup_runs)
  *
- * Until the destructors have run, rmmod dslab_client must fail (the
- * module's reference count is not zero); afterwards it must succeed.
- * Exit prints how many ran, which the script checks.
+ * Its exit frees what it still holds, the usual kernel pattern, and with
+ * @exit_barrier waits for the destructors itself and prints how many
+ * ran; without, dslab runs them after exit, before rmmod returns.
  */
 #define pr_fmt(fmt) "dslab_client: " fmt
 
@@ -32,11 +34,15 @@
 #include <linux/slab.h>
 
 #define DSLAB_CLIENT_MAGIC	0xc11e47u
-#define DSLAB_CLIENT_MAX	1024
+#define DSLAB_CLIENT_MAX	4096
 
 static unsigned int nobjs = 16;
 module_param(nobjs, uint, 0444);
-MODULE_PARM_DESC(nobjs, "Objects with destructors held at load (max 1024)");
+MODULE_PARM_DESC(nobjs, "Objects with destructors held at load (max 4096)");
+
+static bool exit_barrier;
+module_param(exit_barrier, bool, 0444);
+MODULE_PARM_DESC(exit_barrier, "Exit waits for the destructors (dslab_dtor_barrier) and reports");
 
 static unsigned int dtor_sleep_ms = 100;
 module_param(dtor_sleep_ms, uint, 0444);
@@ -181,17 +187,23 @@ err_free:
 
 static void __exit dslab_client_exit(void)
 {
-	/* Only reachable once every destructor ran: they pinned us. */
+	/* Empty the table: the destructors are queued, not run yet. */
 	dslab_client_release_set("1", NULL);
+	kfree(dslab_client_objs);
+	if (!exit_barrier) {
+		/* dslab runs them once exit returns, before our code goes. */
+		pr_info("exit: objects freed, destructors left to the unload\n");
+		return;
+	}
+	dslab_dtor_barrier();
 	pr_info("unloaded: %d of %u destructors and %d of %u cleanups ran, %d bad objects\n",
 		atomic_read(&dslab_client_dtor_runs), nobjs,
 		atomic_read(&dslab_client_cleanup_runs), dslab_client_cleanups,
 		atomic_read(&dslab_client_bad));
-	kfree(dslab_client_objs);
 }
 
 module_init(dslab_client_init);
 module_exit(dslab_client_exit);
 
 MODULE_LICENSE("GPL");
-MODULE_DESCRIPTION("dslab test client: destructors pin their module");
+MODULE_DESCRIPTION("dslab test client: a module that keeps objects with destructors until unload");
