@@ -127,4 +127,19 @@ static inline void dslab_test_drain(void)
 /* Read a counter; deltas of two reads are exact when nothing else runs. */
 #define dslab_test_stat(item) dslab_stat_read(DSLAB_STAT_##item)
 
+/*
+ * A type shared between the suites' files, as a client shares one through
+ * a header: declared here, defined once in dtor_test.c.  main_test.c
+ * allocates objects of it, and of a file-private twin of the same C type
+ * (DSLAB_TYPE() in one file), for the dslab_dtor_shared_type case.
+ */
+struct dslab_test_shared {
+	u64 magic;
+	u8 payload[56];
+};
+
+DSLAB_TYPE_DECLARE(dslab_test_shared_type, struct dslab_test_shared);
+struct dslab_test_shared *dslab_test_new_shared(gfp_t gfp);
+struct dslab_test_shared *dslab_test_new_twin(gfp_t gfp);
+
 #endif /* _DSLAB_KUNIT_TEST_H */

@@ -1319,6 +1319,47 @@ static void dslab_dtor_module_going(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&carg.runs), 0);
 }
 
+/*
+ * A type declared in a header (DSLAB_TYPE_DECLARE) and defined once
+ * (DSLAB_TYPE_DEFINE) is one type in every file: an object allocated in
+ * main_test.c takes this file's typed destructor, one that takes a const
+ * pointer.  The pitfall it replaces: DSLAB_TYPE() of the same C type in
+ * another file is another type, refused with -EINVAL.
+ */
+DSLAB_TYPE_DEFINE(dslab_test_shared_type, struct dslab_test_shared);
+
+static atomic_t dslab_dtor_shared_runs = ATOMIC_INIT(0);
+
+static void dslab_dtor_shared_fn(const struct dslab_test_shared *o)
+{
+	if (o->magic == DSLAB_DTOR_MAGIC)
+		atomic_inc(&dslab_dtor_shared_runs);
+}
+
+DSLAB_DTOR(dslab_dtor_shared, dslab_test_shared_type, dslab_dtor_shared_fn);
+
+static void dslab_dtor_shared_type(struct kunit *test)
+{
+	struct dslab_test_shared *shared, *twin;
+
+	atomic_set(&dslab_dtor_shared_runs, 0);
+	shared = dslab_test_new_shared(GFP_KERNEL);
+	twin = dslab_test_new_twin(GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, shared);
+	if (!twin)
+		dslab_free(shared);
+	KUNIT_ASSERT_NOT_NULL(test, twin);
+	shared->magic = DSLAB_DTOR_MAGIC;
+	twin->magic = DSLAB_DTOR_MAGIC;
+
+	KUNIT_EXPECT_EQ(test, dslab_set_destructor(shared, &dslab_dtor_shared), 0);
+	KUNIT_EXPECT_EQ(test, dslab_set_destructor(twin, &dslab_dtor_shared), -EINVAL);
+	dslab_free(shared);
+	dslab_free(twin);
+	dslab_test_drain();
+	KUNIT_EXPECT_EQ(test, atomic_read(&dslab_dtor_shared_runs), 1);
+}
+
 static struct kunit_case dslab_dtor_cases[] = {
 	/* dslab_set_destructor(), the table row by row */
 	KUNIT_CASE(dslab_dtor_set_null_obj),
@@ -1351,6 +1392,7 @@ static struct kunit_case dslab_dtor_cases[] = {
 	KUNIT_CASE(dslab_dtor_race_set),
 	KUNIT_CASE(dslab_dtor_owner_churn),
 	KUNIT_CASE(dslab_dtor_module_going),
+	KUNIT_CASE(dslab_dtor_shared_type),
 	KUNIT_CASE(dslab_dtor_race_free),
 	KUNIT_CASE(dslab_dtor_race_remove),
 	{}

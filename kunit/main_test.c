@@ -222,6 +222,20 @@ bool dslab_test_in_softirq(void (*fn)(void *data), void *data)
 	return irq.right_context;
 }
 
+/* === A type shared with dtor_test.c, and a file-private twin === */
+
+DSLAB_TYPE(dslab_test_twin_type, struct dslab_test_shared);
+
+struct dslab_test_shared *dslab_test_new_shared(gfp_t gfp)
+{
+	return dslab_new_typed(dslab_test_shared_type, gfp);
+}
+
+struct dslab_test_shared *dslab_test_new_twin(gfp_t gfp)
+{
+	return dslab_new_typed(dslab_test_twin_type, gfp);
+}
+
 /* === Suite dslab_main === */
 
 /* The public API, by name: each must be a GPL-only export of dslab.ko. */

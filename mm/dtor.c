@@ -94,6 +94,14 @@ static bool dslab_type_accepts(const struct dslab_type *want,
 	return false;
 }
 
+/* Two distinct types of the same name and size: one header, two files? */
+static bool dslab_type_twins(const struct dslab_type *a,
+			     const struct dslab_type *b)
+{
+	return a && b && a != b && a->size == b->size && a->name && b->name &&
+	       !strcmp(a->name, b->name);
+}
+
 static const char *dslab_type_name(const struct dslab_type *t)
 {
 	if (!t)
@@ -584,9 +592,12 @@ refuse:
 	return ret;
 refuse_types:
 	dslab_stat_inc(DSLAB_STAT_DTOR_REFUSED);
-	dslab_report("set_destructor: %s: object type %s, destructor %ps takes %s (%d)\n",
+	dslab_report("set_destructor: %s: object type %s, destructor %ps takes %s%s (%d)\n",
 		     why, dslab_type_name(otype), dtor->fn,
-		     dtor->arg ? dslab_type_name(dtor->arg) : "any object", ret);
+		     dtor->arg ? dslab_type_name(dtor->arg) : "any object",
+		     dslab_type_twins(otype, dtor->arg) ?
+		     " (another dslab_type of that name: DSLAB_TYPE() in a header makes one per file; use DSLAB_TYPE_DECLARE() and DSLAB_TYPE_DEFINE())" : "",
+		     ret);
 	trace_dslab_set_destructor(obj, dtor->arg ? dslab_type_name(dtor->arg) : NULL, ret);
 	return ret;
 }

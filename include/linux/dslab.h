@@ -132,6 +132,9 @@ void dslab_free_rcu(const void *obj);
  *
  * Defines ``static const struct dslab_type var`` with the size of @ctype
  * and a compile-time witness used by DSLAB_DTOR() and dslab_new_typed().
+ * The type is private to the file; a type that several files use goes in
+ * a header with DSLAB_TYPE_DECLARE() and in one file with
+ * DSLAB_TYPE_DEFINE().
  */
 #define DSLAB_TYPE(var, ctype)						\
 	static typeof(ctype) *__dslab_witness(var) __maybe_unused;	\
@@ -170,19 +173,80 @@ void dslab_free_rcu(const void *obj);
 	}
 
 /**
+ * DSLAB_TYPE_DECLARE - declare a dslab_type shared between files
+ * @var: name of the &struct dslab_type
+ * @ctype: the C type of the objects
+ *
+ * For a header: declares ``extern const struct dslab_type var`` and its
+ * compile-time witness, so every file that includes the header names the
+ * same type.  Exactly one file defines it with DSLAB_TYPE_DEFINE() (a
+ * second definition is a link error).  DSLAB_TYPE() in a header would
+ * instead make one type per file: dslab compares types by address, so an
+ * object allocated in one file would be refused a typed destructor in
+ * another.
+ */
+#define DSLAB_TYPE_DECLARE(var, ctype)					\
+	extern typeof(ctype) *__dslab_witness(var);			\
+	extern const struct dslab_type var
+
+/**
+ * DSLAB_TYPE_DEFINE - define the dslab_type DSLAB_TYPE_DECLARE() declared
+ * @var: name of the &struct dslab_type
+ * @ctype: the C type of the objects, as in the declaration
+ */
+#define DSLAB_TYPE_DEFINE(var, ctype)					\
+	DSLAB_TYPE_DECLARE(var, ctype);					\
+	const struct dslab_type var = {					\
+		.name = #ctype,						\
+		.size = sizeof(ctype),					\
+	}
+
+/**
+ * DSLAB_TYPE_DEFINE_IMPL - DSLAB_TYPE_DEFINE() for a type with interfaces
+ * @var: name of the &struct dslab_type
+ * @ctype: the C type of the objects
+ * @...: the interface types it implements (pointers to dslab_type)
+ */
+#define DSLAB_TYPE_DEFINE_IMPL(var, ctype, ...)				\
+	DSLAB_TYPE_DECLARE(var, ctype);					\
+	static const struct dslab_type *const __dslab_impl_##var[] = {	\
+		__VA_ARGS__, NULL };					\
+	const struct dslab_type var = {					\
+		.name = #ctype,						\
+		.size = sizeof(ctype),					\
+		.implements = __dslab_impl_##var,			\
+	}
+
+/*
+ * DSLAB_DTOR()'s check.  A destructor may take a pointer to the type's C
+ * type or a const one.  On a mismatch the static_assert names the
+ * destructor and the type variable; the initialisation below it makes the
+ * compiler name both C types too ("initialization of 'void (*)(struct
+ * foo *)' from incompatible pointer type 'void (*)(struct bar *)'").
+ */
+#define __dslab_dtor_ok(tvar, func)					\
+	(__same_type(&(func), (void (*)(typeof(__dslab_witness(tvar))))NULL) || \
+	 __same_type(&(func),						\
+		     (void (*)(const typeof(*__dslab_witness(tvar)) *))NULL))
+
+/**
  * DSLAB_DTOR - define a &struct dslab_dtor checked at compile time
  * @name: name of the ``static const struct dslab_dtor`` to define
- * @tvar: a type defined by DSLAB_TYPE() or DSLAB_INTERFACE()
- * @func: a function ``void func(ctype *obj)`` for that type's C type
+ * @tvar: a type defined by DSLAB_TYPE(), DSLAB_TYPE_DECLARE() or
+ *	DSLAB_INTERFACE()
+ * @func: a function ``void func(ctype *obj)`` (or ``const ctype *``) for
+ *	that type's C type
  *
  * Fails to compile when @func does not take a pointer to @tvar's C type.
  * The destructor is called through a trampoline of the exact type
  * ``void (*)(void *)``, so control-flow integrity checks hold.
  */
 #define DSLAB_DTOR(name, tvar, func)					\
-	static_assert(__same_type(&(func),				\
-		(void (*)(typeof(__dslab_witness(tvar))))NULL),		\
+	static_assert(__dslab_dtor_ok(tvar, func),			\
 		"destructor " #func " does not take the C type of " #tvar); \
+	static void (*const __dslab_check_##name)(typeof(__dslab_witness(tvar))) \
+		__maybe_unused = __builtin_choose_expr(			\
+			__dslab_dtor_ok(tvar, func), NULL, &(func));	\
 	static void __dslab_tramp_##name(void *obj)			\
 	{								\
 		func(obj);						\

@@ -3,7 +3,8 @@
  * Compile-time check of DSLAB_DTOR(): never part of the normal build.
  *
  * kunit/build_fail/run.sh compiles this file once per variant:
- *   DSLAB_BF_VARIANT=0  destructors that match their types: must compile
+ *   DSLAB_BF_VARIANT=0  destructors that match their types (one taking a
+ *                       const pointer): must compile
  *   DSLAB_BF_VARIANT=1  destructor for another struct: must not compile
  *   DSLAB_BF_VARIANT=2  destructor taking void *: must not compile
  *   DSLAB_BF_VARIANT=3  destructor for another interface: must not compile
@@ -47,6 +48,10 @@ static void __maybe_unused dslab_bf_hdr_fn(struct dslab_bf_hdr *h)
 	h->kind = 0;
 }
 
+static void __maybe_unused dslab_bf_foo_const_fn(const struct dslab_bf_foo *f)
+{
+}
+
 #ifndef DSLAB_BF_VARIANT
 #define DSLAB_BF_VARIANT 0
 #endif
@@ -55,8 +60,10 @@ static void __maybe_unused dslab_bf_hdr_fn(struct dslab_bf_hdr *h)
 DSLAB_DTOR(dslab_bf_foo_dtor, dslab_bf_foo_type, dslab_bf_foo_fn);
 DSLAB_DTOR(dslab_bf_bar_dtor, dslab_bf_bar_type, dslab_bf_bar_fn);
 DSLAB_DTOR(dslab_bf_iface_dtor, dslab_bf_iface, dslab_bf_hdr_fn);
+DSLAB_DTOR(dslab_bf_const_dtor, dslab_bf_foo_type, dslab_bf_foo_const_fn);
 static const struct dslab_dtor *const dslab_bf_dtors[] __used = {
 	&dslab_bf_foo_dtor, &dslab_bf_bar_dtor, &dslab_bf_iface_dtor,
+	&dslab_bf_const_dtor,
 };
 #elif DSLAB_BF_VARIANT == 1
 /* a destructor for struct dslab_bf_bar on the foo type */

@@ -8,9 +8,11 @@
 #         object file is compiled, no KUnit, no modpost).
 #
 # Compiles dslab_build_fail.c once per variant in a scratch copy:
-# variant 0 (matching destructors) must compile cleanly with W=1; variants
-# 1-4 (mismatched destructors) must fail, and fail on DSLAB_DTOR()'s
-# static_assert ("does not take the C type"), not on some other error.
+# variant 0 (matching destructors, one of them taking a const pointer)
+# must compile cleanly with W=1; variants 1-4 (mismatched destructors)
+# must fail, and fail on DSLAB_DTOR()'s static_assert ("does not take the
+# C type"), not on some other error; variant 1's error must also name
+# both C types.
 # Prints one "ok"/"not ok" line per variant; exits 0 when all pass, 1
 # when any fails, 2 on usage errors.
 
@@ -44,12 +46,17 @@ for v in 1 2 3 4; do
 	if build "$v"; then
 		echo "not ok $v - mismatched destructor (variant $v) compiled"
 		failures=$((failures + 1))
-	elif grep -q 'does not take the C type' "$scratch/log"; then
-		echo "ok $v - mismatched destructor (variant $v) rejected at compile time"
-	else
+	elif ! grep -q 'does not take the C type' "$scratch/log"; then
 		echo "not ok $v - variant $v failed to build, but not on DSLAB_DTOR's check"
 		grep -E 'error' "$scratch/log" | head -n 5 | sed 's/^/# /'
 		failures=$((failures + 1))
+	elif [ "$v" = 1 ] && ! grep 'incompatible pointer type' "$scratch/log" |
+			grep 'struct dslab_bf_foo \*)' | grep -q 'struct dslab_bf_bar \*)'; then
+		echo "not ok $v - the error does not name both C types (struct dslab_bf_foo, struct dslab_bf_bar)"
+		grep -E 'error' "$scratch/log" | head -n 5 | sed 's/^/# /'
+		failures=$((failures + 1))
+	else
+		echo "ok $v - mismatched destructor (variant $v) rejected at compile time"
 	fi
 done
 
