@@ -34,8 +34,8 @@ REPORT_RE+='sleeping function called from invalid context|'
 REPORT_RE+='kmemleak: [0-9]+ new suspected memory leaks|unreferenced object|'
 REPORT_RE+='soft lockup|hard LOCKUP|rcu_.*detected stalls|blocked for more than|'
 REPORT_RE+='list_(add|del) corruption|refcount_t:|'
-# dslab's own leak check when it is unloaded.
-REPORT_RE+='dslab: .*[0-9]+ objects remaining'
+# dslab's own leak checks: at its unload, and at a client's.
+REPORT_RE+='dslab: .*[0-9]+ objects remaining|dslab: module .* went away with'
 # Boot messages that match the above but are not reports.
 REPORT_OK_RE='Lock dependency validator|lockdep: fixing up alternatives|'
 REPORT_OK_RE+='RCU lockdep checking is enabled|'
