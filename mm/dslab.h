@@ -228,8 +228,8 @@ static inline void *dslab_span_obj(const struct dslab_span *span,
 
 int dslab_span_init(void);
 void dslab_span_exit(void);
-void dslab_for_each_span(void (*fn)(struct dslab_span *span, void *arg),
-			 void *arg);
+typedef void (*dslab_span_fn)(struct dslab_span *span, void *arg);
+void dslab_walk_spans(dslab_span_fn fn, void *arg);
 struct dslab_span *dslab_span_new(unsigned int class, size_t size, gfp_t gfp);
 void dslab_span_release(struct dslab_span *span);
 /* central: refill @objs with up to @nr free objects of @class */

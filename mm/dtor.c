@@ -94,6 +94,9 @@ static bool dslab_type_accepts(const struct dslab_type *want,
 	return false;
 }
 
+static const char dslab_twins_hint[] =
+	" (two types of that name: DSLAB_TYPE() in a header? see DSLAB_TYPE_DECLARE())";
+
 /* Two distinct types of the same name and size: one header, two files? */
 static bool dslab_type_twins(const struct dslab_type *a,
 			     const struct dslab_type *b)
@@ -595,8 +598,7 @@ refuse_types:
 	dslab_report("set_destructor: %s: object type %s, destructor %ps takes %s%s (%d)\n",
 		     why, dslab_type_name(otype), dtor->fn,
 		     dtor->arg ? dslab_type_name(dtor->arg) : "any object",
-		     dslab_type_twins(otype, dtor->arg) ?
-		     " (another dslab_type of that name: DSLAB_TYPE() in a header makes one per file; use DSLAB_TYPE_DECLARE() and DSLAB_TYPE_DEFINE())" : "",
+		     dslab_type_twins(otype, dtor->arg) ? dslab_twins_hint : "",
 		     ret);
 	trace_dslab_set_destructor(obj, dtor->arg ? dslab_type_name(dtor->arg) : NULL, ret);
 	return ret;
@@ -910,7 +912,7 @@ void dslab_dtor_forget_span(struct dslab_span *span)
 	}
 }
 
-/* dslab_dtor_forget_owner()'s state for dslab_for_each_span(). */
+/* dslab_dtor_forget_owner()'s state for dslab_walk_spans(). */
 struct dslab_forget_owner {
 	struct dslab_owner *owner;
 	struct module *mod;
@@ -983,7 +985,7 @@ void dslab_dtor_forget_owner(struct dslab_owner *o, struct module *mod,
 	struct dslab_forget_owner fo = { .owner = o, .mod = mod, .f = f };
 	struct dslab_special *sp;
 
-	dslab_for_each_span(dslab_forget_owner_span, &fo);
+	dslab_walk_spans(dslab_forget_owner_span, &fo);
 	if (fo.unreserve)
 		dslab_finq_unreserve_n(fo.unreserve);
 	dslab_owner_unpin(o, f->dtors);

@@ -40,10 +40,10 @@
  */
 #define pr_fmt(fmt) "dslab: " fmt
 
-#include <linux/delay.h>
 #include <linux/hashtable.h>
 #include <linux/module.h>
 #include <linux/rcupdate.h>
+#include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
@@ -178,7 +178,7 @@ void dslab_owner_unpin(struct dslab_owner *o, unsigned long n)
  */
 bool dslab_owner_live(const struct dslab_owner *o)
 {
-	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "dslab_owner_live() needs RCU");
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "owner liveness checked outside RCU");
 	/* Written by the module loader before the module's exit runs. */
 	return !o || READ_ONCE(o->mod->state) != MODULE_STATE_GOING;
 }
@@ -235,7 +235,7 @@ void dslab_owner_going(struct module *mod, bool report,
 	for (rounds = 0; atomic_long_read(&o->pins) > 1; rounds++) {
 		dslab_dtor_barrier();
 		if (rounds)
-			msleep(1);
+			schedule_timeout_uninterruptible(1);
 	}
 	dslab_owner_unpin(o, 1);
 

@@ -515,7 +515,7 @@ int dslab_span_init(void)
 }
 
 /**
- * dslab_for_each_span() - call @fn once for every span
+ * dslab_walk_spans() - call @fn once for every span
  * @fn: called under rcu_read_lock(), so the descriptor stays valid; it
  *	must not sleep
  * @arg: passed to @fn
@@ -526,8 +526,7 @@ int dslab_span_init(void)
  *
  * Context: Process context; sleeps.
  */
-void dslab_for_each_span(void (*fn)(struct dslab_span *span, void *arg),
-			 void *arg)
+void dslab_walk_spans(dslab_span_fn fn, void *arg)
 {
 	unsigned long leaves = DIV_ROUND_UP(dslab_map_pages, DSLAB_LEAF_ENTRIES);
 	struct dslab_span **leaf, *span;

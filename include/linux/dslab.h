@@ -186,7 +186,7 @@ void dslab_free_rcu(const void *obj);
  * another.
  */
 #define DSLAB_TYPE_DECLARE(var, ctype)					\
-	extern typeof(ctype) *__dslab_witness(var);			\
+	extern typeof(ctype) *__dslab_witness_##var;			\
 	extern const struct dslab_type var
 
 /**
@@ -227,7 +227,7 @@ void dslab_free_rcu(const void *obj);
 #define __dslab_dtor_ok(tvar, func)					\
 	(__same_type(&(func), (void (*)(typeof(__dslab_witness(tvar))))NULL) || \
 	 __same_type(&(func),						\
-		     (void (*)(const typeof(*__dslab_witness(tvar)) *))NULL))
+		     (void (*)(const typeof(*__dslab_witness(tvar))*))NULL))
 
 /**
  * DSLAB_DTOR - define a &struct dslab_dtor checked at compile time
