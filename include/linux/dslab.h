@@ -13,19 +13,33 @@
 #include <linux/types.h>
 #include <linux/gfp.h>
 #include <linux/build_bug.h>
+#include <linux/cleanup.h>
 #include <linux/compiler.h>
+#include <linux/err.h>
 #include <linux/export.h>
 
 struct module;
 
 /* === Allocation === */
 
-void *dslab_alloc(size_t size, gfp_t flags);
+/*
+ * As for kmalloc(), the compiler (and FORTIFY_SOURCE) takes an object to
+ * be the size requested, not dslab_ksize(): see Documentation/api.rst.
+ */
+void *dslab_alloc(size_t size, gfp_t flags) __alloc_size(1);
 void dslab_free(const void *obj);
 int dslab_alloc_bulk(size_t size, gfp_t flags, size_t nr, void **objs);
 void dslab_free_bulk(size_t nr, void **objs);
 size_t dslab_ksize(const void *obj);
 bool dslab_find_object(const void *ptr, void **base, size_t *size);
+
+/*
+ * void *p __free(dslab) = dslab_alloc(...) frees p when it goes out of
+ * scope, unless it is NULL or an ERR_PTR; no_free_ptr(p) hands it on.
+ * The test is kfree's "if (!IS_ERR_OR_NULL(_T))" as an expression:
+ * checkpatch misreads an if statement in a macro argument.
+ */
+DEFINE_FREE(dslab, void *, IS_ERR_OR_NULL(_T) ? (void)0 : dslab_free(_T))
 
 /* === Typed objects and destructors === */
 
@@ -65,7 +79,7 @@ struct dslab_dtor {
 
 struct dslab_cleanup;
 
-void *dslab_new(const struct dslab_type *type, gfp_t flags);
+void *dslab_new(const struct dslab_type *type, gfp_t flags) __malloc;
 int __dslab_set_destructor(const void *obj, const struct dslab_dtor *dtor,
 			   struct module *owner);
 struct dslab_cleanup *__dslab_add_cleanup(const void *obj,
