@@ -394,18 +394,21 @@ static int dslab_prep_lookup(const void *obj, const struct dslab_type **type,
 /* === Public interface: typed allocation === */
 
 /**
- * dslab_new() - allocate a zeroed object of a dslab type
+ * dslab_new_size() - allocate a zeroed object of a dslab type, with room
  * @type: the type; must not be an interface (size 0)
+ * @size: bytes wanted, for a type that ends in a flexible array; the
+ *	object gets the larger of @size and @type->size
  * @flags: GFP flags, as for dslab_alloc()
  *
  * Records @type as the object's dynamic type, which typed destructors
- * are checked against.
+ * are checked against.  dslab_new_flex_typed() computes @size with
+ * struct_size().
  *
  * Context: As for dslab_alloc().
- * Return: the object, or NULL when @type is NULL or an interface, or
- * memory ran out.
+ * Return: the object, or NULL when @type is NULL or an interface, @size
+ * is too large, or memory ran out.
  */
-void *dslab_new(const struct dslab_type *type, gfp_t flags)
+void *dslab_new_size(const struct dslab_type *type, size_t size, gfp_t flags)
 {
 	struct dslab_objmeta *meta;
 	struct dslab_span *span;
@@ -414,11 +417,11 @@ void *dslab_new(const struct dslab_type *type, gfp_t flags)
 	void *obj;
 
 	if (!type || !type->size) {
-		dslab_report("%s: %s type %s cannot be allocated\n", __func__,
+		dslab_report("new: %s type %s cannot be allocated\n",
 			     type ? "interface" : "NULL", dslab_type_name(type));
 		return NULL;
 	}
-	obj = dslab_alloc(type->size, flags | __GFP_ZERO);
+	obj = dslab_alloc(max(size, type->size), flags | __GFP_ZERO);
 	if (!obj)
 		return NULL;
 	/* The caller owns a live object: the span cannot go away. */
@@ -433,6 +436,23 @@ void *dslab_new(const struct dslab_type *type, gfp_t flags)
 	meta[idx].type = type;
 	spin_unlock_irqrestore(&span->special_lock, irqflags);
 	return obj;
+}
+EXPORT_SYMBOL_GPL(dslab_new_size);
+
+/**
+ * dslab_new() - allocate a zeroed object of a dslab type
+ * @type: the type; must not be an interface (size 0)
+ * @flags: GFP flags, as for dslab_alloc()
+ *
+ * dslab_new_size() for @type->size bytes.
+ *
+ * Context: As for dslab_alloc().
+ * Return: the object, or NULL when @type is NULL or an interface, or
+ * memory ran out.
+ */
+void *dslab_new(const struct dslab_type *type, gfp_t flags)
+{
+	return dslab_new_size(type, 0, flags);
 }
 EXPORT_SYMBOL_GPL(dslab_new);
 

@@ -17,6 +17,7 @@
 #include <linux/compiler.h>
 #include <linux/err.h>
 #include <linux/export.h>
+#include <linux/overflow.h>
 
 struct module;
 
@@ -40,6 +41,15 @@ bool dslab_find_object(const void *ptr, void **base, size_t *size);
  * checkpatch misreads an if statement in a macro argument.
  */
 DEFINE_FREE(dslab, void *, IS_ERR_OR_NULL(_T) ? (void)0 : dslab_free(_T))
+
+/* === The kmalloc helpers' twins (util.c) === */
+
+void *dslab_alloc_array(size_t n, size_t size, gfp_t flags) __alloc_size(1, 2);
+void *dslab_calloc(size_t n, size_t size, gfp_t flags) __alloc_size(1, 2);
+void * __must_check dslab_realloc(const void *p, size_t new_size, gfp_t flags)
+	__realloc_size(2);
+void *dslab_memdup(const void *src, size_t len, gfp_t flags) __realloc_size(2);
+char *dslab_strdup(const char *s, gfp_t flags) __malloc;
 
 /* === Typed objects and destructors === */
 
@@ -80,6 +90,8 @@ struct dslab_dtor {
 struct dslab_cleanup;
 
 void *dslab_new(const struct dslab_type *type, gfp_t flags) __malloc;
+void *dslab_new_size(const struct dslab_type *type, size_t size, gfp_t flags)
+	__malloc;
 int __dslab_set_destructor(const void *obj, const struct dslab_dtor *dtor,
 			   struct module *owner);
 struct dslab_cleanup *__dslab_add_cleanup(const void *obj,
@@ -277,5 +289,24 @@ void dslab_free_rcu(const void *obj);
  */
 #define dslab_new_typed(var, flags)					\
 	((typeof(__dslab_witness(var)))dslab_new(&(var), (flags)))
+
+/**
+ * dslab_new_flex_typed - typed allocation with a flexible array
+ * @var: a type defined by DSLAB_TYPE() whose C type ends in @member[]
+ * @member: the flexible array member
+ * @count: the number of elements of @member to allocate room for
+ * @flags: GFP flags, as for dslab_new()
+ *
+ * Like dslab_new_typed(), for a C type that ends in a flexible array:
+ * calls dslab_new_size() with struct_size() of @var's C type, which
+ * saturates on overflow, so a @count too large gives NULL.
+ *
+ * Context: As for dslab_alloc().
+ * Return: a pointer to @var's C type, zeroed, with room for @count
+ * elements of @member; NULL as for dslab_new_size().
+ */
+#define dslab_new_flex_typed(var, member, count, flags)			\
+	((typeof(__dslab_witness(var)))dslab_new_size(&(var),		\
+		struct_size(__dslab_witness(var), member, (count)), (flags)))
 
 #endif /* _LINUX_DSLAB_H */
