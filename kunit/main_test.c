@@ -244,6 +244,8 @@ static const char *const dslab_test_api[] = {
 	"dslab_ksize", "dslab_find_object", "dslab_new",
 	"__dslab_set_destructor", "__dslab_add_cleanup",
 	"dslab_cleanup_cancel", "dslab_dtor_barrier", "dslab_free_rcu",
+	"dslab_new_size", "dslab_alloc_array", "dslab_calloc", "dslab_realloc",
+	"dslab_memdup", "dslab_strdup",
 };
 
 static void dslab_main_api_symbols(struct kunit *test)
@@ -253,6 +255,8 @@ static void dslab_main_api_symbols(struct kunit *test)
 		dslab_ksize, dslab_find_object, dslab_new,
 		__dslab_set_destructor, __dslab_add_cleanup,
 		dslab_cleanup_cancel, dslab_dtor_barrier, dslab_free_rcu,
+		dslab_new_size, dslab_alloc_array, dslab_calloc, dslab_realloc,
+		dslab_memdup, dslab_strdup,
 	};
 	unsigned int i;
 
