@@ -120,13 +120,15 @@ newest_kernel() {
 # modpost and objtool are built for trixie's glibc (2.38); where they do
 # not run, use the ones a debug build of the same source made here.
 newest_host_tools() {
-	local hdr=$1 bld=$2 real built
+	local hdr=$1 bld=$2 real built out
 	while read -r real built; do
 		real=$(readlink -f "$hdr/$real")
 		[ -f "$real" ] || continue
-		"$real" --version 2>&1 | grep -q 'GLIBC_[0-9.]*. not found' ||
-			continue
+		# Not "| grep -q": under pipefail its early exit fails the pipe.
+		out=$("$real" --version 2>&1 || true)
+		grep -q 'GLIBC_[0-9.]*. not found' <<<"$out" || continue
 		cp "$bld/$built" "$real"
+		echo "dslab: replaced ${real##*/} of the newest headers (glibc)"
 	done <<-EOF
 	scripts/mod/modpost.real-lsb-64 scripts/mod/modpost
 	tools/objtool/objtool.real-x86 tools/objtool/objtool
