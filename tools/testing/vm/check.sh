@@ -18,7 +18,8 @@
 #     build-kernel.sh
 #  3. static gates: mm/sizeclasses.h regenerates identically, the
 #     userspace size-class test, checkpatch --strict, kernel-doc, dkms
-#     build for Debian 12's stock kernel and the newest
+#     build for Debian 12's stock 6.1, the 6.12 debug tree and the newest
+#     stock kernel
 #  4. per debug kernel: modules with W=1 (no warnings), then a TCG VM that
 #     loads dslab and dslab_test (KUnit), the sample and torture modules,
 #     runs tools/testing/dslab/test_*.sh, unloads, scans for leaks; the
