@@ -127,6 +127,15 @@ static inline void dslab_test_drain(void)
 /* Read a counter; deltas of two reads are exact when nothing else runs. */
 #define dslab_test_stat(item) dslab_stat_read(DSLAB_STAT_##item)
 
+/* FinBlock records reserved by registrations (the cases' leak checks). */
+static inline unsigned long dslab_test_reserved(void)
+{
+	struct dslab_finq_stats st;
+
+	dslab_finq_stats(&st);
+	return st.records_reserved;
+}
+
 /*
  * A type shared between the suites' files, as a client shares one through
  * a header: declared here, defined once in dtor_test.c.  main_test.c

@@ -161,14 +161,6 @@ static void dslab_dtor_cleanup_fn(void *arg)
 
 /* === Fixture === */
 
-static unsigned long dslab_dtor_reserved(void)
-{
-	struct dslab_finq_stats st;
-
-	dslab_finq_stats(&st);
-	return st.records_reserved;
-}
-
 static int dslab_dtor_test_init(struct kunit *test)
 {
 	struct dslab_dtor_ctx *ctx;
@@ -178,7 +170,7 @@ static int dslab_dtor_test_init(struct kunit *test)
 		return -ENOMEM;
 	dslab_test_drain();
 	ctx->inuse_before = dslab_objects_inuse();
-	ctx->reserved_before = dslab_dtor_reserved();
+	ctx->reserved_before = dslab_test_reserved();
 	ctx->modref_before = module_refcount(THIS_MODULE);
 	ctx->pins_before = dslab_test_owner_pins(THIS_MODULE);
 	ctx->dtor_set0 = dslab_test_stat(DTOR_SET);
@@ -206,7 +198,7 @@ static void dslab_dtor_test_exit(struct kunit *test)
 			    "a destructor got an object whose contents changed");
 	KUNIT_EXPECT_EQ_MSG(test, dslab_objects_inuse(), ctx->inuse_before,
 			    "objects in use changed over the case");
-	KUNIT_EXPECT_EQ_MSG(test, dslab_dtor_reserved(), ctx->reserved_before,
+	KUNIT_EXPECT_EQ_MSG(test, dslab_test_reserved(), ctx->reserved_before,
 			    "FinBlock reservations leaked or over-released");
 	KUNIT_EXPECT_EQ_MSG(test, module_refcount(THIS_MODULE), ctx->modref_before,
 			    "references on dslab_test leaked or over-released");
@@ -310,7 +302,7 @@ static void dslab_dtor_expect_unchanged(struct kunit *test, void *own_obj,
 	KUNIT_EXPECT_EQ(test, dslab_test_stat(DTOR_SET), ctx->dtor_set0);
 	KUNIT_EXPECT_EQ(test, dslab_test_stat(CLEANUP_ADDED), ctx->cleanup_added0);
 	KUNIT_EXPECT_EQ(test, dslab_test_stat(DTOR_REFUSED) - ctx->refused0, refusals);
-	KUNIT_EXPECT_EQ(test, dslab_dtor_reserved(), ctx->reserved_before);
+	KUNIT_EXPECT_EQ(test, dslab_test_reserved(), ctx->reserved_before);
 	KUNIT_EXPECT_EQ(test, module_refcount(THIS_MODULE), ctx->modref_before);
 	if (!own_obj)
 		return;
@@ -534,11 +526,11 @@ static void dslab_dtor_set_remove(struct kunit *test)
 
 	KUNIT_ASSERT_EQ(test, dslab_set_destructor(p, &dslab_dtor_any), 0);
 	dslab_dtor_expect_pinned(test, 1);
-	KUNIT_EXPECT_EQ(test, dslab_dtor_reserved(), ctx->reserved_before + 1);
+	KUNIT_EXPECT_EQ(test, dslab_test_reserved(), ctx->reserved_before + 1);
 	KUNIT_EXPECT_EQ(test, dslab_set_destructor(p, NULL), 0);
 	KUNIT_EXPECT_EQ(test, dslab_test_stat(DTOR_CLEARED) - cleared0, 1ull);
 	dslab_dtor_expect_pinned(test, 0);
-	KUNIT_EXPECT_EQ(test, dslab_dtor_reserved(), ctx->reserved_before);
+	KUNIT_EXPECT_EQ(test, dslab_test_reserved(), ctx->reserved_before);
 	/* removing twice is fine too */
 	KUNIT_EXPECT_EQ(test, dslab_set_destructor(p, NULL), 0);
 	KUNIT_EXPECT_EQ(test, dslab_test_stat(DTOR_CLEARED) - cleared0, 1ull);
@@ -624,7 +616,7 @@ static void dslab_dtor_set_enomem(struct kunit *test)
 		/* a span without metadata yet: a large object gets its own */
 		void *p = dslab_alloc(40000, GFP_KERNEL);
 		int ret, ref = module_refcount(THIS_MODULE);
-		unsigned long reserved = dslab_dtor_reserved();
+		unsigned long reserved = dslab_test_reserved();
 		u64 set0 = dslab_test_stat(DTOR_SET), run0 = dslab_test_stat(DTOR_RUN);
 
 		KUNIT_ASSERT_NOT_NULL(test, p);
@@ -635,7 +627,7 @@ static void dslab_dtor_set_enomem(struct kunit *test)
 			nomem++;
 			KUNIT_EXPECT_EQ(test, dslab_test_stat(DTOR_SET), set0);
 			KUNIT_EXPECT_EQ(test, module_refcount(THIS_MODULE), ref);
-			KUNIT_EXPECT_EQ(test, dslab_dtor_reserved(), reserved);
+			KUNIT_EXPECT_EQ(test, dslab_test_reserved(), reserved);
 			dslab_free(p);
 			dslab_test_drain();
 			KUNIT_EXPECT_EQ(test, dslab_test_stat(DTOR_RUN), run0);
@@ -773,7 +765,7 @@ static void dslab_dtor_cleanup_many(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, dslab_test_stat(CLEANUP_ADDED) - ctx->cleanup_added0,
 			(u64)ARRAY_SIZE(h));
 	/* one reservation per object, however many cleanups */
-	KUNIT_EXPECT_EQ(test, dslab_dtor_reserved(), ctx->reserved_before + 1);
+	KUNIT_EXPECT_EQ(test, dslab_test_reserved(), ctx->reserved_before + 1);
 	dslab_dtor_expect_pinned(test, ARRAY_SIZE(h));
 	for (i = 0; i < ARRAY_SIZE(h); i += 3) {
 		dslab_cleanup_cancel(h[i]);
@@ -822,7 +814,7 @@ static void dslab_dtor_cleanup_cancel_all(struct kunit *test)
 	KUNIT_EXPECT_PTR_NE(test, h1, h2);
 	dslab_cleanup_cancel(h2);
 	dslab_cleanup_cancel(h1);
-	KUNIT_EXPECT_EQ(test, dslab_dtor_reserved(), ctx->reserved_before);
+	KUNIT_EXPECT_EQ(test, dslab_test_reserved(), ctx->reserved_before);
 	KUNIT_EXPECT_EQ(test, module_refcount(THIS_MODULE), ctx->modref_before);
 	dslab_dtor_free(test, p);
 	dslab_test_drain();
@@ -849,12 +841,12 @@ static void dslab_dtor_with_cleanups(struct kunit *test)
 		h = dslab_add_cleanup(p, dslab_dtor_cleanup_fn, &a[i], GFP_KERNEL);
 		KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(h));
 	}
-	KUNIT_EXPECT_EQ(test, dslab_dtor_reserved(), ctx->reserved_before + 1);
+	KUNIT_EXPECT_EQ(test, dslab_test_reserved(), ctx->reserved_before + 1);
 	/* the destructor is still unique */
 	KUNIT_EXPECT_EQ(test, dslab_set_destructor(p, &dslab_dtor_any), -EEXIST);
 	/* removing the destructor keeps the cleanups */
 	KUNIT_EXPECT_EQ(test, dslab_set_destructor(p, NULL), 0);
-	KUNIT_EXPECT_EQ(test, dslab_dtor_reserved(), ctx->reserved_before + 1);
+	KUNIT_EXPECT_EQ(test, dslab_test_reserved(), ctx->reserved_before + 1);
 	KUNIT_ASSERT_EQ(test, dslab_set_destructor(p, &dslab_dtor_iface_d), 0);
 
 	dslab_dtor_free(test, p);
@@ -930,7 +922,7 @@ static void dslab_dtor_cleanup_enomem(struct kunit *test)
 	for (nth = 1; nth <= 8; nth++) {
 		void *p = dslab_alloc(40000, GFP_KERNEL);
 		int ref = module_refcount(THIS_MODULE);
-		unsigned long reserved = dslab_dtor_reserved();
+		unsigned long reserved = dslab_test_reserved();
 		u64 added0 = dslab_test_stat(CLEANUP_ADDED);
 		struct dslab_cleanup *h;
 
@@ -943,7 +935,7 @@ static void dslab_dtor_cleanup_enomem(struct kunit *test)
 			nomem++;
 			KUNIT_EXPECT_EQ(test, dslab_test_stat(CLEANUP_ADDED), added0);
 			KUNIT_EXPECT_EQ(test, module_refcount(THIS_MODULE), ref);
-			KUNIT_EXPECT_EQ(test, dslab_dtor_reserved(), reserved);
+			KUNIT_EXPECT_EQ(test, dslab_test_reserved(), reserved);
 		} else {
 			ok++;
 			dslab_cleanup_cancel(h);
@@ -1045,7 +1037,7 @@ static void dslab_dtor_race_set(struct kunit *test)
 		KUNIT_EXPECT_EQ_MSG(test, atomic_read(&r->ok[k]), 1, "object %u", k);
 	KUNIT_EXPECT_EQ(test, atomic_read(&r->eexist), (int)(DSLAB_RACE_OBJS * (nr - 1)));
 	KUNIT_EXPECT_EQ(test, atomic_read(&r->other) + atomic_read(&r->efault), 0);
-	KUNIT_EXPECT_EQ(test, dslab_dtor_reserved(), ctx->reserved_before + DSLAB_RACE_OBJS);
+	KUNIT_EXPECT_EQ(test, dslab_test_reserved(), ctx->reserved_before + DSLAB_RACE_OBJS);
 	for (k = 0; k < DSLAB_RACE_OBJS; k++)
 		dslab_dtor_free(test, r->objs[k]);
 	dslab_test_drain();
@@ -1240,7 +1232,7 @@ static void dslab_dtor_race_remove(struct kunit *test)
 	KUNIT_EXPECT_GT(test, dslab_test_stat(DTOR_SET) - set0, 0ull);
 	KUNIT_EXPECT_EQ(test, dslab_test_stat(DTOR_SET) - set0,
 			dslab_test_stat(DTOR_CLEARED) - cleared0);
-	KUNIT_EXPECT_EQ(test, dslab_dtor_reserved(), ctx->reserved_before);
+	KUNIT_EXPECT_EQ(test, dslab_test_reserved(), ctx->reserved_before);
 	KUNIT_EXPECT_EQ(test, module_refcount(THIS_MODULE), ctx->modref_before);
 	for (k = 0; k < 4; k++)
 		dslab_dtor_free(test, r->objs[k]);
@@ -1300,7 +1292,7 @@ static void dslab_dtor_module_going(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, f.cleanups, 1UL);
 	KUNIT_EXPECT_EQ(test, f.types, 1UL);
 	KUNIT_EXPECT_EQ(test, dslab_test_owner_pins(fake), 0L);
-	KUNIT_EXPECT_EQ(test, dslab_dtor_reserved(), ctx->reserved_before);
+	KUNIT_EXPECT_EQ(test, dslab_test_reserved(), ctx->reserved_before);
 
 	/* Going: refused, nothing recorded. */
 	KUNIT_EXPECT_EQ(test, __dslab_set_destructor(live, &dslab_dtor_any, fake),

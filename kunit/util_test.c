@@ -93,14 +93,6 @@ static void dslab_util_cleanup_fn(void *arg)
 
 /* === Fixture === */
 
-static unsigned long dslab_util_reserved(void)
-{
-	struct dslab_finq_stats st;
-
-	dslab_finq_stats(&st);
-	return st.records_reserved;
-}
-
 static int dslab_util_test_init(struct kunit *test)
 {
 	struct dslab_util_ctx *ctx;
@@ -110,7 +102,7 @@ static int dslab_util_test_init(struct kunit *test)
 		return -ENOMEM;
 	dslab_test_drain();
 	ctx->inuse_before = dslab_objects_inuse();
-	ctx->reserved_before = dslab_util_reserved();
+	ctx->reserved_before = dslab_test_reserved();
 	ctx->pins_before = dslab_test_owner_pins(THIS_MODULE);
 	WRITE_ONCE(dslab_util_cur, ctx);
 	test->priv = ctx;
@@ -128,7 +120,7 @@ static void dslab_util_test_exit(struct kunit *test)
 	WRITE_ONCE(dslab_util_cur, NULL);
 	KUNIT_EXPECT_EQ_MSG(test, dslab_objects_inuse(), ctx->inuse_before,
 			    "objects in use changed over the case (leak or lost free)");
-	KUNIT_EXPECT_EQ_MSG(test, dslab_util_reserved(), ctx->reserved_before,
+	KUNIT_EXPECT_EQ_MSG(test, dslab_test_reserved(), ctx->reserved_before,
 			    "FinBlock reservations changed over the case");
 	KUNIT_EXPECT_EQ_MSG(test, dslab_test_owner_pins(THIS_MODULE),
 			    ctx->pins_before, "pins on dslab_test changed over the case");

@@ -570,27 +570,21 @@ static unsigned long dslab_span_forget(struct dslab_span *span)
  * class, the way kmem_cache_destroy() reports "objects remaining", then
  * release every span through the page map, which reaches full spans too.
  */
+static void dslab_span_exit_one(struct dslab_span *span, void *live)
+{
+	((unsigned long *)live)[span->class] += dslab_span_forget(span);
+	dslab_span_release(span);
+}
+
 void dslab_span_exit(void)
 {
 	unsigned long leaves = DIV_ROUND_UP(dslab_map_pages, DSLAB_LEAF_ENTRIES);
 	unsigned long live[DSLAB_NR_CLASSES + 1] = { };
-	unsigned long i, j;
+	unsigned long i;
 	unsigned int class;
 
 	dslab_compat_shrinker_destroy(dslab_shrinker);
-	for (i = 0; i < leaves; i++) {
-		struct dslab_span **leaf = dslab_map[i];
-
-		for (j = 0; leaf && j < DSLAB_LEAF_ENTRIES; j++) {
-			struct dslab_span *span = leaf[j];
-
-			if (!span || dslab_addr_index(span->base) !=
-				     i * DSLAB_LEAF_ENTRIES + j)
-				continue;
-			live[span->class] += dslab_span_forget(span);
-			dslab_span_release(span);
-		}
-	}
+	dslab_walk_spans(dslab_span_exit_one, live);
 	for (class = 0; class <= DSLAB_CLASS_LARGE; class++) {
 		if (live[class])
 			pr_err("unload: %lu objects remaining in class %u (%u bytes)\n",
