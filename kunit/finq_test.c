@@ -532,6 +532,75 @@ static void dslab_finq_free_rcu(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->cleanup_runs), 1);
 }
 
+/*
+ * The layout RCU readers meet most: an hlist_node first.  A free that
+ * linked the object through its first word would send a reader that
+ * follows ->next into dslab's list.
+ */
+struct dslab_finq_rcu_node {
+	struct hlist_node node;
+	u64 key;
+	u8 fill[40];
+};
+
+#define DSLAB_FINQ_DRY_N	16
+
+/*
+ * dslab_free_rcu() with the plain-RCU pool dry (fault injection makes it
+ * look so, and makes the runner's own block allocations fail): a reader
+ * that entered rcu_read_lock() before the frees sees every byte of every
+ * object unchanged until it leaves, and every object is still released
+ * once, after it left.
+ */
+static void dslab_finq_free_rcu_dry(struct kunit *test)
+{
+	struct dslab_finq_rcu_node **objs, *snap;
+	u64 limbo0 = dslab_test_stat(RCU_LIMBO);
+	long inuse0 = dslab_objects_inuse();
+	unsigned int i, round, changed = 0, released = 0;
+
+	objs = kunit_kcalloc(test, DSLAB_FINQ_DRY_N, sizeof(*objs), GFP_KERNEL);
+	snap = kunit_kcalloc(test, DSLAB_FINQ_DRY_N, sizeof(*snap), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	KUNIT_ASSERT_NOT_NULL(test, snap);
+	for (i = 0; i < DSLAB_FINQ_DRY_N; i++) {
+		objs[i] = dslab_alloc(sizeof(*objs[i]), GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, objs[i]);
+		/* A list a reader could be walking: each node to the next. */
+		objs[i]->node.next = i ? &objs[i - 1]->node : NULL;
+		objs[i]->node.pprev = NULL;
+		objs[i]->key = 0xd51ab000 + i;
+		memset(objs[i]->fill, 0x3c + i, sizeof(objs[i]->fill));
+		snap[i] = *objs[i];
+	}
+
+	dslab_fault_fail_all(true);
+	/* No KUNIT_EXPECT*() inside: reporting a failure may sleep. */
+	rcu_read_lock();
+	for (i = 0; i < DSLAB_FINQ_DRY_N; i++)
+		dslab_free_rcu(objs[i]);
+	/* Long enough for the runner to take them while we still read. */
+	for (round = 0; round < 50; round++) {
+		mdelay(2);
+		for (i = 0; i < DSLAB_FINQ_DRY_N; i++)
+			changed += !!memcmp(objs[i], &snap[i], sizeof(snap[i]));
+		released += dslab_objects_inuse() < inuse0 + DSLAB_FINQ_DRY_N;
+	}
+	rcu_read_unlock();
+	dslab_fault_fail_all(false);
+
+	KUNIT_EXPECT_EQ_MSG(test, dslab_test_stat(RCU_LIMBO) - limbo0,
+			    (u64)DSLAB_FINQ_DRY_N,
+			    "the frees did not meet a dry pool");
+	KUNIT_EXPECT_EQ_MSG(test, changed, 0u,
+			    "an RCU-freed object was written within its grace period");
+	KUNIT_EXPECT_EQ_MSG(test, released, 0u,
+			    "an RCU-freed object was released within its grace period");
+	dslab_dtor_barrier();
+	KUNIT_EXPECT_EQ_MSG(test, dslab_objects_inuse(), inuse0,
+			    "objects in limbo were not released");
+}
+
 /* === Destructors that free, allocate and register === */
 
 static void dslab_finq_extra_dtor_fn(void *obj)
@@ -697,6 +766,7 @@ static struct kunit_case dslab_finq_cases[] = {
 	KUNIT_CASE(dslab_finq_no_reuse),
 	KUNIT_CASE(dslab_finq_barrier),
 	KUNIT_CASE(dslab_finq_free_rcu),
+	KUNIT_CASE(dslab_finq_free_rcu_dry),
 	KUNIT_CASE(dslab_finq_chains),
 	KUNIT_CASE(dslab_finq_fault_no_loss),
 	KUNIT_CASE(dslab_finq_idle),

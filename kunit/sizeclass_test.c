@@ -48,6 +48,8 @@ static void dslab_sizeclass_class_invariants(struct kunit *test)
 	KUNIT_ASSERT_GT(test, ci->npages, 0u);
 	KUNIT_EXPECT_EQ(test, (u64)ci->nobjs, span / ci->size);
 	KUNIT_EXPECT_GT(test, ci->nobjs, 0u);
+	/* The limbo walk (finq.c) keeps a span's bits on its stack. */
+	KUNIT_EXPECT_LE(test, ci->nobjs, (u32)DSLAB_SPAN_MAX_OBJS);
 	KUNIT_EXPECT_EQ(test, (u64)ci->tail, span - (u64)ci->nobjs * ci->size);
 	KUNIT_EXPECT_LE_MSG(test, (u64)ci->tail * 8, span,
 			    "tail %u bytes of a %llu-byte span exceeds 1/8", ci->tail, span);

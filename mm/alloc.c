@@ -577,7 +577,7 @@ static __always_inline bool dslab_free_queue(struct dslab_span *span,
 	     dslab_dtor_on_free_slow(span, idx, obj, rcu)))
 		return true;
 	if (unlikely(rcu)) {
-		dslab_finq_enqueue_rcu_plain(span, obj);
+		dslab_finq_enqueue_rcu_plain(span, idx, obj);
 		return true;
 	}
 	return false;
@@ -744,8 +744,11 @@ EXPORT_SYMBOL_GPL(dslab_free);
  *
  * Like dslab_free(), but destructors, cleanups and the reuse of the
  * memory wait for a grace period that starts after this call, so readers
- * inside rcu_read_lock() may keep using @obj.  One grace period covers a
- * whole batch.  The object is no longer live for its owner at once.
+ * inside rcu_read_lock() may keep using @obj.  dslab writes nothing into
+ * @obj before that grace period ends, not even a list link (an
+ * &struct hlist_node at offset 0 stays as readers left it), and never
+ * allocates.  One grace period covers a whole batch.  The object is no
+ * longer live for its owner at once.
  *
  * Context: Any context but NMI (like kfree()), hardirq included.
  */

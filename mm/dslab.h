@@ -33,6 +33,7 @@
 #include <linux/dslab.h>
 #include <linux/fault-inject.h>
 #include <linux/list.h>
+#include <linux/llist.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
 #include <linux/spinlock.h>
@@ -108,6 +109,8 @@ struct dslab_span {
 	bool on_partial;		/* C: span is on class->partial */
 	bool reg_busy;			/* S: a registration is in progress */
 	struct dslab_objmeta *meta;	/* S: written once under special_lock */
+	struct llist_node limbo_node;	/* on the limbo list while queued */
+	unsigned long limbo_queued;	/* A: bit 0 set while on that list */
 
 	/*
 	 * What a lookup (find, ksize, free) reads, then the live bits: 32
@@ -119,8 +122,24 @@ struct dslab_span {
 	unsigned int size;		/* I: object size */
 	unsigned int nelems;		/* I: objects in the span */
 	u32 div_magic;			/* I: see dslab_class_info */
-	unsigned long live[];		/* A: bit per object, set while live */
+	/*
+	 * A: bit per object, set while live; followed by as many words of
+	 * limbo bits (dslab_span_limbo()).
+	 */
+	unsigned long live[];
 };
+
+/* The most objects a span holds: 8-byte objects in one page. */
+#define DSLAB_SPAN_MAX_OBJS	(DSLAB_SIZECLASS_PAGE_SIZE / 8)
+
+/*
+ * A: a bit per object freed by dslab_free_rcu() while the plain-RCU pool
+ * was dry, until the runner takes it (finq.c).
+ */
+static inline unsigned long *dslab_span_limbo(struct dslab_span *span)
+{
+	return span->live + BITS_TO_LONGS(span->nelems);
+}
 
 /*
  * Per-object metadata, allocated for a span the first time one of its
@@ -278,7 +297,7 @@ enum dslab_stat_item {
 	DSLAB_STAT_DTOR_RUN,
 	DSLAB_STAT_CLEANUP_RUN,
 	DSLAB_STAT_RCU_FREED,
-	DSLAB_STAT_RCU_FALLBACK,
+	DSLAB_STAT_RCU_LIMBO,
 	DSLAB_STAT_RUNNER_WAKEUPS,
 	DSLAB_STAT_SPANS_ALLOCATED,
 	DSLAB_STAT_SPANS_FREED,
@@ -427,7 +446,8 @@ void dslab_finq_unreserve(void);
 void dslab_finq_unreserve_n(unsigned long n);
 /* dslab_finq_enqueue() (never fails, never allocates) is in finq.h. */
 /* Plain object (no specials) freed through dslab_free_rcu(). */
-void dslab_finq_enqueue_rcu_plain(struct dslab_span *span, void *obj);
+void dslab_finq_enqueue_rcu_plain(struct dslab_span *span, unsigned int idx,
+				  void *obj);
 void dslab_finq_stats(struct dslab_finq_stats *st);
 unsigned long dslab_finq_trim(void);
 bool dslab_in_runner(void);
@@ -437,6 +457,7 @@ void dslab_finq_exit(void);
 /* === Fault injection (fault.c) === */
 
 bool dslab_should_fail(gfp_t gfp, size_t size);
+bool dslab_fault_all_failing(void);
 unsigned long dslab_fault_fail_nth(unsigned int nth);
 unsigned int dslab_fault_pending(void);
 #define DSLAB_HAVE_FAULT_FAIL_ALL 1

@@ -102,6 +102,20 @@ void dslab_fault_fail_all(bool on)
 }
 EXPORT_SYMBOL_NS_GPL(dslab_fault_fail_all, DSLAB_NS);
 
+/**
+ * dslab_fault_all_failing() - is dslab_fault_fail_all() in force?
+ *
+ * Besides failing allocations, it makes the plain-RCU pool look dry, so
+ * that tests reach dslab_free_rcu()'s limbo (finq.c).
+ *
+ * Context: Any context.
+ * Return: true while every allocation fails.
+ */
+bool dslab_fault_all_failing(void)
+{
+	return READ_ONCE(dslab_fail_all);
+}
+
 /* === DebugFS Interface === */
 
 void dslab_fault_debugfs_init(struct dentry *root)

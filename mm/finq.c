@@ -25,9 +25,17 @@
  * block of the next and the in-flight RCU generation (2), plus one for
  * rounding: 3Ln + 3, with n blocks to spare.  So dslab_finq_enqueue()
  * always finds a block and never allocates.  Plain dslab_free_rcu()
- * records use a separate pool that the runner tops up in process context;
- * when it is exhausted the object's first word is used as the link
- * (counted; documented).
+ * records use a separate pool that the runner tops up in process context.
+ *
+ * Limbo.  When that pool is dry, a plain dslab_free_rcu() must still not
+ * write the object: RCU readers may be reading it until the grace period
+ * ends.  So nothing is linked through it.  The free sets the object's bit
+ * in its span's limbo bitmap (allocated with the span, after live[]) and
+ * puts the span, once, on a lock-free list.  The runner takes the list
+ * and moves each bit to a record of the next RCU generation, in blocks it
+ * may allocate in process context; when even that fails it waits for a
+ * grace period itself and releases those objects.  No link, no
+ * allocation, no loss.  The ordering argument is at dslab_limbo_add().
  *
  * The runner is one kthread, created once at load.  It runs full blocks as
  * soon as they are pending; records in open blocks wait up to a jiffy from
@@ -65,6 +73,7 @@
 
 #include <linux/cpu.h>
 #include <linux/kthread.h>
+#include <linux/llist.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
@@ -117,12 +126,15 @@ static LIST_HEAD(dslab_rcu_next);		/* waiting for call_rcu() */
 static LIST_HEAD(dslab_plain_next);
 static LIST_HEAD(dslab_rcu_inflight);		/* waiting for its GP */
 static LIST_HEAD(dslab_plain_inflight);
-static void *dslab_chain_next, *dslab_chain_inflight;
 static unsigned long dslab_rcu_inflight_gen, dslab_rcu_issued;
 static unsigned long dslab_rcu_cb_gen;		/* gen the callback completes */
 static unsigned long dslab_rcu_done;		/* written by the callback */
 static bool dslab_rcu_cb_pending;		/* runner sets, callback clears */
 static struct rcu_head dslab_rcu_head;
+
+/* Spans with limbo bits set; see the header and dslab_limbo_add(). */
+static LLIST_HEAD(dslab_limbo);
+static atomic_long_t dslab_limbo_nr;		/* objects in limbo */
 
 int dslab_runner_nice;
 static unsigned int dslab_plain_pool_min;
@@ -306,31 +318,52 @@ void dslab_finq_enqueue_slow(struct dslab_fcpu *fc, void *obj,
 	dslab_runner_kick();
 }
 
+/*
+ * Put object @idx of @span in limbo (see the header).  The bit is set
+ * before the span is queued, with a full barrier between, and
+ * dslab_limbo_take() clears the queued flag before it reads the bits
+ * again, with a full barrier between: so either this free sees the flag
+ * clear and queues the span, or the runner sees the bit and queues it
+ * again.  A queued span always has a bit set that only the runner clears,
+ * after it took the span off the list: the object is not free, so the
+ * span cannot go away while it is queued.
+ */
+static void dslab_limbo_add(struct dslab_span *span, unsigned int idx)
+{
+	atomic_long_inc(&dslab_limbo_nr);
+	set_bit(idx, dslab_span_limbo(span));
+	smp_mb__after_atomic();
+	if (!test_and_set_bit(0, &span->limbo_queued))
+		llist_add(&span->limbo_node, &dslab_limbo);
+	dslab_stat_inc(DSLAB_STAT_RCU_LIMBO);
+}
+
 /**
  * dslab_finq_enqueue_rcu_plain() - free a plain object after a GP
  * @span: its span
+ * @idx: its index in @span
  * @obj: the object, no longer live, with no specials
+ *
+ * Never writes @obj: readers may still be using it.
  *
  * Context: Any context but NMI, preemption disabled.  Never allocates.
  */
-void dslab_finq_enqueue_rcu_plain(struct dslab_span *span, void *obj)
+void dslab_finq_enqueue_rcu_plain(struct dslab_span *span, unsigned int idx,
+				  void *obj)
 {
 	struct dslab_fcpu *fc = dslab_fcpu_enter();
-	struct dslab_finblock *blk;
+	struct dslab_finblock *blk = NULL;
 	bool kick = true;
 
 	dslab_stat_inc(DSLAB_STAT_RCU_FREED);
-	blk = dslab_fcpu_block(fc, &fc->open_plain, &dslab_finq.pending_plain,
-			       true);
-	if (blk) {
+	/* Fault injection (dslab_fault_fail_all()) makes the pool look dry. */
+	if (likely(!dslab_fault_all_failing()))
+		blk = dslab_fcpu_block(fc, &fc->open_plain,
+				       &dslab_finq.pending_plain, true);
+	if (blk)
 		kick = dslab_fcpu_put(fc, blk, obj, NULL);
-	} else {
-		/* Pool exhausted: link through the object (see header). */
-		*(void **)obj = fc->plain_chain;
-		fc->plain_chain = obj;
-		WRITE_ONCE(fc->nr, fc->nr + 1);
-		dslab_stat_inc(DSLAB_STAT_RCU_FALLBACK);
-	}
+	else
+		dslab_limbo_add(span, idx);
 	dslab_fcpu_exit(fc);
 	if (kick)
 		dslab_runner_kick();
@@ -388,15 +421,12 @@ void dslab_finq_unreserve_n(unsigned long n)
 /* What one pass takes from the CPUs. */
 struct dslab_loot {
 	struct list_head now, rcu, plain;
-	void *chain;
 	unsigned long records;
 };
 
 /* Take one level's open blocks: on its CPU, or while that is offline. */
 static void dslab_steal_level(struct dslab_fcpu *fc, struct dslab_loot *loot)
 {
-	void *c;
-
 	/* Interrupted in an append: its records wait for the next steal. */
 	if (READ_ONCE(fc->busy) || !fc->nr)
 		return;
@@ -411,11 +441,6 @@ static void dslab_steal_level(struct dslab_fcpu *fc, struct dslab_loot *loot)
 	if (fc->open_plain && fc->open_plain->nr) {
 		list_add_tail(&fc->open_plain->list, &loot->plain);
 		fc->open_plain = NULL;
-	}
-	while ((c = fc->plain_chain)) {
-		fc->plain_chain = *(void **)c;
-		*(void **)c = loot->chain;
-		loot->chain = c;
 	}
 	loot->records += fc->nr;
 	WRITE_ONCE(fc->nr, 0);
@@ -531,16 +556,97 @@ static unsigned long dslab_run_blocks(struct list_head *blocks)
 	return n;
 }
 
-static unsigned long dslab_run_chain(void **chain)
-{
-	unsigned long n = 0;
-	void *c;
+/* === Runner: limbo === */
 
-	while ((c = *chain)) {
-		*chain = *(void **)c;
-		dslab_release_objects(&c, 1);
-		WRITE_ONCE(dslab_runner_held, dslab_runner_held - 1);
-		n++;
+/* Append @obj to the next generation's plain blocks; false without one. */
+static bool dslab_plain_stash(void *obj)
+{
+	struct dslab_finblock *blk;
+	unsigned long flags;
+
+	blk = list_empty(&dslab_plain_next) ? NULL :
+	      list_last_entry(&dslab_plain_next, struct dslab_finblock, list);
+	if (!blk || blk->nr == DSLAB_FINBLOCK_RECORDS) {
+		blk = NULL;
+		/* As in dslab_finq_enqueue_rcu_plain(). */
+		if (likely(!dslab_fault_all_failing())) {
+			spin_lock_irqsave(&dslab_finq.lock, flags);
+			blk = dslab_block_get(true);
+			spin_unlock_irqrestore(&dslab_finq.lock, flags);
+		}
+		if (!blk) {
+			blk = dslab_block_alloc(GFP_KERNEL, true);
+			if (!blk)
+				return false;
+			spin_lock_irqsave(&dslab_finq.lock, flags);
+			dslab_finq.nr_plain++;
+			spin_unlock_irqrestore(&dslab_finq.lock, flags);
+		}
+		list_add_tail(&blk->list, &dslab_plain_next);
+	}
+	blk->rec[blk->nr++] = (struct dslab_finrec){ .obj = obj };
+	WRITE_ONCE(dslab_runner_held, dslab_runner_held + 1);
+	return true;
+}
+
+/*
+ * Take the limbo bits of one span off the limbo list.  What cannot be
+ * stashed waits for a grace period here; those objects are released only
+ * once the span is no longer read, since the last of them may free it.
+ * Returns how many were released.
+ */
+static unsigned long dslab_limbo_take_span(struct dslab_span *span)
+{
+	unsigned long left[BITS_TO_LONGS(DSLAB_SPAN_MAX_OBJS)] = { };
+	unsigned long *limbo = dslab_span_limbo(span);
+	unsigned int words = BITS_TO_LONGS(span->nelems), w, b;
+	void *base = span->base;
+	unsigned int size = span->size;
+	unsigned long n = 0, bits;
+	bool more = false;
+	void *obj;
+
+	for (w = 0; w < words; w++) {
+		bits = xchg(&limbo[w], 0);
+		atomic_long_sub(hweight_long(bits), &dslab_limbo_nr);
+		for_each_set_bit(b, &bits, BITS_PER_LONG)
+			if (!dslab_plain_stash(base + (size_t)(w * BITS_PER_LONG + b) *
+						      size))
+				left[w] |= BIT(b);
+	}
+	/* See dslab_limbo_add(): a bit set since is seen here or queued. */
+	clear_bit(0, &span->limbo_queued);
+	smp_mb__after_atomic();
+	for (w = 0; w < words; w++)
+		more |= READ_ONCE(limbo[w]) != 0;
+	if (more && !test_and_set_bit(0, &span->limbo_queued))
+		llist_add(&span->limbo_node, &dslab_limbo);
+
+	if (!bitmap_weight(left, words * BITS_PER_LONG))
+		return 0;
+	/* No block even in process context: wait for readers here. */
+	synchronize_rcu();
+	for (w = 0; w < words; w++) {
+		for_each_set_bit(b, &left[w], BITS_PER_LONG) {
+			obj = base + (size_t)(w * BITS_PER_LONG + b) * size;
+			dslab_release_objects(&obj, 1);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* Move every object in limbo to the next RCU generation. */
+static unsigned long dslab_limbo_take(void)
+{
+	struct llist_node *node = llist_del_all(&dslab_limbo), *next;
+	unsigned long n = 0;
+
+	for (; node; node = next) {
+		/* Read first: once it is requeued, the span may move on. */
+		next = READ_ONCE(node->next);
+		n += dslab_limbo_take_span(llist_entry(node, struct dslab_span,
+						       limbo_node));
 	}
 	return n;
 }
@@ -556,13 +662,12 @@ static void dslab_rcu_cb(struct rcu_head *head)
 static bool dslab_inflight_empty(void)
 {
 	return list_empty(&dslab_rcu_inflight) &&
-	       list_empty(&dslab_plain_inflight) && !dslab_chain_inflight;
+	       list_empty(&dslab_plain_inflight);
 }
 
 static bool dslab_next_empty(void)
 {
-	return list_empty(&dslab_rcu_next) && list_empty(&dslab_plain_next) &&
-	       !dslab_chain_next;
+	return list_empty(&dslab_rcu_next) && list_empty(&dslab_plain_next);
 }
 
 static bool dslab_rcu_ready(void)
@@ -583,8 +688,7 @@ static unsigned long dslab_run_rcu_inflight(void)
 {
 	unsigned long n = dslab_run_blocks(&dslab_rcu_inflight);
 
-	n += dslab_run_blocks(&dslab_plain_inflight);
-	return n + dslab_run_chain(&dslab_chain_inflight);
+	return n + dslab_run_blocks(&dslab_plain_inflight);
 }
 
 /* Move the next generation to inflight. */
@@ -592,8 +696,6 @@ static void dslab_gen_advance(void)
 {
 	list_splice_tail_init(&dslab_rcu_next, &dslab_rcu_inflight);
 	list_splice_tail_init(&dslab_plain_next, &dslab_plain_inflight);
-	dslab_chain_inflight = dslab_chain_next;
-	dslab_chain_next = NULL;
 }
 
 /*
@@ -655,7 +757,7 @@ static bool dslab_ready_work(void)
 {
 	/* nr_pending is written under dslab_finq.lock with WRITE_ONCE(). */
 	return dslab_rcu_ready() || dslab_rcu_can_start() ||
-	       READ_ONCE(dslab_finq.nr_pending);
+	       READ_ONCE(dslab_finq.nr_pending) || !llist_empty(&dslab_limbo);
 }
 
 /* What ends the runner's sleep at once. */
@@ -770,16 +872,8 @@ static unsigned long dslab_runner_pass(bool flush, bool open)
 	/* Compact first: the pool bound in the header relies on it. */
 	dslab_gen_append_all(&dslab_rcu_next, &loot.rcu);
 	dslab_gen_append_all(&dslab_plain_next, &loot.plain);
-	n = dslab_run_blocks(&loot.now);
-	if (loot.chain) {
-		void *c = loot.chain;
-
-		/* Append the stolen chain to the next generation's. */
-		while (*(void **)c)
-			c = *(void **)c;
-		*(void **)c = dslab_chain_next;
-		dslab_chain_next = loot.chain;
-	}
+	n = dslab_limbo_take();
+	n += dslab_run_blocks(&loot.now);
 
 	if (flush && (!dslab_inflight_empty() || !dslab_next_empty())) {
 		/* A grace period from now covers both generations. */
@@ -897,6 +991,7 @@ void dslab_finq_stats(struct dslab_finq_stats *st)
 		queued += dslab_cpu_records(cpu);
 	spin_lock_irqsave(&dslab_finq.lock, flags);
 	queued += dslab_finq.pending_records;
+	queued += atomic_long_read(&dslab_limbo_nr);
 	st->blocks_total = dslab_finq.nr_blocks + dslab_finq.nr_plain;
 	st->blocks_free = dslab_finq.nr_free + dslab_finq.nr_free_plain;
 	st->blocks_pending = dslab_finq.nr_pending;

@@ -49,8 +49,7 @@ struct dslab_fcpu {
 	struct dslab_finblock *open;		/* L: run as soon as possible */
 	struct dslab_finblock *open_rcu;	/* L: run after a grace period */
 	struct dslab_finblock *open_plain;	/* L: plain RCU frees */
-	void *plain_chain;			/* L: fallback, linked via word 0 */
-	unsigned int nr;			/* L: records in open blocks, chain */
+	unsigned int nr;			/* L: records in open blocks */
 	bool busy;				/* L: an append is under way */
 };
 

@@ -148,7 +148,8 @@ struct dslab_span *dslab_span_new(unsigned int class, size_t size, gfp_t gfp)
 
 	if (dslab_should_fail(gfp, sizeof(*span)))
 		return NULL;
-	span = kzalloc(struct_size(span, live, BITS_TO_LONGS(nelems)),
+	/* live[] and the limbo bits after it. */
+	span = kzalloc(struct_size(span, live, 2 * BITS_TO_LONGS(nelems)),
 		       meta_gfp);
 	if (!span)
 		return NULL;
