@@ -34,6 +34,7 @@ static int dslab_alloc_test_init(struct kunit *test)
 {
 	struct dslab_alloc_ctx *ctx;
 
+	dslab_test_quiet_bad_frees(true);
 	ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
 	if (!ctx)
 		return -ENOMEM;
@@ -48,6 +49,7 @@ static void dslab_alloc_test_exit(struct kunit *test)
 	struct dslab_alloc_ctx *ctx = test->priv;
 	unsigned int i;
 
+	dslab_test_quiet_bad_frees(false);
 	for (i = 0; i < ctx->n; i++)
 		dslab_free(ctx->objs[i]);
 	dslab_test_drain();
@@ -365,6 +367,8 @@ static void dslab_alloc_double_free(struct kunit *test)
 	dslab_free(p);
 	KUNIT_EXPECT_EQ(test, dslab_test_stat(DOUBLE_FREE) - dbl0, 1ull);
 	KUNIT_EXPECT_EQ(test, dslab_test_stat(BAD_FREE) - bad0, 1ull);
+	KUNIT_EXPECT_TRUE_MSG(test, dslab_test_bad_free_by(__func__),
+			      "the report does not name the caller");
 
 	/* The slot must not have gone on a freelist twice. */
 	for (i = 0; i < nr; i++) {
@@ -412,6 +416,65 @@ static void dslab_alloc_double_free(struct kunit *test)
 }
 
 /* === Other cases === */
+
+/*
+ * A kmalloc pointer passed to each free: refused, counted, and reported
+ * naming the caller, not dslab's own free path.
+ */
+static void dslab_alloc_bad_free_caller(struct kunit *test)
+{
+	u64 frgn0 = dslab_test_stat(FOREIGN_FREE);
+	void *k = kunit_kmalloc(test, 64, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, k);
+	WRITE_ONCE(dslab_bad_free_caller, 0);
+	dslab_free(k);
+	KUNIT_EXPECT_TRUE_MSG(test, dslab_test_bad_free_by(__func__),
+			      "dslab_free(): the report does not name the caller");
+	WRITE_ONCE(dslab_bad_free_caller, 0);
+	dslab_free_rcu(k);
+	KUNIT_EXPECT_TRUE_MSG(test, dslab_test_bad_free_by(__func__),
+			      "dslab_free_rcu(): the report does not name the caller");
+	WRITE_ONCE(dslab_bad_free_caller, 0);
+	dslab_free_bulk(1, &k);
+	KUNIT_EXPECT_TRUE_MSG(test, dslab_test_bad_free_by(__func__),
+			      "dslab_free_bulk(): the report does not name the caller");
+	KUNIT_EXPECT_EQ(test, dslab_test_stat(FOREIGN_FREE) - frgn0, 3ull);
+	/* Still kmalloc's, untouched: kunit frees it. */
+	KUNIT_EXPECT_EQ(test, ksize(k), (size_t)64);
+}
+
+/*
+ * What kfree() of a dslab object does to its page on 6.x: the kernel
+ * WARNs (not a slab page) and puts the page.  kfree() itself cannot run
+ * here, since its WARN is a kernel report; its put_page() does.  dslab's
+ * own reference keeps the page, the object stays usable, and releasing
+ * the span counts and frees it once.
+ */
+static void dslab_alloc_kfree_page(struct kunit *test)
+{
+	u64 put0 = dslab_test_stat(PAGES_PUT_BEHIND);
+	long inuse = dslab_objects_inuse();
+	struct page *page;
+	u8 *p;
+
+	/* A large object: its span holds nothing else. */
+	p = dslab_alloc(DSLAB_MAX_SMALL_SIZE + 1, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	page = virt_to_page(p);
+	KUNIT_EXPECT_EQ_MSG(test, page_ref_count(page), 2,
+			    "dslab holds no reference of its own on a span page");
+	if (page_ref_count(page) < 2) {
+		dslab_free(p);
+		return;
+	}
+	put_page(page);
+	memset(p, 0x5a, DSLAB_MAX_SMALL_SIZE + 1);
+	KUNIT_EXPECT_TRUE(test, dslab_find_object(p, NULL, NULL));
+	dslab_free(p);
+	KUNIT_EXPECT_EQ(test, dslab_test_stat(PAGES_PUT_BEHIND) - put0, 1ull);
+	KUNIT_EXPECT_EQ(test, dslab_objects_inuse(), inuse);
+}
 
 struct dslab_alloc_foreign {
 	const char *what;
@@ -1001,6 +1064,8 @@ static struct kunit_case dslab_alloc_cases[] = {
 	KUNIT_CASE(dslab_alloc_concurrent),
 	KUNIT_CASE(dslab_alloc_interrupted_writer),
 	KUNIT_CASE(dslab_alloc_bad_free_foreign),
+	KUNIT_CASE(dslab_alloc_bad_free_caller),
+	KUNIT_CASE(dslab_alloc_kfree_page),
 	KUNIT_CASE(dslab_alloc_shrink),
 	{}
 };

@@ -13,6 +13,7 @@
 #define _DSLAB_KUNIT_TEST_H
 
 #include <kunit/test.h>
+#include <linux/kallsyms.h>
 #include <linux/dslab.h>
 
 #include "dslab.h"
@@ -122,6 +123,29 @@ bool dslab_test_in_softirq(void (*fn)(void *data), void *data);
 static inline void dslab_test_drain(void)
 {
 	dslab_dtor_barrier();
+}
+
+/*
+ * The cases free badly on purpose and check the counters and the caller
+ * dslab names (dslab_test_bad_free_caller()); the first bad free would
+ * WARN (mm/alloc.c), which the harness takes for a kernel report.  The
+ * suites' .init quiets it and .exit restores it.
+ */
+static inline void dslab_test_quiet_bad_frees(bool quiet)
+{
+	WRITE_ONCE(dslab_warn_bad_free, !quiet);
+}
+
+/* Does the caller dslab named for the last bad free print as @fn? */
+static inline bool dslab_test_bad_free_by(const char *fn)
+{
+	char buf[KSYM_SYMBOL_LEN];
+
+	size_t n = strlen(fn);
+
+	snprintf(buf, sizeof(buf), "%ps", (void *)READ_ONCE(dslab_bad_free_caller));
+	/* GCC may have moved the call into fn.cold. */
+	return !strncmp(buf, fn, n) && (!buf[n] || buf[n] == '.');
 }
 
 /* Read a counter; deltas of two reads are exact when nothing else runs. */

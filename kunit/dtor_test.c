@@ -165,6 +165,7 @@ static int dslab_dtor_test_init(struct kunit *test)
 {
 	struct dslab_dtor_ctx *ctx;
 
+	dslab_test_quiet_bad_frees(true);
 	ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
 	if (!ctx)
 		return -ENOMEM;
@@ -188,6 +189,7 @@ static void dslab_dtor_test_exit(struct kunit *test)
 	struct dslab_dtor_ctx *ctx = test->priv;
 	unsigned int i;
 
+	dslab_test_quiet_bad_frees(false);
 	for (i = 0; i < ctx->n; i++)
 		dslab_free(ctx->objs[i]);
 	dslab_test_drain();
@@ -606,6 +608,84 @@ static void dslab_dtor_new_types(struct kunit *test)
 	dslab_free(f);
 }
 
+/*
+ * A duplicate is refused before anything is allocated: under memory
+ * pressure it is still -EEXIST, not -ENOMEM.  The owner here is a module
+ * with no pins yet, whose record registration would have to allocate.
+ */
+static void dslab_dtor_set_exists_first(struct kunit *test)
+{
+	struct dslab_dtor_ctx *ctx = test->priv;
+	void *p = dslab_dtor_typed(test, &dslab_dtor_bar_type);
+	struct module *fresh;
+	int ret;
+
+	fresh = kunit_kzalloc(test, sizeof(*fresh), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, fresh);
+	fresh->state = MODULE_STATE_LIVE;
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_EQ(test, dslab_set_destructor(p, &dslab_dtor_bar), 0);
+
+	dslab_fault_fail_nth(1);
+	ret = __dslab_set_destructor(p, &dslab_dtor_any, GFP_KERNEL, fresh);
+	KUNIT_EXPECT_EQ_MSG(test, dslab_fault_pending(), 1u,
+			    "a duplicate registration tried to allocate");
+	dslab_fault_fail_nth(0);
+	KUNIT_EXPECT_EQ(test, ret, -EEXIST);
+	KUNIT_EXPECT_EQ(test, dslab_test_owner_pins(fresh), 0L);
+	KUNIT_EXPECT_EQ(test, dslab_test_reserved(), ctx->reserved_before + 1);
+	dslab_dtor_free(test, p);
+	dslab_test_drain();
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->kind_runs[DSLAB_K_BAR]), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->kind_runs[DSLAB_K_ANY]), 0);
+}
+
+/*
+ * dslab_new_dtor() is dslab_new() and dslab_set_destructor_gfp() in one:
+ * typed, zeroed, the destructor set; refused, it leaves nothing behind.
+ */
+static void dslab_dtor_new_dtor(struct kunit *test)
+{
+	struct dslab_dtor_ctx *ctx = test->priv;
+	long inuse = dslab_objects_inuse();
+	struct dslab_dtor_hdr *h;
+	struct dslab_dtor_bar *b;
+	void *p;
+
+	b = dslab_new_dtor(dslab_dtor_bar_type, dslab_dtor_bar, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	KUNIT_EXPECT_NULL(test, memchr_inv(b, 0, sizeof(*b)));
+	KUNIT_EXPECT_EQ(test, dslab_test_reserved(), ctx->reserved_before + 1);
+	/* its destructor is set: a second one is a duplicate */
+	KUNIT_EXPECT_EQ(test, dslab_set_destructor(b, &dslab_dtor_any), -EEXIST);
+	/* the header the recorder checks, as dslab_dtor_typed() writes it */
+	h = (struct dslab_dtor_hdr *)b;
+	h->idx = ctx->n;
+	h->magic = DSLAB_DTOR_MAGIC ^ h->idx;
+	h->fill = 0x40 + h->idx % 64;
+	memset(h + 1, h->fill, sizeof(*b) - sizeof(*h));
+	dslab_free(b);
+	dslab_test_drain();
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->kind_runs[DSLAB_K_BAR]), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->bad_obj), 0);
+
+	/* a destructor for another type: refused, the object freed again */
+	KUNIT_EXPECT_NULL(test, dslab_new_dtor(dslab_dtor_bar_type,
+					       dslab_dtor_foo, GFP_KERNEL));
+	KUNIT_EXPECT_NULL(test, __dslab_new_dtor(&dslab_dtor_bar_type, NULL,
+						 GFP_KERNEL, THIS_MODULE));
+	/* out of memory for the registration: nothing left allocated */
+	dslab_fault_fail_all(true);
+	p = dslab_new_dtor(dslab_dtor_bar_type, dslab_dtor_bar, GFP_KERNEL);
+	dslab_fault_fail_all(false);
+	KUNIT_EXPECT_NULL(test, p);
+	dslab_test_drain();
+	KUNIT_EXPECT_EQ(test, dslab_objects_inuse(), inuse);
+	KUNIT_EXPECT_EQ(test, dslab_test_reserved(), ctx->reserved_before);
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->kind_runs[DSLAB_K_BAR]), 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&ctx->kind_runs[DSLAB_K_FOO]), 0);
+}
+
 /* -ENOMEM from every allocation registration makes: nothing changes. */
 static void dslab_dtor_set_enomem(struct kunit *test)
 {
@@ -634,7 +714,7 @@ static void dslab_dtor_set_enomem(struct kunit *test)
 		} else {
 			KUNIT_EXPECT_EQ_MSG(test, ret, 0, "fault at allocation %u", nth);
 			ok++;
-			dslab_set_destructor(p, NULL);
+			KUNIT_EXPECT_EQ(test, dslab_set_destructor(p, NULL), 0);
 			dslab_free(p);
 		}
 	}
@@ -768,20 +848,21 @@ static void dslab_dtor_cleanup_many(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, dslab_test_reserved(), ctx->reserved_before + 1);
 	dslab_dtor_expect_pinned(test, ARRAY_SIZE(h));
 	for (i = 0; i < ARRAY_SIZE(h); i += 3) {
-		dslab_cleanup_cancel(h[i]);
+		/* live object: the cancel wins and says so */
+		KUNIT_EXPECT_TRUE_MSG(test, dslab_cleanup_cancel(h[i]), "cleanup %u", i);
 		want_cancelled++;
 	}
 	/* cancelling twice, and NULL / ERR_PTR handles, do nothing */
-	dslab_cleanup_cancel(h[0]);
-	dslab_cleanup_cancel(NULL);
-	dslab_cleanup_cancel(ERR_PTR(-EINVAL));
+	KUNIT_EXPECT_FALSE(test, dslab_cleanup_cancel(h[0]));
+	KUNIT_EXPECT_FALSE(test, dslab_cleanup_cancel(NULL));
+	KUNIT_EXPECT_FALSE(test, dslab_cleanup_cancel(ERR_PTR(-EINVAL)));
 	KUNIT_EXPECT_EQ(test, dslab_test_stat(CLEANUP_CANCELLED) - cancelled0,
 			(u64)want_cancelled);
 	dslab_dtor_expect_pinned(test, ARRAY_SIZE(h) - want_cancelled);
 
 	dslab_dtor_free(test, p);
 	/* queued now: cancelling is a no-op, the cleanup still runs */
-	dslab_cleanup_cancel(h[1]);
+	KUNIT_EXPECT_FALSE(test, dslab_cleanup_cancel(h[1]));
 	dslab_test_drain();
 	for (i = 0; i < ARRAY_SIZE(h); i++)
 		KUNIT_EXPECT_EQ_MSG(test, atomic_read(&a[i].runs), i % 3 ? 1 : 0,
@@ -791,7 +872,7 @@ static void dslab_dtor_cleanup_many(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, dslab_test_stat(CLEANUP_RUN) - ctx->cleanup_run0,
 			(u64)(ARRAY_SIZE(h) - want_cancelled));
 	/* after it ran: still a no-op */
-	dslab_cleanup_cancel(h[2]);
+	KUNIT_EXPECT_FALSE(test, dslab_cleanup_cancel(h[2]));
 	KUNIT_EXPECT_EQ(test, dslab_test_stat(CLEANUP_CANCELLED) - cancelled0,
 			(u64)want_cancelled);
 	for (i = 0; i < ARRAY_SIZE(h); i++)
@@ -1077,7 +1158,8 @@ static void dslab_dtor_churn_fn(void *data, unsigned int idx, unsigned int nr)
 		}
 		if (dslab_test_owner_pins(THIS_MODULE) < 1)
 			atomic_inc(&c->unpinned);
-		dslab_set_destructor(c->objs[idx], NULL);
+		if (dslab_set_destructor(c->objs[idx], NULL))
+			atomic_inc(&c->set_failed);
 	}
 }
 
@@ -1275,10 +1357,10 @@ static void dslab_dtor_module_going(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, queued);
 	lidx = dslab_dtor_idx(live);
 	qidx = dslab_dtor_idx(queued);
-	KUNIT_ASSERT_EQ(test, __dslab_set_destructor(live, &dslab_dtor_any, fake), 0);
+	KUNIT_ASSERT_EQ(test, __dslab_set_destructor(live, &dslab_dtor_any, GFP_KERNEL, fake), 0);
 	c = __dslab_add_cleanup(live, dslab_dtor_cleanup_fn, &carg, GFP_KERNEL, fake);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(c));
-	KUNIT_ASSERT_EQ(test, __dslab_set_destructor(queued, &dslab_dtor_any, fake), 0);
+	KUNIT_ASSERT_EQ(test, __dslab_set_destructor(queued, &dslab_dtor_any, GFP_KERNEL, fake), 0);
 	KUNIT_EXPECT_EQ(test, dslab_test_owner_pins(fake), 3L);
 	KUNIT_EXPECT_EQ(test, module_refcount(THIS_MODULE), ctx->modref_before);
 
@@ -1295,7 +1377,7 @@ static void dslab_dtor_module_going(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, dslab_test_reserved(), ctx->reserved_before);
 
 	/* Going: refused, nothing recorded. */
-	KUNIT_EXPECT_EQ(test, __dslab_set_destructor(live, &dslab_dtor_any, fake),
+	KUNIT_EXPECT_EQ(test, __dslab_set_destructor(live, &dslab_dtor_any, GFP_KERNEL, fake),
 			-EBUSY);
 	KUNIT_EXPECT_PTR_EQ(test, __dslab_add_cleanup(live, dslab_dtor_cleanup_fn,
 						      &carg, GFP_KERNEL, fake),
@@ -1364,6 +1446,8 @@ static struct kunit_case dslab_dtor_cases[] = {
 	KUNIT_CASE(dslab_dtor_set_wrong_type),
 	KUNIT_CASE(dslab_dtor_set_typed_on_untyped),
 	KUNIT_CASE(dslab_dtor_set_exists),
+	KUNIT_CASE(dslab_dtor_set_exists_first),
+	KUNIT_CASE(dslab_dtor_new_dtor),
 	KUNIT_CASE(dslab_dtor_set_remove),
 	KUNIT_CASE(dslab_dtor_set_accepted),
 	KUNIT_CASE(dslab_dtor_new_types),

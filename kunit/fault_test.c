@@ -605,6 +605,7 @@ static int dslab_fault_test_init(struct kunit *test)
 {
 	struct dslab_fault_rec *rec;
 
+	dslab_test_quiet_bad_frees(true);
 	rec = kunit_kzalloc(test, sizeof(*rec), GFP_KERNEL);
 	if (!rec)
 		return -ENOMEM;
@@ -616,6 +617,7 @@ static int dslab_fault_test_init(struct kunit *test)
 
 static void dslab_fault_test_exit(struct kunit *test)
 {
+	dslab_test_quiet_bad_frees(false);
 	/* Disarm whatever a failed assertion left armed. */
 	dslab_fault_fail_nth(0);
 	dslab_fault_all(false);

@@ -245,7 +245,7 @@ static const char *const dslab_test_api[] = {
 	"__dslab_set_destructor", "__dslab_add_cleanup",
 	"dslab_cleanup_cancel", "dslab_dtor_barrier", "dslab_free_rcu",
 	"dslab_new_size", "dslab_alloc_array", "dslab_calloc", "dslab_realloc",
-	"dslab_memdup", "dslab_strdup",
+	"dslab_memdup", "dslab_strdup", "__dslab_new_dtor",
 };
 
 static void dslab_main_api_symbols(struct kunit *test)
@@ -256,7 +256,7 @@ static void dslab_main_api_symbols(struct kunit *test)
 		__dslab_set_destructor, __dslab_add_cleanup,
 		dslab_cleanup_cancel, dslab_dtor_barrier, dslab_free_rcu,
 		dslab_new_size, dslab_alloc_array, dslab_calloc, dslab_realloc,
-		dslab_memdup, dslab_strdup,
+		dslab_memdup, dslab_strdup, __dslab_new_dtor,
 	};
 	unsigned int i;
 

@@ -97,6 +97,7 @@ static int dslab_util_test_init(struct kunit *test)
 {
 	struct dslab_util_ctx *ctx;
 
+	dslab_test_quiet_bad_frees(true);
 	ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
 	if (!ctx)
 		return -ENOMEM;
@@ -114,6 +115,7 @@ static void dslab_util_test_exit(struct kunit *test)
 	struct dslab_util_ctx *ctx = test->priv;
 	unsigned int i;
 
+	dslab_test_quiet_bad_frees(false);
 	for (i = 0; i < DSLAB_UTIL_MAX_OBJS; i++)
 		dslab_free(ctx->objs[i]);
 	dslab_test_drain();

@@ -505,12 +505,24 @@ enum dslab_bad_free {
 };
 
 /*
- * Report a bad free.  Called with interrupts still off, so @span (when
- * not NULL) is still safe to read.
+ * A bad free is a caller's bug, never a user's: the first one WARNs (its
+ * stack trace is the caller's), unless warn_bad_free=0; every one is
+ * counted and reported, rate-limited, naming the caller.
+ */
+bool dslab_warn_bad_free = true;
+EXPORT_SYMBOL_NS_GPL(dslab_warn_bad_free, DSLAB_NS);
+/* The caller of the last bad free, for the KUnit suites. */
+unsigned long dslab_bad_free_caller;
+EXPORT_SYMBOL_NS_GPL(dslab_bad_free_caller, DSLAB_NS);
+
+/*
+ * Report a bad free by @caller.  Called with interrupts or preemption
+ * still off, so @span (when not NULL) is still safe to read.
  */
 static noinline void dslab_report_bad_free(enum dslab_bad_free why,
 					   const void *p,
-					   const struct dslab_span *span)
+					   const struct dslab_span *span,
+					   unsigned long caller)
 {
 	static const char *const what[] = {
 		[DSLAB_FREE_FOREIGN] = "not a dslab object",
@@ -525,11 +537,18 @@ static noinline void dslab_report_bad_free(enum dslab_bad_free why,
 
 	dslab_stat_inc(DSLAB_STAT_BAD_FREE);
 	dslab_stat_inc(item[why]);
+	WRITE_ONCE(dslab_bad_free_caller, caller);
+	WARN_ONCE(READ_ONCE(dslab_warn_bad_free),
+		  "dslab: bad free of %p by %pS: %s\n", p, (void *)caller,
+		  what[why]);
 	if (span)
-		dslab_report("bad free of %p: %s (class %u, %u bytes)\n",
-			     p, what[why], span->class, span->size);
+		dslab_report("bad free of %p by %pS: %s (class %u, %u bytes)\n",
+			     p, (void *)caller, what[why], span->class,
+			     span->size);
 	else
-		dslab_report("bad free of %p: %s\n", p, what[why]);
+		dslab_report("bad free of %p by %pS: %s%s\n", p, (void *)caller,
+			     what[why], why == DSLAB_FREE_FOREIGN ?
+			     " (kmalloc memory goes to kfree())" : "");
 }
 
 /*
@@ -592,7 +611,7 @@ static __always_inline void dslab_free_irqoff(const void *p)
 
 	bad = dslab_free_check(p, &span, &idx);
 	if (unlikely(bad)) {
-		dslab_report_bad_free(bad, p, span);
+		dslab_report_bad_free(bad, p, span, _RET_IP_);
 		return;
 	}
 	if (!dslab_free_queue(span, idx, (void *)p, false, false))
@@ -605,9 +624,10 @@ static __always_inline void dslab_free_irqoff(const void *p)
  * makes no call and needs no stack frame.
  */
 static noinline void dslab_free_bad(enum dslab_bad_free bad, const void *p,
-				    const struct dslab_span *span)
+				    const struct dslab_span *span,
+				    unsigned long caller)
 {
-	dslab_report_bad_free(bad, p, span);
+	dslab_report_bad_free(bad, p, span, caller);
 	preempt_enable();
 }
 
@@ -649,7 +669,7 @@ static __always_inline void dslab_free_common(const void *p, bool rcu)
 	preempt_disable();
 	bad = dslab_free_check(p, &span, &idx);
 	if (unlikely(bad)) {
-		dslab_free_bad(bad, p, span);
+		dslab_free_bad(bad, p, span, _RET_IP_);
 		return;
 	}
 	if (unlikely(rcu || READ_ONCE(span->meta) ||
@@ -725,8 +745,10 @@ EXPORT_SYMBOL_GPL(dslab_alloc);
  * An object with a destructor or cleanups is queued for the runner and
  * its memory is reused only after they have returned; this never
  * allocates and never fails.  A double free, an interior pointer or a
- * pointer dslab did not allocate is reported (rate-limited), counted and
- * otherwise ignored.
+ * pointer dslab did not allocate (kmalloc's included) is a bug of the
+ * caller: the first one WARNs (module parameter warn_bad_free), each is
+ * reported rate-limited with its caller and counted, and otherwise
+ * ignored.  Never pass a dslab object to kfree().
  *
  * Context: Any context but NMI (like kfree()), hardirq included.
  */

@@ -273,6 +273,8 @@ int dslab_alloc_init(void);
 void dslab_alloc_exit(void);
 
 extern bool dslab_debug;
+extern bool dslab_warn_bad_free;
+extern unsigned long dslab_bad_free_caller;
 extern int dslab_runner_nice;
 extern unsigned int dslab_span_reserve;
 void dslab_debug_poison_span(struct dslab_span *span);
@@ -287,6 +289,7 @@ enum dslab_stat_item {
 	DSLAB_STAT_DOUBLE_FREE,
 	DSLAB_STAT_INTERIOR_FREE,
 	DSLAB_STAT_FOREIGN_FREE,
+	DSLAB_STAT_PAGES_PUT_BEHIND,
 	DSLAB_STAT_DEBUG_CORRUPTION,
 	DSLAB_STAT_DTOR_SET,
 	DSLAB_STAT_DTOR_CLEARED,

@@ -363,9 +363,14 @@ static struct dslab_objmeta *dslab_span_meta(struct dslab_span *span,
 	return meta;
 }
 
-/* Look @obj up for the prepare step: its type and the meta length needed. */
+/*
+ * Look @obj up for the prepare step: its type, the meta length needed,
+ * and (@has_dtor, may be NULL) whether it already has a destructor, so
+ * that a duplicate is refused before anything is allocated.
+ */
 static int dslab_prep_lookup(const void *obj, const struct dslab_type **type,
-			     unsigned int *meta_n, const char **why)
+			     unsigned int *meta_n, bool *has_dtor,
+			     const char **why)
 {
 	struct dslab_target t;
 	struct dslab_objmeta *meta;
@@ -374,6 +379,8 @@ static int dslab_prep_lookup(const void *obj, const struct dslab_type **type,
 
 	*type = NULL;
 	*meta_n = 0;
+	if (has_dtor)
+		*has_dtor = false;
 	rcu_read_lock();
 	ret = dslab_target_find(obj, &t, why);
 	if (!ret) {
@@ -382,6 +389,8 @@ static int dslab_prep_lookup(const void *obj, const struct dslab_type **type,
 			spin_lock_irqsave(&t.span->special_lock, flags);
 			/* The free path clears it without the lock. */
 			*type = READ_ONCE(meta[t.idx].type);
+			if (has_dtor)
+				*has_dtor = meta[t.idx].dtor;
 			spin_unlock_irqrestore(&t.span->special_lock, flags);
 		} else {
 			*meta_n = t.span->nelems;
@@ -456,6 +465,42 @@ void *dslab_new(const struct dslab_type *type, gfp_t flags)
 }
 EXPORT_SYMBOL_GPL(dslab_new);
 
+/**
+ * __dslab_new_dtor() - allocate a zeroed typed object with a destructor
+ * @type: the type; must not be an interface
+ * @dtor: the destructor; its @dtor->arg must accept @type
+ * @flags: GFP flags for the object and the registration
+ * @owner: the module whose code @dtor->fn is; use the dslab_new_dtor()
+ *	wrapper, which passes THIS_MODULE
+ *
+ * dslab_new() then __dslab_set_destructor() with the same @flags; when
+ * the destructor is refused the object is freed again (its destructor
+ * does not run) and the refusal is reported as for
+ * __dslab_set_destructor().
+ *
+ * Context: As for dslab_alloc().
+ * Return: the object, or NULL.
+ */
+void *__dslab_new_dtor(const struct dslab_type *type,
+		       const struct dslab_dtor *dtor, gfp_t flags,
+		       struct module *owner)
+{
+	void *obj;
+
+	if (!dtor) {
+		dslab_report("new_dtor: no destructor for type %s\n",
+			     dslab_type_name(type));
+		return NULL;
+	}
+	obj = dslab_new(type, flags);
+	if (obj && __dslab_set_destructor(obj, dtor, flags, owner)) {
+		dslab_free(obj);
+		obj = NULL;
+	}
+	return obj;
+}
+EXPORT_SYMBOL_GPL(__dslab_new_dtor);
+
 /* === Public interface: destructors === */
 
 static int dslab_clear_destructor(const void *obj)
@@ -510,16 +555,21 @@ out:
  * __dslab_set_destructor() - set or remove an object's destructor
  * @obj: the start of a live dslab object
  * @dtor: the destructor and the type it accepts, or NULL to remove
- * @owner: the module whose code @dtor->fn is; pinned until it has run or
- *	was removed.  Use the dslab_set_destructor() wrapper, which passes
- *	THIS_MODULE.
+ * @flags: GFP flags for what the registration allocates (a FinBlock slot,
+ *	the span's metadata); only how hard to try matters, as for
+ *	dslab_add_cleanup()
+ * @owner: the module whose code @dtor->fn is.  Use the
+ *	dslab_set_destructor() and dslab_set_destructor_gfp() wrappers,
+ *	which pass THIS_MODULE.
  *
- * Validated like Go's runtime.SetFinalizer; after a refusal nothing has
- * changed.  Static data (kernel image or module .data/.bss) cannot be told
- * apart from other foreign memory and gets -EFAULT.
+ * Validated like Go's runtime.SetFinalizer, and every check that needs no
+ * memory (a destructor already set included) is made before anything is
+ * allocated; after a refusal nothing has changed.  Static data (kernel
+ * image or module .data/.bss) cannot be told apart from other foreign
+ * memory and gets -EFAULT.
  *
- * Context: Any context; allocates with GFP_ATOMIC and takes no sleeping
- * lock.
+ * Context: Any context but NMI with a matching @flags; takes no sleeping
+ * lock unless @flags may block.
  * Return: 0 when set or removed (removing when none is set also returns
  * 0, and a zero-size object ZERO_SIZE_PTR is silently accepted);
  * -EINVAL for a NULL @obj, an interior pointer, a NULL @dtor->fn, a
@@ -530,7 +580,7 @@ out:
  * -EBUSY when @owner is being unloaded.
  */
 int __dslab_set_destructor(const void *obj, const struct dslab_dtor *dtor,
-			   struct module *owner)
+			   gfp_t flags, struct module *owner)
 {
 	const struct dslab_type *otype = NULL;
 	struct dslab_objmeta *meta;
@@ -538,8 +588,8 @@ int __dslab_set_destructor(const void *obj, const struct dslab_dtor *dtor,
 	struct dslab_prep p;
 	const char *why = NULL;
 	unsigned int meta_n;
-	unsigned long flags;
-	bool first = false;
+	unsigned long irqflags;
+	bool first = false, has_dtor;
 	int ret;
 
 	if (!obj) {
@@ -553,7 +603,7 @@ int __dslab_set_destructor(const void *obj, const struct dslab_dtor *dtor,
 		return dslab_clear_destructor(obj);
 
 	/* Every check Go makes, before anything is allocated. */
-	ret = dslab_prep_lookup(obj, &otype, &meta_n, &why);
+	ret = dslab_prep_lookup(obj, &otype, &meta_n, &has_dtor, &why);
 	if (ret)
 		goto refuse;
 	if (!dtor->fn) {
@@ -572,7 +622,13 @@ int __dslab_set_destructor(const void *obj, const struct dslab_dtor *dtor,
 		goto refuse_types;
 	}
 
-	ret = dslab_prep(&p, meta_n, owner, false, GFP_ATOMIC);
+	if (has_dtor) {
+		why = "destructor already set";
+		ret = -EEXIST;
+		goto refuse_types;
+	}
+
+	ret = dslab_prep(&p, meta_n, owner, false, flags);
 	if (ret) {
 		why = dslab_prep_why(ret);
 		goto refuse;
@@ -580,7 +636,7 @@ int __dslab_set_destructor(const void *obj, const struct dslab_dtor *dtor,
 	rcu_read_lock();
 	meta = dslab_commit_find(obj, &t, &p, &why, &ret);
 	if (meta) {
-		dslab_reg_lock(t.span, &flags);
+		dslab_reg_lock(t.span, &irqflags);
 		if (!dslab_target_live(&t)) {
 			why = "pointer not in an allocated block";
 			ret = -EFAULT;
@@ -597,7 +653,7 @@ int __dslab_set_destructor(const void *obj, const struct dslab_dtor *dtor,
 			p.owner = NULL;		/* attached: owns the pin now */
 			p.reserved = !first;	/* the object already had a slot */
 		}
-		dslab_reg_unlock(t.span, flags);
+		dslab_reg_unlock(t.span, irqflags);
 	}
 	rcu_read_unlock();
 	dslab_prep_undo(&p);
@@ -640,7 +696,7 @@ EXPORT_SYMBOL_GPL(__dslab_set_destructor);
  * cleanups and a destructor; at free they run after the destructor, in
  * the order they were added.
  *
- * Context: Any context with a matching @flags.
+ * Context: Any context but NMI with a matching @flags.
  * Return: a handle for dslab_cleanup_cancel(); ERR_PTR(-EINVAL) for a
  * NULL or zero-size @obj, a NULL @fn, @arg == @obj or an interior
  * pointer; ERR_PTR(-EFAULT) when @obj is not a live dslab object;
@@ -667,7 +723,7 @@ struct dslab_cleanup *__dslab_add_cleanup(const void *obj,
 		ret = -EINVAL;
 		goto refuse;
 	}
-	ret = dslab_prep_lookup(obj, &otype, &meta_n, &why);
+	ret = dslab_prep_lookup(obj, &otype, &meta_n, NULL, &why);
 	if (ret)
 		goto refuse;
 	if (!fn) {
@@ -736,12 +792,17 @@ EXPORT_SYMBOL_GPL(__dslab_add_cleanup);
  * @cleanup: a handle from dslab_add_cleanup(); NULL and ERR_PTR values
  *	are ignored
  *
- * Once the object was freed the cleanup is queued and this is a no-op,
- * as is a second cancel.
+ * Cancelling gives @arg back to the caller only while the object is
+ * live: once the object was freed the cleanup is queued (or has run) and
+ * this is a no-op that returns false, as is a second cancel.  Like
+ * del_timer(), the result says whether the caller won.
  *
- * Context: Any context.
+ * Context: Any context but NMI.
+ * Return: true when the cleanup was cancelled and will never run (the
+ * caller owns @arg again); false when it was already queued, had run,
+ * was cancelled before, or @cleanup is NULL or an ERR_PTR.
  */
-void dslab_cleanup_cancel(struct dslab_cleanup *cleanup)
+bool dslab_cleanup_cancel(struct dslab_cleanup *cleanup)
 {
 	struct dslab_special *sp, **pp;
 	struct dslab_span *span;
@@ -750,7 +811,7 @@ void dslab_cleanup_cancel(struct dslab_cleanup *cleanup)
 	unsigned long flags;
 
 	if (!id)
-		return;
+		return false;
 	rcu_read_lock();
 	sp = xa_load(&dslab_cleanup_ids, id);
 	if (!sp)
@@ -779,11 +840,12 @@ void dslab_cleanup_cancel(struct dslab_cleanup *cleanup)
 out:
 	rcu_read_unlock();
 	if (!found)
-		return;
+		return false;
 	if (unreserve)
 		dslab_finq_unreserve();
 	dslab_stat_inc(DSLAB_STAT_CLEANUP_CANCELLED);
 	dslab_special_free(sp);
+	return true;
 }
 EXPORT_SYMBOL_GPL(dslab_cleanup_cancel);
 

@@ -26,6 +26,9 @@
 module_param_named(debug, dslab_debug, bool, 0444);
 MODULE_PARM_DESC(debug, "Red zones and poisoning with checks, like slub_debug=PZ (load time only)");
 
+module_param_named(warn_bad_free, dslab_warn_bad_free, bool, 0644);
+MODULE_PARM_DESC(warn_bad_free, "WARN at the first bad free (default Y); each is also counted and reported");
+
 static int dslab_param_set_reserve(const char *val, const struct kernel_param *kp)
 {
 	unsigned int v;

@@ -116,6 +116,43 @@ static int dslab_map_set(struct dslab_span *span, struct dslab_span *val,
 
 /* === Internals: spans === */
 
+/*
+ * kfree() of a dslab object.  Span pages are order-0 pages of the page
+ * allocator, not slab pages, so kfree() takes them for a large kmalloc
+ * and WARNs, naming its caller: 7.x then stops ("Not a kmalloc
+ * allocation"), but 6.x puts the page.  So dslab holds a second reference
+ * on every page of a span, and such a put cannot free a page still in
+ * use; when the span is released a page left with one reference is
+ * counted and reported, and freed all the same.
+ */
+static void dslab_span_pages_get(void *base, unsigned int npages)
+{
+	unsigned int i;
+
+	for (i = 0; i < npages; i++)
+		page_ref_inc(virt_to_page(base + ((size_t)i << PAGE_SHIFT)));
+}
+
+static void dslab_span_pages_free(struct dslab_span *span)
+{
+	unsigned int i, lost = 0;
+	struct page *page;
+
+	for (i = 0; i < span->npages; i++) {
+		page = virt_to_page(span->base + ((size_t)i << PAGE_SHIFT));
+		if (page_ref_count(page) > 1)
+			page_ref_dec(page);
+		else
+			lost++;
+	}
+	if (unlikely(lost)) {
+		dslab_stat_add(DSLAB_STAT_PAGES_PUT_BEHIND, lost);
+		dslab_report("a span of class %u had %u of its pages put by someone else: kfree() of a dslab object?\n",
+			     span->class, lost);
+	}
+	free_pages_exact(span->base, (size_t)span->npages << PAGE_SHIFT);
+}
+
 /**
  * dslab_span_new() - allocate a span and enter it in the page map
  * @class: a size class, or DSLAB_CLASS_LARGE
@@ -205,6 +242,7 @@ retry:
 		goto err_free_span;
 	}
 
+	dslab_span_pages_get(base, npages);
 	atomic_long_add(npages, &dslab_pages_held);
 	dslab_stat_inc(DSLAB_STAT_SPANS_ALLOCATED);
 	if (class == DSLAB_CLASS_LARGE)
@@ -235,10 +273,8 @@ static void dslab_span_free_rcu(struct rcu_head *head)
  */
 void dslab_span_release(struct dslab_span *span)
 {
-	size_t bytes = (size_t)span->npages << PAGE_SHIFT;
-
 	dslab_map_set(span, NULL, GFP_ATOMIC);
-	free_pages_exact(span->base, bytes);
+	dslab_span_pages_free(span);
 	atomic_long_sub(span->npages, &dslab_pages_held);
 	dslab_stat_inc(DSLAB_STAT_SPANS_FREED);
 	if (span->class == DSLAB_CLASS_LARGE)

@@ -24,6 +24,7 @@ const char *const dslab_stat_names[DSLAB_NR_STATS] = {
 	[DSLAB_STAT_DOUBLE_FREE]	= "double_frees",
 	[DSLAB_STAT_INTERIOR_FREE]	= "interior_frees",
 	[DSLAB_STAT_FOREIGN_FREE]	= "foreign_frees",
+	[DSLAB_STAT_PAGES_PUT_BEHIND]	= "span_pages_put_by_others",
 	[DSLAB_STAT_DEBUG_CORRUPTION]	= "debug_corruptions",
 	[DSLAB_STAT_DTOR_SET]		= "destructors_registered",
 	[DSLAB_STAT_DTOR_CLEARED]	= "destructors_removed",

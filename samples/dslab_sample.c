@@ -293,9 +293,10 @@ static int dslab_sample_setup(unsigned int id)
 		}
 		dslab_sample_cleanups_added++;
 		/* The object is live, so the cancel wins; the ticket is ours. */
-		dslab_cleanup_cancel(c);
-		dslab_sample_ticket_free(drop);
-		dslab_sample_cancelled++;
+		if (dslab_cleanup_cancel(c)) {
+			dslab_sample_ticket_free(drop);
+			dslab_sample_cancelled++;
+		}
 	}
 	dslab_sample_objs[id] = obj;
 	return 0;
@@ -366,7 +367,9 @@ static int __init dslab_sample_init(void)
 
 	/* The objects are freed; wait until their destructors returned. */
 	dslab_dtor_barrier();
-	dslab_cleanup_cancel(late);	/* already run: must change nothing */
+	/* Already run: the cancel loses and changes nothing. */
+	dslab_sample_check(!dslab_cleanup_cancel(late),
+			   "cancel of a cleanup that has run won");
 
 	dslab_sample_check(atomic_read(&dslab_sample_dtor_runs) == DSLAB_SAMPLE_NR,
 			   "%d destructors run for %u objects freed",
@@ -419,7 +422,8 @@ static void __exit dslab_sample_exit(void)
 				       "set_destructor while unloading: %d", ret))
 			refused++;
 		else if (!ret)
-			dslab_set_destructor(obj, NULL);
+			dslab_sample_check(!dslab_set_destructor(obj, NULL),
+					   "destructor could not be removed");
 		c = dslab_add_cleanup(obj, dslab_sample_cleanup, ticket, GFP_KERNEL);
 		if (dslab_sample_check(c == ERR_PTR(-EBUSY),
 				       "add_cleanup while unloading: %ld",

@@ -92,17 +92,23 @@ struct dslab_cleanup;
 void *dslab_new(const struct dslab_type *type, gfp_t flags) __malloc;
 void *dslab_new_size(const struct dslab_type *type, size_t size, gfp_t flags)
 	__malloc;
-int __dslab_set_destructor(const void *obj, const struct dslab_dtor *dtor,
-			   struct module *owner);
-struct dslab_cleanup *__dslab_add_cleanup(const void *obj,
-					  void (*fn)(void *arg), void *arg,
-					  gfp_t flags, struct module *owner);
-void dslab_cleanup_cancel(struct dslab_cleanup *cleanup);
+void *__dslab_new_dtor(const struct dslab_type *type,
+		       const struct dslab_dtor *dtor, gfp_t flags,
+		       struct module *owner) __malloc;
+int __must_check __dslab_set_destructor(const void *obj,
+					const struct dslab_dtor *dtor,
+					gfp_t flags, struct module *owner);
+struct dslab_cleanup * __must_check
+__dslab_add_cleanup(const void *obj, void (*fn)(void *arg), void *arg,
+		    gfp_t flags, struct module *owner);
+bool dslab_cleanup_cancel(struct dslab_cleanup *cleanup);
 
 /*
- * The caller's module is pinned while its destructors and cleanups are
- * registered or queued, so their code cannot be unloaded under them.
- * As with pci_register_driver(), the wrappers pass THIS_MODULE.
+ * The owner is the module whose code a destructor or cleanup is: when it
+ * is unloaded, what it still has registered on live objects is dropped
+ * and what is queued runs first (Documentation/api.rst, "Module pinning
+ * and unload").  As with pci_register_driver(), the wrappers pass
+ * THIS_MODULE.
  */
 
 /**
@@ -110,14 +116,27 @@ void dslab_cleanup_cancel(struct dslab_cleanup *cleanup);
  * @obj: the start of a live dslab object
  * @dtor: the destructor, usually defined with DSLAB_DTOR(); NULL removes it
  *
- * Calls __dslab_set_destructor() with THIS_MODULE as the owner, which
- * stays pinned until the destructor has run or was removed.
+ * Calls __dslab_set_destructor() with GFP_ATOMIC and THIS_MODULE as the
+ * owner.
  *
- * Context: Any context.
+ * Context: Any context but NMI.
  * Return: as for __dslab_set_destructor().
  */
 #define dslab_set_destructor(obj, dtor)					\
-	__dslab_set_destructor((obj), (dtor), THIS_MODULE)
+	__dslab_set_destructor((obj), (dtor), GFP_ATOMIC, THIS_MODULE)
+
+/**
+ * dslab_set_destructor_gfp() - dslab_set_destructor() with GFP flags
+ * @obj: the start of a live dslab object
+ * @dtor: the destructor, or NULL to remove it
+ * @flags: GFP flags for what the registration allocates, e.g.
+ *	GFP_KERNEL where the caller may sleep
+ *
+ * Context: Any context but NMI with a matching @flags.
+ * Return: as for __dslab_set_destructor().
+ */
+#define dslab_set_destructor_gfp(obj, dtor, flags)			\
+	__dslab_set_destructor((obj), (dtor), (flags), THIS_MODULE)
 
 /**
  * dslab_add_cleanup() - run a function after an object is freed
@@ -129,7 +148,7 @@ void dslab_cleanup_cancel(struct dslab_cleanup *cleanup);
  * Calls __dslab_add_cleanup() with THIS_MODULE as the owner, which stays
  * pinned until the cleanup has run or was cancelled.
  *
- * Context: Any context with a matching @flags.
+ * Context: Any context but NMI with a matching @flags.
  * Return: as for __dslab_add_cleanup().
  */
 #define dslab_add_cleanup(obj, fn, arg, flags)				\
@@ -289,6 +308,24 @@ void dslab_free_rcu(const void *obj);
  */
 #define dslab_new_typed(var, flags)					\
 	((typeof(__dslab_witness(var)))dslab_new(&(var), (flags)))
+
+/**
+ * dslab_new_dtor - typed allocation with its destructor set
+ * @var: a type defined by DSLAB_TYPE()
+ * @dtor: a destructor defined by DSLAB_DTOR() for @var (or an interface
+ *	it implements)
+ * @flags: GFP flags for the object and the registration
+ *
+ * Calls __dslab_new_dtor() with THIS_MODULE as the owner.
+ *
+ * Context: As for dslab_alloc().
+ * Return: a pointer to @var's C type, zeroed, whose destructor is @dtor;
+ * NULL when memory ran out or the destructor was refused (nothing is
+ * left allocated then).
+ */
+#define dslab_new_dtor(var, dtor, flags)				\
+	((typeof(__dslab_witness(var)))__dslab_new_dtor(&(var), &(dtor), \
+							(flags), THIS_MODULE))
 
 /**
  * dslab_new_flex_typed - typed allocation with a flexible array
