@@ -332,6 +332,7 @@ static void dslab_limbo_add(struct dslab_span *span, unsigned int idx)
 {
 	atomic_long_inc(&dslab_limbo_nr);
 	set_bit(idx, dslab_span_limbo(span));
+	/* Bit before flag; pairs with the barrier in dslab_limbo_take_span(). */
 	smp_mb__after_atomic();
 	if (!test_and_set_bit(0, &span->limbo_queued))
 		llist_add(&span->limbo_node, &dslab_limbo);
@@ -616,6 +617,7 @@ static unsigned long dslab_limbo_take_span(struct dslab_span *span)
 	}
 	/* See dslab_limbo_add(): a bit set since is seen here or queued. */
 	clear_bit(0, &span->limbo_queued);
+	/* Flag before bits; pairs with the barrier in dslab_limbo_add(). */
 	smp_mb__after_atomic();
 	for (w = 0; w < words; w++)
 		more |= READ_ONCE(limbo[w]) != 0;

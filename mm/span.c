@@ -147,7 +147,7 @@ static void dslab_span_pages_free(struct dslab_span *span)
 	}
 	if (unlikely(lost)) {
 		dslab_stat_add(DSLAB_STAT_PAGES_PUT_BEHIND, lost);
-		dslab_report("a span of class %u had %u of its pages put by someone else: kfree() of a dslab object?\n",
+		dslab_report("span of class %u: %u pages put by others (kfree() of an object?)\n",
 			     span->class, lost);
 	}
 	free_pages_exact(span->base, (size_t)span->npages << PAGE_SHIFT);

@@ -50,7 +50,8 @@ for s in allocations frees failed_allocations bad_frees double_frees \
 	 interior_frees foreign_frees destructors_registered \
 	 destructors_removed registrations_refused cleanups_added \
 	 cleanups_cancelled objects_queued destructors_run cleanups_run \
-	 rcu_frees runner_wakeups spans_allocated spans_freed pages_held \
+	 rcu_frees rcu_frees_limbo span_pages_put_by_others runner_wakeups \
+	 spans_allocated spans_freed pages_held \
 	 objects_inuse finq_blocks_total finq_blocks_free \
 	 finq_blocks_pending finq_records_pending ctl_handles \
 	 ctl_dtor_count_runs ctl_dtor_sleep_runs ctl_dtor_realloc_runs \
