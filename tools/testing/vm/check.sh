@@ -179,6 +179,126 @@ gate_dkms() {
 	done
 }
 
+# install_files <what> <root> <kver>: what "make install" or "dkms install"
+# put under <root> for kernel <kver>: dslab.ko must be the only module, the
+# header and Module.symvers must be where Documentation/api.rst says.
+# (Debian's DKMS puts modules in updates/dkms/, whatever dkms.conf says.)
+install_files() {
+	local what=$1 root=$2 kver=$3 kos symvers
+	local want="^\./lib/modules/${kver//./\\.}/updates/(dkms/)?dslab\.ko(\.(gz|xz|zst))? \$"
+	symvers=$root/usr/share/dslab/$kver/Module.symvers
+	kos=$(cd "$root" && find . -name '*.ko*' | sort | tr '\n' ' ') || kos=
+	if ! [[ $kos =~ $want ]]; then
+		fail "static: $what installed modules: ${kos:-none}; want dslab.ko alone"
+	elif ! cmp -s "$SRC/include/linux/dslab.h" "$root/usr/include/dslab/linux/dslab.h"; then
+		fail "static: $what: no /usr/include/dslab/linux/dslab.h like include/linux/dslab.h"
+	elif ! grep -q '[[:space:]]dslab_alloc[[:space:]]' "$symvers" 2>/dev/null; then
+		fail "static: $what: no /usr/share/dslab/$kver/Module.symvers exporting dslab_alloc"
+	else
+		pass "static: $what for $kver: dslab.ko alone, dslab.h, Module.symvers"
+	fi
+}
+
+# install_client <what> <root> <kver> <hdr>: the sample client built as
+# a module of its own from <root>'s dslab.h and Module.symvers alone, W=1.
+# The sample borrows dslab's mm/compat.h for the kernel's timer API, not
+# for dslab's: that one is copied with it, nothing else of the tree.
+install_client() {
+	local what=$1 root=$2 kver=$3 hdr=$4 dir log
+	dir=$CACHE/install/client-${what// /-}
+	log=$LOGS/install-client-${what// /-}.log
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	cp "$SRC/samples/dslab_sample.c" "$SRC/mm/compat.h" "$dir/"
+	printf 'ccflags-y += -I%s\nobj-m += dslab_sample.o\n' \
+		"$root/usr/include/dslab" >"$dir/Kbuild"
+	if ! make -C "$hdr" M="$dir" W=1 \
+		KBUILD_EXTRA_SYMBOLS="$root/usr/share/dslab/$kver/Module.symvers" \
+		modules >"$log" 2>&1; then
+		grep -iE 'error|undefined' "$log" | sed -n '1,20s/^/    /p' || true
+		fail "static: client module against the $what files does not build ($log)"
+	elif grep -qiE 'warning|undefined' "$log"; then
+		grep -iE 'warning|undefined' "$log" | sed -n '1,20s/^/    /p' || true
+		fail "static: client module against the $what files: warnings ($log)"
+	elif ! grep -qE 'MODULE_INFO\(depends, "([^"]*,)?dslab(,[^"]*)?"\)' \
+		"$dir/dslab_sample.mod.c"; then
+		fail "static: client module against the $what files: modpost did not tie it to dslab ($dir/dslab_sample.mod.c)"
+	else
+		pass "static: client module builds with W=1 from the $what dslab.h and Module.symvers alone"
+	fi
+}
+
+# "make install" and "dkms install" for Debian 12's stock 6.1 headers (as
+# gate_dkms), each into a private root under $CACHE/install (DESTDIR,
+# dkms --installtree): nothing under /usr, /lib/modules or /var/lib/dkms.
+gate_install() {
+	local hdr kver dir=$CACHE/install log=$LOGS/install.log root
+	local conf=$SRC/dkms.conf name ver tree f before='' dk
+	hdr=$(stock_headers)
+	if [ -z "$hdr" ]; then
+		fail "static: make install (no /usr/src/linux-headers-*-amd64)"
+		return
+	fi
+	kver=${hdr##*/linux-headers-}
+	for f in /usr/include/dslab /usr/share/dslab/$kver /var/lib/dkms/dslab \
+		 /lib/modules/$kver/updates/dslab.ko \
+		 /lib/modules/$kver/updates/dkms/dslab.ko; do
+		[ -e "$f" ] || before+=" $f"
+	done
+	rm -rf "$dir"
+	sync_tree "$dir/src"
+	root=$dir/make-root
+	if make -C "$dir/src" KDIR="$hdr" DESTDIR="$root" install >"$log" 2>&1; then
+		install_files "make install" "$root" "$kver"
+		install_client "make install" "$root" "$kver" "$hdr"
+	else
+		tail -n 20 "$log" | sed 's/^/    /'
+		fail "static: make install for $kver ($log)"
+	fi
+
+	name=$(sed -n 's/^PACKAGE_NAME="\{0,1\}\([^"]*\)"\{0,1\}/\1/p' "$conf")
+	ver=$(sed -n 's/^PACKAGE_VERSION="\{0,1\}\([^"]*\)"\{0,1\}/\1/p' "$conf")
+	tree=$dir/dkms
+	root=$tree/root
+	log=$LOGS/install-dkms.log
+	mkdir -p "$tree/src" "$tree/tree" "$root/lib/modules/$kver"
+	rsync -a --exclude=.git "$SRC/" "$tree/src/$name-$ver/"
+	dk=(-m "$name" -v "$ver" --sourcetree "$tree/src" --dkmstree "$tree/tree")
+	if { dkms add "${dk[@]}" &&
+	     dkms install "${dk[@]}" -k "$kver" --kernelsourcedir "$hdr" \
+		--installtree "$root/lib/modules" --no-depmod; } >"$log" 2>&1; then
+		install_files "dkms install" "$root" "$kver"
+		install_client "dkms install" "$root" "$kver" "$hdr"
+		# Same source, same kernel: the same CRCs as make install's.
+		f=$dir/make-root/usr/share/dslab/$kver/Module.symvers
+		if [ -f "$f" ] && [ -f "$root/usr/share/dslab/$kver/Module.symvers" ]; then
+			if diff <(cut -f 1,2,4,5 "$f") \
+				<(cut -f 1,2,4,5 "$root/usr/share/dslab/$kver/Module.symvers") \
+				>>"$log" 2>&1; then
+				pass "static: dkms install's Module.symvers has make install's CRCs"
+			else
+				fail "static: dkms install's Module.symvers differs from make install's ($log)"
+			fi
+		fi
+		if dkms remove "${dk[@]}" -k "$kver" --installtree "$root/lib/modules" \
+			--no-depmod >>"$log" 2>&1 &&
+		   [ -z "$(find "$root" -type f)" ]; then
+			pass "static: dkms remove takes dslab.ko, dslab.h and Module.symvers away"
+		else
+			find "$root" -type f | sed 's/^/    left: /'
+			fail "static: dkms remove for $kver ($log)"
+		fi
+	else
+		tail -n 20 "$log" | sed 's/^/    /'
+		fail "static: dkms install for $kver ($log)"
+	fi
+
+	for f in $before; do
+		[ -e "$f" ] && fail "static: the install gates wrote $f outside $dir"
+	done
+	return 0
+}
+
 # DSLAB_DTOR() must reject a destructor of the wrong type at compile time:
 # kunit/build_fail/run.sh and the sample's wrong-dtor target both build
 # deliberately mismatched code and pass only when the build fails.
@@ -212,6 +332,7 @@ static_gates() {
 		fail "static: kernel-doc (no 6.12 source tree)"
 	fi
 	gate_dkms
+	gate_install
 	gate_build_fail
 }
 
