@@ -19,7 +19,8 @@
 #  3. static gates: mm/sizeclasses.h regenerates identically, the
 #     userspace size-class test, checkpatch --strict, kernel-doc, dkms
 #     build for Debian 12's stock 6.1, the 6.12 debug tree and the newest
-#     stock kernel
+#     stock kernel; make install and dkms install into private roots, and
+#     a client built from the installed header and Module.symvers alone
 #  4. per debug kernel: modules with W=1 (no warnings), then a TCG VM that
 #     loads dslab and dslab_test (KUnit), the sample and torture modules,
 #     runs tools/testing/dslab/test_*.sh, unloads, scans for leaks; the
