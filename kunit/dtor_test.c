@@ -1394,6 +1394,46 @@ static void dslab_dtor_module_going(struct kunit *test)
 }
 
 /*
+ * A module that only allocated typed objects, never registering anything,
+ * has no pins; its unload still forgets its types on the objects that
+ * outlive it, and only on those.
+ */
+static void dslab_dtor_module_going_types(struct kunit *test)
+{
+	struct dslab_forgotten f;
+	struct dslab_type *type;
+	struct module *fake;
+	void *leaked, *mine;
+
+	fake = kunit_kzalloc(test, sizeof(*fake), GFP_KERNEL);
+	type = kunit_kzalloc(test, sizeof(*type), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, fake);
+	KUNIT_ASSERT_NOT_NULL(test, type);
+	*type = dslab_dtor_foo_type;
+	fake->state = MODULE_STATE_LIVE;
+	strscpy(fake->name, "dslab_test_fake", sizeof(fake->name));
+	dslab_compat_module_set_data(fake, type, sizeof(*type));
+
+	leaked = dslab_dtor_typed(test, type);
+	mine = dslab_dtor_typed(test, &dslab_dtor_foo_type);
+	KUNIT_ASSERT_NOT_NULL(test, leaked);
+	KUNIT_ASSERT_NOT_NULL(test, mine);
+	KUNIT_EXPECT_EQ(test, dslab_test_owner_pins(fake), 0L);
+
+	fake->state = MODULE_STATE_GOING;
+	dslab_test_owner_going(fake, &f);
+	KUNIT_EXPECT_EQ(test, f.types, 1UL);
+	KUNIT_EXPECT_EQ(test, f.dtors, 0UL);
+	/* Untyped now, but still an object: an untyped destructor is taken. */
+	KUNIT_EXPECT_EQ(test, dslab_set_destructor(leaked, &dslab_dtor_any), 0);
+	/* This module's type is untouched: its typed destructor is taken. */
+	KUNIT_EXPECT_EQ(test, dslab_set_destructor(mine, &dslab_dtor_foo), 0);
+	dslab_dtor_free(test, leaked);
+	dslab_dtor_free(test, mine);
+	dslab_test_drain();
+}
+
+/*
  * A type declared in a header (DSLAB_TYPE_DECLARE) and defined once
  * (DSLAB_TYPE_DEFINE) is one type in every file: an object allocated in
  * main_test.c takes this file's typed destructor, one that takes a const
@@ -1468,6 +1508,7 @@ static struct kunit_case dslab_dtor_cases[] = {
 	KUNIT_CASE(dslab_dtor_race_set),
 	KUNIT_CASE(dslab_dtor_owner_churn),
 	KUNIT_CASE(dslab_dtor_module_going),
+	KUNIT_CASE(dslab_dtor_module_going_types),
 	KUNIT_CASE(dslab_dtor_shared_type),
 	KUNIT_CASE(dslab_dtor_race_free),
 	KUNIT_CASE(dslab_dtor_race_remove),

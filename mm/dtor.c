@@ -1022,6 +1022,9 @@ static void dslab_forget_owner_span(struct dslab_span *span, void *arg)
 			m->type = NULL;
 			fo->f->types++;
 		}
+		/* No owner: built-in code's registrations are not ours. */
+		if (!fo->owner)
+			continue;
 		reserved = dslab_meta_reserved(m);
 		if (m->dtor && m->dtor_owner == fo->owner) {
 			m->dtor = NULL;
@@ -1049,7 +1052,8 @@ static void dslab_forget_owner_span(struct dslab_span *span, void *arg)
 
 /**
  * dslab_dtor_forget_owner() - drop a going module's registrations
- * @o: the module's owner, pinned by the caller
+ * @o: the module's owner, pinned by the caller; NULL for a module with no
+ *	pins, whose types only are forgotten
  * @mod: the module; its code and data are still there
  * @f: counts what was dropped
  *

@@ -18,6 +18,8 @@
  *     "objects remaining"), and forgets types defined in its memory;
  *  3. runs, with dslab_dtor_barrier(), every destructor and cleanup of
  *     the module already queued, while its code is still there.
+ * A module with no pins gets step 2 for its types only: it may have typed
+ * objects without ever registering anything.
  * So no destructor runs after its module's code is gone, and rmmod works
  * whatever the module still has registered.  From MODULE_STATE_GOING on
  * (set before the module's exit runs) registrations for the module are
@@ -221,8 +223,15 @@ void dslab_owner_going(struct module *mod, bool report,
 	if (o)
 		atomic_long_inc(&o->pins);	/* ours, for the walk below */
 	spin_unlock_irqrestore(&dslab_owner_lock, flags);
-	if (!o)
-		return;
+	if (!o) {
+		/*
+		 * Nothing registered, but its typed objects may still name
+		 * its types.  The walk visits the spans that have metadata:
+		 * cheap for a module that never used dslab.
+		 */
+		dslab_dtor_forget_owner(NULL, mod, f);
+		goto report;
+	}
 
 	/* Registrations that saw the module live have attached by now. */
 	synchronize_rcu();
@@ -238,7 +247,7 @@ void dslab_owner_going(struct module *mod, bool report,
 			schedule_timeout_uninterruptible(1);
 	}
 	dslab_owner_unpin(o, 1);
-
+report:
 	if (report && (f->dtors || f->cleanups || f->types))
 		pr_err("module %s went away with %lu destructors and %lu cleanups still registered on live objects (dropped, they will not run) and %lu live objects of its types (now untyped)\n",
 		       module_name(mod), f->dtors, f->cleanups, f->types);
