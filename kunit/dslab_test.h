@@ -144,8 +144,8 @@ static inline bool dslab_test_bad_free_by(const char *fn)
 	size_t n = strlen(fn);
 
 	snprintf(buf, sizeof(buf), "%ps", (void *)READ_ONCE(dslab_bad_free_caller));
-	/* GCC may have moved the call into fn.cold. */
-	return !strncmp(buf, fn, n) && (!buf[n] || buf[n] == '.');
+	/* "fn [dslab_test]"; GCC may have moved the call into fn.cold. */
+	return !strncmp(buf, fn, n) && (!buf[n] || buf[n] == ' ' || buf[n] == '.');
 }
 
 /* Read a counter; deltas of two reads are exact when nothing else runs. */
