@@ -5,11 +5,11 @@
 #
 # Usage: guest.sh <mode>
 #   check     debug kernel: load dslab and dslab_test (KUnit runs on load),
-#             dump every dslab* KUnit suite's results, run the sample and
-#             torture modules if present, run the shell tests, unload,
-#             scan for leaks.
-#   stock     Debian kernel (no KUnit): load dslab, sample, shell tests,
-#             unload.
+#             dump every dslab* KUnit suite's results, run the sample,
+#             connection-table and torture modules if present, run the
+#             shell tests, unload, scan for leaks.
+#   stock     Debian kernel (no KUnit): load dslab, sample, connection
+#             table, shell tests, unload.
 #   selftest  load with the harness self-test faults switched on
 #             (dslab.selftest_warn=1, dslab_test.selftest_fail=1); the host
 #             expects its checker to turn red.
@@ -132,6 +132,28 @@ run_sample() {	# run_sample [module args...]; verdict is its last line
 	esac
 }
 
+# The connection-table client (samples/dslab_conn.c): load, unload, load
+# again, unload; each unload prints a verdict.  A marker in the kernel log
+# before each run keeps a run that printed nothing from reading the
+# previous one's verdict.
+run_conn() {	# run_conn [module args...]
+	if [ ! -f $D/dslab_conn.ko ]; then
+		step skip conn "samples/dslab_conn.ko not built"
+		return
+	fi
+	for run in conn conn-reload; do
+		echo "dslab-guest: start $run" >/dev/kmsg
+		load dslab_conn $D/dslab_conn.ko "$@" && unload dslab_conn
+		verdict=$(dmesg | sed -n "/dslab-guest: start $run\$/,\$p" |
+			grep 'dslab_conn: ' | tail -n 1)
+		verdict=${verdict#*dslab_conn: }
+		case $verdict in
+		*" ... ok") step ok $run "$verdict" ;;
+		*) step "not ok" $run "${verdict:-no verdict line}" ;;
+		esac
+	done
+}
+
 # Every benchmark once with tiny counts: proves make bench still works.
 # The load fails when a benchmark fails its own check.
 run_bench_smoke() {
@@ -166,6 +188,7 @@ check)
 		unload dslab_test
 	fi
 	run_sample
+	run_conn
 	run_shell_tests
 	run_torture
 	run_bench_smoke
@@ -175,6 +198,7 @@ check)
 stock)
 	load dslab $DSLAB_KO || exit 1
 	run_sample
+	run_conn
 	run_shell_tests
 	unload dslab
 	;;

@@ -212,7 +212,7 @@ make_initramfs() {
 	"$VM_DIR/mkinitramfs.sh" "$1" "$VM_DIR/guest-dslab.sh" \
 		"$MOD_DIR/dslab.ko" "$MOD_DIR/dslab_test.ko" \
 		"$MOD_DIR/dslab_torture.ko" "$MOD_DIR/samples/dslab_sample.ko" \
-		"$MOD_DIR/dslab_bench.ko" \
+		"$MOD_DIR/samples/dslab_conn.ko" "$MOD_DIR/dslab_bench.ko" \
 		"$MOD_DIR/tools/testing/dslab:/dslab/tests" \
 		"$MOD_DIR/tools/testing/lifecycle/dslab_client.ko:/dslab/tests/dslab_client.ko" \
 		"$MOD_DIR/tools/testing/lifecycle/test_pin.sh:/dslab/tests/test_pin.sh"
