@@ -108,7 +108,7 @@ struct dslab_span {
 	spinlock_t special_lock;	/* protects meta[] contents */
 	bool on_partial;		/* C: span is on class->partial */
 	bool reg_busy;			/* S: a registration is in progress */
-	struct dslab_objmeta *meta;	/* S: written once under special_lock */
+	struct dslab_objmeta *meta;	/* S: published once, dslab_meta_of() */
 	struct llist_node limbo_node;	/* on the limbo list while queued */
 	unsigned long limbo_queued;	/* A: bit 0 set while on that list */
 
@@ -154,6 +154,23 @@ struct dslab_objmeta {
 	struct dslab_owner *dtor_owner;		/* S: pinned while dtor is set */
 	struct dslab_special *specials;		/* S: cleanups, in order added */
 };
+
+/**
+ * dslab_meta_of() - a span's metadata array, or NULL
+ * @span: the span
+ *
+ * The array is zeroed, then published once with smp_store_release()
+ * (dtor.c); this acquire pairs with it, so the entries read through the
+ * pointer are at least those zeroes on every architecture.  A test for
+ * NULL alone may use READ_ONCE().
+ *
+ * Context: Any context.
+ */
+static inline struct dslab_objmeta *dslab_meta_of(struct dslab_span *span)
+{
+	/* Pairs with smp_store_release() in dslab_commit_meta(). */
+	return smp_load_acquire(&span->meta);
+}
 
 /* The page map (span.c): fixed at load, leaves installed once. */
 #define DSLAB_LEAF_SHIFT	(PAGE_SHIFT - 3)

@@ -294,7 +294,7 @@ static const char *dslab_prep_why(int ret)
 static struct dslab_objmeta *dslab_commit_meta(struct dslab_span *span,
 					       struct dslab_prep *p)
 {
-	struct dslab_objmeta *meta = READ_ONCE(span->meta);
+	struct dslab_objmeta *meta = dslab_meta_of(span);
 	unsigned long flags;
 
 	if (meta)
@@ -306,8 +306,11 @@ static struct dslab_objmeta *dslab_commit_meta(struct dslab_span *span,
 	if (!meta) {
 		meta = p->meta;
 		p->meta = NULL;
-		/* Pairs with READ_ONCE() in dslab_free_common(). */
-		WRITE_ONCE(span->meta, meta);
+		/*
+		 * Zeroed by kcalloc(): the release orders the zeroes before
+		 * the pointer, for dslab_meta_of() on weakly ordered CPUs.
+		 */
+		smp_store_release(&span->meta, meta);
 	}
 	spin_unlock_irqrestore(&span->special_lock, flags);
 	return meta;
@@ -347,7 +350,7 @@ static struct dslab_objmeta *dslab_span_meta(struct dslab_span *span,
 					     gfp_t gfp)
 {
 	struct dslab_prep p = { };
-	struct dslab_objmeta *meta = READ_ONCE(span->meta);
+	struct dslab_objmeta *meta = dslab_meta_of(span);
 
 	if (meta)
 		return meta;
@@ -384,7 +387,7 @@ static int dslab_prep_lookup(const void *obj, const struct dslab_type **type,
 	rcu_read_lock();
 	ret = dslab_target_find(obj, &t, why);
 	if (!ret) {
-		meta = READ_ONCE(t.span->meta);
+		meta = dslab_meta_of(t.span);
 		if (meta) {
 			spin_lock_irqsave(&t.span->special_lock, flags);
 			/* The free path clears it without the lock. */
@@ -858,7 +861,7 @@ EXPORT_SYMBOL_GPL(dslab_cleanup_cancel);
 bool dslab_dtor_on_free_slow(struct dslab_span *span, unsigned int idx,
 			     void *obj, bool rcu)
 {
-	struct dslab_objmeta *m = &span->meta[idx];
+	struct dslab_objmeta *m = &dslab_meta_of(span)[idx];
 	struct dslab_special *list, *sp;
 	unsigned long flags = 0, xflags;
 	bool queue, locked;
@@ -900,7 +903,7 @@ static __always_inline void dslab_dtor_run_object(void *obj,
 {
 	struct dslab_span *span = dslab_own_span(obj);
 	unsigned int idx = span->nelems > 1 ? dslab_own_index(span, obj) : 0;
-	struct dslab_objmeta *m = &span->meta[idx];
+	struct dslab_objmeta *m = &dslab_meta_of(span)[idx];
 	void (*dtor)(void *obj) = m->dtor;
 	bool trace = trace_dslab_dtor_run_enabled();
 	u64 t0 = 0;
@@ -1012,7 +1015,7 @@ static void dslab_forget_owner_span(struct dslab_span *span, void *arg)
 	unsigned int idx;
 	bool reserved;
 
-	meta = READ_ONCE(span->meta);
+	meta = dslab_meta_of(span);
 	if (!meta)
 		return;
 	dslab_reg_lock(span, &flags);

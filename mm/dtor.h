@@ -56,7 +56,7 @@ static __always_inline bool dslab_dtor_on_free(struct dslab_span *span,
 					       unsigned int idx, void *obj,
 					       bool rcu)
 {
-	struct dslab_objmeta *m = &span->meta[idx];
+	struct dslab_objmeta *m = &dslab_meta_of(span)[idx];
 
 	/* The acquire comes first: it orders the reads of the entry. */
 	if (unlikely(smp_load_acquire(&span->reg_busy) || m->specials))

@@ -197,7 +197,7 @@ static int dslab_conn_add(void)
 	memset(c->buf, (u8)c->key, c->len);
 	atomic_inc(&dslab_conn_bufs);
 
-	ret = dslab_set_destructor(c, &dslab_conn_dtor);
+	ret = dslab_set_destructor_gfp(c, &dslab_conn_dtor, GFP_KERNEL);
 	if (ret)
 		goto err_free_buf;
 	dslab_conn_dtors_set++;
