@@ -154,6 +154,7 @@ static int dslab_target_find(const void *obj, struct dslab_target *t,
 
 /* Take special_lock to change an entry; see the header. */
 static void dslab_reg_lock(struct dslab_span *span, unsigned long *flags)
+	__acquires(&span->special_lock)
 {
 	spin_lock_irqsave(&span->special_lock, *flags);
 	WRITE_ONCE(span->reg_busy, true);
@@ -162,6 +163,7 @@ static void dslab_reg_lock(struct dslab_span *span, unsigned long *flags)
 }
 
 static void dslab_reg_unlock(struct dslab_span *span, unsigned long flags)
+	__releases(&span->special_lock)
 {
 	/* Pairs with smp_load_acquire() in dslab_dtor_on_free(). */
 	smp_store_release(&span->reg_busy, false);
@@ -858,34 +860,51 @@ EXPORT_SYMBOL_GPL(dslab_cleanup_cancel);
  * dslab_dtor_on_free() (dtor.h) out of line: for an object with cleanups,
  * one whose span a registration may be changing, and the bulk free path.
  */
+/*
+ * Take a dead object's entry for the free: forget its type, detach its
+ * cleanups (their handles stop working).  Returns whether it has anything
+ * to run, and its cleanups in @list.
+ */
+static bool dslab_dtor_detach(struct dslab_objmeta *m,
+			      struct dslab_special **list)
+{
+	struct dslab_special *sp;
+	unsigned long xflags;
+	bool queue;
+
+	dslab_dtor_forget_type(m);
+	queue = dslab_meta_reserved(m);
+	*list = m->specials;
+	if (*list) {
+		m->specials = NULL;
+		xa_lock_irqsave(&dslab_cleanup_ids, xflags);
+		for (sp = *list; sp; sp = sp->next)
+			__xa_erase(&dslab_cleanup_ids, sp->id);
+		xa_unlock_irqrestore(&dslab_cleanup_ids, xflags);
+	}
+	return queue;
+}
+
 bool dslab_dtor_on_free_slow(struct dslab_span *span, unsigned int idx,
 			     void *obj, bool rcu)
 {
 	struct dslab_objmeta *m = &dslab_meta_of(span)[idx];
-	struct dslab_special *list, *sp;
-	unsigned long flags = 0, xflags;
-	bool queue, locked;
+	struct dslab_special *list;
+	unsigned long flags;
+	bool queue;
 
 	/*
 	 * The object is dead: no registration that starts now touches its
 	 * entry.  One still running set reg_busy before it tested the live
 	 * bit, so wait for it; see the header.
 	 */
-	locked = smp_load_acquire(&span->reg_busy);
-	if (unlikely(locked))
+	if (unlikely(smp_load_acquire(&span->reg_busy))) {
 		spin_lock_irqsave(&span->special_lock, flags);
-	dslab_dtor_forget_type(m);
-	queue = dslab_meta_reserved(m);
-	list = m->specials;
-	if (list) {
-		m->specials = NULL;
-		xa_lock_irqsave(&dslab_cleanup_ids, xflags);
-		for (sp = list; sp; sp = sp->next)
-			__xa_erase(&dslab_cleanup_ids, sp->id);
-		xa_unlock_irqrestore(&dslab_cleanup_ids, xflags);
-	}
-	if (unlikely(locked))
+		queue = dslab_dtor_detach(m, &list);
 		spin_unlock_irqrestore(&span->special_lock, flags);
+	} else {
+		queue = dslab_dtor_detach(m, &list);
+	}
 
 	if (!queue)
 		return false;
