@@ -355,8 +355,10 @@ test_debug_kernel() {
 	fi
 	build_modules "$id" "$KBUILD_DIR" || return 0
 	make_initramfs "$LOGS/initramfs-$id.cpio"
+	# KCSAN starts watching from the guest script, after boot.
 	boot_vm "$id" "$KBUILD_DIR/arch/x86/boot/bzImage" \
-		"$LOGS/initramfs-$id.cpio" check
+		"$LOGS/initramfs-$id.cpio" check \
+		"$([ "$flavour" = kcsan ] && echo kcsan.early_enable=0)"
 	check_console "$id" "$CONSOLE" "$CACHE/src/linux-source-$ver"
 }
 

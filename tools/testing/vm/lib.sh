@@ -240,13 +240,14 @@ expected_suites() {
 		on && /^\};/ { on = 0 }' | sort -u
 }
 
-# boot_vm <id> <bzImage> <cpio> <mode>: sets CONSOLE and BOOT_RC.
+# boot_vm <id> <bzImage> <cpio> <mode> [cmdline]: sets CONSOLE and BOOT_RC.
 boot_vm() {
 	local id=$1 t0
 	CONSOLE=$LOGS/console-$id.log
 	t0=$(date +%s)
 	BOOT_RC=0
-	"$VM_DIR/boot.sh" -a "dslab_mode=$4" "$2" "$3" "$CONSOLE" || BOOT_RC=$?
+	"$VM_DIR/boot.sh" -a "dslab_mode=$4${5:+ $5}" "$2" "$3" "$CONSOLE" ||
+		BOOT_RC=$?
 	BOOT_SECS=$(( $(date +%s) - t0 ))
 }
 
