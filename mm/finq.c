@@ -321,7 +321,7 @@ void dslab_finq_enqueue_slow(struct dslab_fcpu *fc, void *obj,
 /*
  * Put object @idx of @span in limbo (see the header).  The bit is set
  * before the span is queued, with a full barrier between, and
- * dslab_limbo_take() clears the queued flag before it reads the bits
+ * dslab_limbo_take_span() clears the queued flag before it reads the bits
  * again, with a full barrier between: so either this free sees the flag
  * clear and queues the span, or the runner sees the bit and queues it
  * again.  A queued span always has a bit set that only the runner clears,
