@@ -14,7 +14,9 @@
 # hit the time cap (killed), 1 otherwise (crash, panic, early reset).
 #
 # Environment: DSLAB_VM_ACCEL (tcg, or kvm opt-in: on the team's machines
-# a KVM guest hangs in the firmware), DSLAB_VM_SMP (2), DSLAB_VM_MEM (1G).
+# a KVM guest hangs in the firmware), DSLAB_VM_SMP (2), DSLAB_VM_MEM (1G),
+# DSLAB_VM_ARCH (x86_64, or arm64: qemu-system-aarch64 -M virt -cpu max
+# with an arch/arm64/boot/Image and the PL011 console ttyAMA0).
 
 set -euo pipefail
 
@@ -40,7 +42,13 @@ log=$3
 [ -f "$initrd" ] || die "no initramfs $initrd"
 
 accel=${DSLAB_VM_ACCEL:-tcg}
-cmdline="console=ttyS0 panic=-1 printk.time=1 mitigations=off $append"
+vmarch=${DSLAB_VM_ARCH:-x86_64}
+case $vmarch in
+x86_64) console=ttyS0 ;;
+arm64) console=ttyAMA0 ;;
+*) die "DSLAB_VM_ARCH=$vmarch: x86_64 or arm64" ;;
+esac
+cmdline="console=$console panic=-1 printk.time=1 mitigations=off $append"
 
 smp=${DSLAB_VM_SMP:-2}
 # One CPU per socket: SeaBIOS's MP table (all the tiny kernels have, no
@@ -50,9 +58,15 @@ case $smp in
 *[,=]*) ;;
 *) smp="$smp,sockets=$smp,cores=1,threads=1" ;;
 esac
-qemu=(qemu-system-x86_64 -accel "$accel" -smp "$smp"
-      -m "${DSLAB_VM_MEM:-1G}" -nographic -no-reboot
-      -kernel "$kernel" -initrd "$initrd" -append "$cmdline")
+qemu=(qemu-system-x86_64 -accel "$accel" -smp "$smp")
+if [ "$vmarch" = arm64 ]; then
+	# The virt machine's CPUs come from its device tree and PSCI, not an
+	# MP table: a plain -smp count brings them all up.
+	qemu=(qemu-system-aarch64 -M virt -cpu max -accel "$accel"
+	      -smp "${DSLAB_VM_SMP:-2}")
+fi
+qemu+=(-m "${DSLAB_VM_MEM:-1G}" -nographic -no-reboot
+       -kernel "$kernel" -initrd "$initrd" -append "$cmdline")
 
 start=$(date +%s)
 rc=0

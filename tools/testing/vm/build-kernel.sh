@@ -24,7 +24,11 @@
 # to stderr and the full log to <builddir>/build.log.  Out-of-tree modules
 # build against it with: make -C <builddir> M=<dir> modules
 #
-# Environment: DSLAB_CACHE (default ~/.cache/dslab), DSLAB_JOBS (default 2).
+# Environment: DSLAB_CACHE (default ~/.cache/dslab), DSLAB_JOBS (default 2),
+# DSLAB_ARCH (x86_64, the default, or arm64: cross-built with
+# aarch64-linux-gnu-, the image is arch/arm64/boot/Image, and the build
+# directory is <version>-arm64-<hash>; out-of-tree modules then need
+# ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- too).
 
 set -euo pipefail
 
@@ -46,6 +50,24 @@ shift
 
 cache=${DSLAB_CACHE:-$HOME/.cache/dslab}
 jobs=${DSLAB_JOBS:-2}
+arch=${DSLAB_ARCH:-x86_64}
+case $arch in
+x86_64)
+	cross=()
+	target=bzImage
+	image=arch/x86/boot/bzImage
+	archtag=
+	;;
+arm64)
+	cross=(CROSS_COMPILE=aarch64-linux-gnu-)
+	target=Image
+	image=arch/arm64/boot/Image
+	archtag=-arm64
+	command -v aarch64-linux-gnu-gcc >/dev/null ||
+		die "no aarch64-linux-gnu-gcc (apt-get install crossbuild-essential-arm64)"
+	;;
+*) die "DSLAB_ARCH=$arch: x86_64 or arm64" ;;
+esac
 # Debian 12's own packages, else the newest kernel's private root.
 tarball=/usr/src/linux-source-$ver.tar.xz
 verfile=
@@ -65,10 +87,13 @@ else
 	pkgver=$(dpkg-query -W -f='${Version}' "linux-source-$ver" 2>/dev/null ||
 		 stat -c %Y "$tarball")
 fi
-hash=$( { echo "recipe=$RECIPE pkg=$pkgver"; cat "$@"; } |
+# x86_64 hashes as it always did (its cached builds stay valid).
+hash=$( { echo "recipe=$RECIPE pkg=$pkgver"
+	  [ -z "$archtag" ] || echo "arch=$arch"
+	  cat "$@"; } |
 	sha256sum | cut -c1-12)
 src=$cache/src/linux-source-$ver
-bld=$cache/build/$ver-$hash
+bld=$cache/build/$ver$archtag-$hash
 
 mkdir -p "$cache/src" "$cache/build"
 
@@ -103,7 +128,7 @@ fi
 rm -rf "$bld"
 mkdir -p "$bld"
 kmake() {
-	make -C "$src" O="$bld" ARCH=x86_64 "$@"
+	make -C "$src" O="$bld" ARCH="$arch" ${cross[@]+"${cross[@]}"} "$@"
 }
 
 log "configuring $ver (tinyconfig + $*) in $bld"
@@ -140,13 +165,13 @@ for opt in "${!want[@]}"; do
 done
 [ $bad -eq 0 ] || die "config fragment not honoured for $ver (dependencies?)"
 
-log "building $ver: nice make -j$jobs bzImage modules (log: $bld/build.log)"
+log "building $ver: nice make -j$jobs $target modules (ARCH=$arch, log: $bld/build.log)"
 start=$(date +%s)
-nice -n 10 make -C "$src" O="$bld" ARCH=x86_64 -j"$jobs" \
-	bzImage modules modules_prepare >>"$bld/build.log" 2>&1 ||
+nice -n 10 make -C "$src" O="$bld" ARCH="$arch" ${cross[@]+"${cross[@]}"} -j"$jobs" \
+	"$target" modules modules_prepare >>"$bld/build.log" 2>&1 ||
 	{ tail -n 30 "$bld/build.log" >&2; die "kernel build failed"; }
 log "built $ver in $(( $(date +%s) - start ))s"
 
-[ -f "$bld/arch/x86/boot/bzImage" ] || die "no bzImage in $bld"
+[ -f "$bld/$image" ] || die "no $image in $bld"
 touch "$bld/.dslab-done"
 echo "$bld"

@@ -10,6 +10,9 @@
 # /dslab/guest.sh, which /init runs.  Each further argument copies a file,
 # or a directory recursively, to dest (default /dslab/<basename>);
 # missing sources are skipped so callers can pass optional modules.
+#
+# Environment: DSLAB_BUSYBOX, the static busybox to put in (default
+# /bin/busybox; arm64.sh passes an arm64 one).
 
 set -euo pipefail
 
@@ -21,7 +24,7 @@ guest=$2
 shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 
-busybox=/bin/busybox
+busybox=${DSLAB_BUSYBOX:-/bin/busybox}
 if [ ! -x "$busybox" ] || ldd "$busybox" >/dev/null 2>&1; then
 	die "need a static $busybox (apt-get install busybox-static)"
 fi
