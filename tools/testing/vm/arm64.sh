@@ -23,7 +23,10 @@
 #  5. a TCG VM, qemu-system-aarch64 -M virt -cpu max (boot.sh with
 #     DSLAB_VM_ARCH=arm64), running guest-dslab.sh in "check" mode from an
 #     initramfs with the arm64 busybox, whose console lib.sh's
-#     check_console turns into results under the id <version>-arm64.
+#     check_console turns into results under the id <version>-arm64;
+#  6. the harness self-test on that kernel (guest mode "selftest", as
+#     check.sh's): the checker must turn red on a failed KUnit case, an
+#     arm64 WARNING and a leak, or a green arm64 run proves nothing.
 #
 # The last line is "dslab: N passed, N failed, N skipped"; any failure
 # exits 1.  Logs and the console: $DSLAB_CACHE/logs/arm64/.
@@ -96,6 +99,43 @@ arm64_busybox() {
 	[ "$machine" = b700 ]
 }
 
+# arm64_selftest <id> <Image>: check.sh's harness_selftest (lib.sh) on
+# arm64, where the kernel image is not a bzImage.
+arm64_selftest() {
+	local id=$1-selftest image=$2 saved=$RESULTS by
+	section "harness self-test (arm64)"
+	make_initramfs "$LOGS/initramfs-$id.cpio"
+	DSLAB_VM_ARCH=arm64 boot_vm "$id" "$image" "$LOGS/initramfs-$id.cpio" selftest
+	RESULTS=$LOGS/selftest-results.txt
+	: >"$RESULTS"
+	check_console "$id" "$CONSOLE" "$CACHE/src/linux-source-$ARM64_VER" noshell \
+		>"$LOGS/selftest-checker.txt"
+	RESULTS=$saved
+	if grep -q "^FAIL $id: kunit .*(FAIL)" "$LOGS/selftest-results.txt"; then
+		pass "$id: dslab_test.selftest_fail=1 turns the checker red"
+	else
+		fail "$id: dslab_test.selftest_fail=1 not caught ($LOGS/selftest-checker.txt)"
+	fi
+	if grep -q "^FAIL $id: kernel reports" "$LOGS/selftest-results.txt" &&
+	   grep -q 'WARNING:' "$CONSOLE"; then
+		pass "$id: dslab.selftest_warn=1 turns the checker red"
+	else
+		fail "$id: dslab.selftest_warn=1 not caught ($LOGS/selftest-checker.txt)"
+	fi
+	by=
+	grep -q "^FAIL $id: kmemleak found leaks" \
+		"$LOGS/selftest-results.txt" && by="kmemleak"
+	kernel_reports "$CONSOLE" | grep -q 'objects remaining' &&
+		by="${by:+$by, }dslab's unload check"
+	if ! grep -q 'DSLAB-STEP: ok insmod-dslab_torture' "$CONSOLE"; then
+		skip "$id: leak control (dslab_torture.ko leak_one=1 not loaded)"
+	elif [ -n "$by" ]; then
+		pass "$id: dslab_torture.leak_one=1 turns the checker red ($by)"
+	else
+		fail "$id: dslab_torture.leak_one=1 not caught ($CONSOLE)"
+	fi
+}
+
 T0=$(date +%s)
 ledger_init "$CACHE/logs/arm64"
 install_deps
@@ -125,6 +165,7 @@ DSLAB_BUSYBOX=$ARM64_BUSYBOX make_initramfs "$LOGS/initramfs-$id.cpio"
 DSLAB_VM_ARCH=arm64 boot_vm "$id" "$KBUILD_DIR/arch/arm64/boot/Image" \
 	"$LOGS/initramfs-$id.cpio" check
 check_console "$id" "$CONSOLE" "$CACHE/src/linux-source-$ARM64_VER"
+DSLAB_BUSYBOX=$ARM64_BUSYBOX arm64_selftest "$id" "$KBUILD_DIR/arch/arm64/boot/Image"
 
 echo
 echo "dslab: arm64 took $(( $(date +%s) - T0 ))s; logs in $LOGS"
