@@ -25,7 +25,7 @@ endif
 KRELEASE = $(shell sed -n 's/.*UTS_RELEASE "\(.*\)"/\1/p' \
 	   $(KDIR)/include/generated/utsrelease.h 2>/dev/null)
 
-.PHONY: all modules clean check check-kcsan style run bench install help
+.PHONY: all modules clean check check-kcsan check-arm64 style run bench install help
 
 all: modules
 
@@ -40,6 +40,9 @@ check:
 
 check-kcsan:
 	bash tools/testing/vm/check.sh --kcsan
+
+check-arm64:
+	bash tools/testing/vm/arm64.sh
 
 style:
 	bash tools/testing/vm/check.sh --static
@@ -82,6 +85,8 @@ help:
 	@echo '                 stock 6.1 and newest kernels'
 	@echo '  style          only the static gates (checkpatch, kernel-doc, ...)'
 	@echo '  check-kcsan    only the 6.12 KCSAN kernel (make check runs it too)'
+	@echo '  check-arm64    a cross-built 6.12 arm64 debug kernel under qemu-system-aarch64'
+	@echo '                 (not part of make check yet)'
 	@echo '  bench          benchmarks (bench/run.sh; DSLAB_BENCH_KERNEL=6.12|6.1|newest)'
 	@echo 'Environment: DSLAB_KERNELS="6.1 6.12 <newest>" DSLAB_VM_ACCEL=tcg|kvm'
 	@echo '  DSLAB_CACHE=~/.cache/dslab DSLAB_SKIP_STOCK=1 DSLAB_SKIP_KCSAN=1'
