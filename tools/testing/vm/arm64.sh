@@ -4,7 +4,8 @@
 # arm64.sh - dslab's debug-kernel layer on arm64 (issue 15): the same
 # guest and checker as check.sh's debug kernels, on a weakly ordered CPU.
 #
-# Usage: arm64.sh
+# Usage: arm64.sh            (make check-arm64: this layer alone)
+#        . arm64.sh; arm64_layer   (check.sh: one layer of make check)
 #
 # x86 forgives a missing release/acquire; arm64 does not.  This runs, end
 # to end:
@@ -35,9 +36,11 @@
 # ...); DSLAB_ARM64_KERNEL, the linux-source version to build (6.12);
 # DSLAB_ARM64_MIRROR (http://deb.debian.org/debian).
 
-set -euo pipefail
-# shellcheck source=tools/testing/vm/lib.sh
-. "$(dirname "$0")/lib.sh"
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	set -euo pipefail
+	# shellcheck source=tools/testing/vm/lib.sh
+	. "$(dirname "$0")/lib.sh"
+fi
 
 ARM64_VER=${DSLAB_ARM64_KERNEL:-6.12}
 ARM64_PACKAGES="crossbuild-essential-arm64 qemu-system-arm"
@@ -136,37 +139,39 @@ arm64_selftest() {
 	fi
 }
 
-T0=$(date +%s)
-ledger_init "$CACHE/logs/arm64"
-install_deps
-arm64_deps
-id=$ARM64_VER-arm64
+# arm64_layer: steps 1-6 above, into the current ledger.  Returns 0 when
+# it could run them (the ledger says how they went).
+arm64_layer() {
+	local id=$ARM64_VER-arm64
+	arm64_deps
+	section "arm64 busybox (Debian 12, private apt state)"
+	if arm64_busybox; then
+		pass "$id: static arm64 busybox from Debian 12 ($ARM64_BUSYBOX)"
+	else
+		fail "$id: no static arm64 busybox (see $LOGS/apt-arm64.log)"
+		return 0
+	fi
 
-section "arm64 busybox (Debian 12, private apt state)"
-if arm64_busybox; then
-	pass "$id: static arm64 busybox from Debian 12 ($ARM64_BUSYBOX)"
-else
-	fail "$id: no static arm64 busybox (see $LOGS/apt-arm64.log)"
-	summary
-	exit 1
-fi
+	section "Linux $ARM64_VER arm64 debug kernel"
+	DSLAB_ARCH=arm64 build_kernel "$ARM64_VER" "$SRC/kunit/debug-arm64.config" ||
+		return 0
+	# The kbuild variables reach every make of build_modules from here.
+	ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- \
+		build_modules "$id" "$KBUILD_DIR" || return 0
+	DSLAB_BUSYBOX=$ARM64_BUSYBOX make_initramfs "$LOGS/initramfs-$id.cpio"
+	DSLAB_VM_ARCH=arm64 boot_vm "$id" "$KBUILD_DIR/arch/arm64/boot/Image" \
+		"$LOGS/initramfs-$id.cpio" check
+	check_console "$id" "$CONSOLE" "$CACHE/src/linux-source-$ARM64_VER"
+	DSLAB_BUSYBOX=$ARM64_BUSYBOX arm64_selftest "$id" \
+		"$KBUILD_DIR/arch/arm64/boot/Image"
+}
 
-section "Linux $ARM64_VER arm64 debug kernel"
-if ! DSLAB_ARCH=arm64 build_kernel "$ARM64_VER" "$SRC/kunit/debug-arm64.config"; then
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	T0=$(date +%s)
+	ledger_init "$CACHE/logs/arm64"
+	install_deps
+	arm64_layer
+	echo
+	echo "dslab: arm64 took $(( $(date +%s) - T0 ))s; logs in $LOGS"
 	summary
-	exit 1
 fi
-# The kbuild variables reach every make of build_modules from here.
-if ! ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- build_modules "$id" "$KBUILD_DIR"; then
-	summary
-	exit 1
-fi
-DSLAB_BUSYBOX=$ARM64_BUSYBOX make_initramfs "$LOGS/initramfs-$id.cpio"
-DSLAB_VM_ARCH=arm64 boot_vm "$id" "$KBUILD_DIR/arch/arm64/boot/Image" \
-	"$LOGS/initramfs-$id.cpio" check
-check_console "$id" "$CONSOLE" "$CACHE/src/linux-source-$ARM64_VER"
-DSLAB_BUSYBOX=$ARM64_BUSYBOX arm64_selftest "$id" "$KBUILD_DIR/arch/arm64/boot/Image"
-
-echo
-echo "dslab: arm64 took $(( $(date +%s) - T0 ))s; logs in $LOGS"
-summary

@@ -31,6 +31,8 @@
 #  6. Debian's stock kernels, 6.1 (Debian 12's linux-headers-amd64) and
 #     the newest: dslab built against their headers, then insmod, the
 #     sample, the shell tests and rmmod
+#  7. arm64 (arm64.sh): a cross-built 6.12 debug kernel under
+#     qemu-system-aarch64 with the same guest, checker and self-test
 #
 # Each KUnit case, shell test line and gate is one result; the last line
 # is "dslab: N passed, N failed, N skipped" and any failure exits 1.
@@ -39,6 +41,8 @@
 set -euo pipefail
 # shellcheck source=tools/testing/vm/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=tools/testing/vm/arm64.sh
+. "$(dirname "$0")/arm64.sh"
 
 mode=check
 case ${1:-} in
@@ -480,6 +484,12 @@ check)
 		if [ -n "${NEWEST_HDR:-}" ]; then
 			test_stock_kernel "$NEWEST_HDR" "$NEWEST_IMAGE"
 		fi
+	fi
+	# The same debug-kernel layer on arm64: a weakly ordered CPU.
+	if [ "${DSLAB_SKIP_ARM64:-0}" = 1 ]; then
+		skip "arm64: 6.12 arm64 debug kernel (DSLAB_SKIP_ARM64=1)"
+	else
+		arm64_layer
 	fi
 	;;
 esac
