@@ -1324,6 +1324,25 @@ static void dslab_dtor_race_remove(struct kunit *test)
 }
 
 /*
+ * A live fake module whose data holds a copy of dslab_dtor_foo_type
+ * (*@type), for what its unload does to the objects it leaves.
+ */
+static struct module *dslab_dtor_fake_module(struct kunit *test,
+					     struct dslab_type **type)
+{
+	struct module *fake = kunit_kzalloc(test, sizeof(*fake), GFP_KERNEL);
+
+	*type = kunit_kzalloc(test, sizeof(**type), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, fake);
+	KUNIT_ASSERT_NOT_NULL(test, *type);
+	**type = dslab_dtor_foo_type;
+	fake->state = MODULE_STATE_LIVE;
+	strscpy(fake->name, "dslab_test_fake", sizeof(fake->name));
+	dslab_compat_module_set_data(fake, *type, sizeof(**type));
+	return fake;
+}
+
+/*
  * What a client module's unload does to what it left behind
  * (mm/owner.c), on a fake module: a struct module of the test's own whose
  * data region holds a dslab_type, so nothing real is unloaded.  Its
@@ -1342,14 +1361,7 @@ static void dslab_dtor_module_going(struct kunit *test)
 	void *live, *queued;
 	unsigned int lidx, qidx;
 
-	fake = kunit_kzalloc(test, sizeof(*fake), GFP_KERNEL);
-	type = kunit_kzalloc(test, sizeof(*type), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, fake);
-	KUNIT_ASSERT_NOT_NULL(test, type);
-	*type = dslab_dtor_foo_type;
-	fake->state = MODULE_STATE_LIVE;
-	strscpy(fake->name, "dslab_test_fake", sizeof(fake->name));
-	dslab_compat_module_set_data(fake, type, sizeof(*type));
+	fake = dslab_dtor_fake_module(test, &type);
 
 	live = dslab_dtor_typed(test, type);
 	queued = dslab_dtor_obj(test, 64);
@@ -1405,14 +1417,7 @@ static void dslab_dtor_module_going_types(struct kunit *test)
 	struct module *fake;
 	void *leaked, *mine;
 
-	fake = kunit_kzalloc(test, sizeof(*fake), GFP_KERNEL);
-	type = kunit_kzalloc(test, sizeof(*type), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, fake);
-	KUNIT_ASSERT_NOT_NULL(test, type);
-	*type = dslab_dtor_foo_type;
-	fake->state = MODULE_STATE_LIVE;
-	strscpy(fake->name, "dslab_test_fake", sizeof(fake->name));
-	dslab_compat_module_set_data(fake, type, sizeof(*type));
+	fake = dslab_dtor_fake_module(test, &type);
 
 	leaked = dslab_dtor_typed(test, type);
 	mine = dslab_dtor_typed(test, &dslab_dtor_foo_type);

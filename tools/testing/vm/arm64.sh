@@ -45,26 +45,6 @@ fi
 ARM64_VER=${DSLAB_ARM64_KERNEL:-6.12}
 ARM64_PACKAGES="crossbuild-essential-arm64 qemu-system-arm"
 
-# arm64_deps: the cross compiler and qemu-system-aarch64, from the
-# machine's own (Debian 12) sources.
-arm64_deps() {
-	local pkg missing=()
-	for pkg in $ARM64_PACKAGES; do
-		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null |
-			grep -q 'ok installed' || missing+=("$pkg")
-	done
-	[ ${#missing[@]} -eq 0 ] && return 0
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "dslab: missing packages: ${missing[*]}" >&2
-		echo "dslab: run as root, or: sudo apt-get install ${missing[*]}" >&2
-		exit 2
-	fi
-	echo "dslab: installing ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -q
-	apt-get install -y -q --no-install-recommends "${missing[@]}"
-}
-
 # arm64_busybox: sets ARM64_BUSYBOX to Debian 12's static arm64 busybox,
 # downloaded once (newest-kernel.sh's private apt state, for bookworm and
 # arm64).  Returns 1 when it cannot be had.
@@ -102,48 +82,11 @@ arm64_busybox() {
 	[ "$machine" = b700 ]
 }
 
-# arm64_selftest <id> <Image>: check.sh's harness_selftest (lib.sh) on
-# arm64, where the kernel image is not a bzImage.
-arm64_selftest() {
-	local id=$1-selftest image=$2 saved=$RESULTS by
-	section "harness self-test (arm64)"
-	make_initramfs "$LOGS/initramfs-$id.cpio"
-	DSLAB_VM_ARCH=arm64 boot_vm "$id" "$image" "$LOGS/initramfs-$id.cpio" selftest
-	RESULTS=$LOGS/selftest-results.txt
-	: >"$RESULTS"
-	check_console "$id" "$CONSOLE" "$CACHE/src/linux-source-$ARM64_VER" noshell \
-		>"$LOGS/selftest-checker.txt"
-	RESULTS=$saved
-	if grep -q "^FAIL $id: kunit .*(FAIL)" "$LOGS/selftest-results.txt"; then
-		pass "$id: dslab_test.selftest_fail=1 turns the checker red"
-	else
-		fail "$id: dslab_test.selftest_fail=1 not caught ($LOGS/selftest-checker.txt)"
-	fi
-	if grep -q "^FAIL $id: kernel reports" "$LOGS/selftest-results.txt" &&
-	   grep -q 'WARNING:' "$CONSOLE"; then
-		pass "$id: dslab.selftest_warn=1 turns the checker red"
-	else
-		fail "$id: dslab.selftest_warn=1 not caught ($LOGS/selftest-checker.txt)"
-	fi
-	by=
-	grep -q "^FAIL $id: kmemleak found leaks" \
-		"$LOGS/selftest-results.txt" && by="kmemleak"
-	kernel_reports "$CONSOLE" | grep -q 'objects remaining' &&
-		by="${by:+$by, }dslab's unload check"
-	if ! grep -q 'DSLAB-STEP: ok insmod-dslab_torture' "$CONSOLE"; then
-		skip "$id: leak control (dslab_torture.ko leak_one=1 not loaded)"
-	elif [ -n "$by" ]; then
-		pass "$id: dslab_torture.leak_one=1 turns the checker red ($by)"
-	else
-		fail "$id: dslab_torture.leak_one=1 not caught ($CONSOLE)"
-	fi
-}
-
 # arm64_layer: steps 1-6 above, into the current ledger.  Returns 0 when
 # it could run them (the ledger says how they went).
 arm64_layer() {
 	local id=$ARM64_VER-arm64
-	arm64_deps
+	install_deps $ARM64_PACKAGES
 	section "arm64 busybox (Debian 12, private apt state)"
 	if arm64_busybox; then
 		pass "$id: static arm64 busybox from Debian 12 ($ARM64_BUSYBOX)"
@@ -162,7 +105,9 @@ arm64_layer() {
 	DSLAB_VM_ARCH=arm64 boot_vm "$id" "$KBUILD_DIR/arch/arm64/boot/Image" \
 		"$LOGS/initramfs-$id.cpio" check
 	check_console "$id" "$CONSOLE" "$CACHE/src/linux-source-$ARM64_VER"
-	DSLAB_BUSYBOX=$ARM64_BUSYBOX arm64_selftest "$id" \
+	section "harness self-test (arm64)"
+	DSLAB_BUSYBOX=$ARM64_BUSYBOX DSLAB_VM_ARCH=arm64 \
+		selftest_boot "$id-selftest" "$ARM64_VER" \
 		"$KBUILD_DIR/arch/arm64/boot/Image"
 }
 

@@ -366,53 +366,16 @@ test_debug_kernel() {
 	check_console "$id" "$CONSOLE" "$CACHE/src/linux-source-$ver"
 }
 
-# The self-test runs the checker on a boot with both faults switched on
-# and passes only if the checker turned red for each of them.
+# The self-test of the x86 debug kernel (lib.sh's selftest_boot).
 harness_selftest() {
-	local ver=$1 id=selftest saved=$RESULTS by
+	local ver=$1
 	section "harness self-test (Linux $ver)"
 	if [ -z "${KDIRS[$ver]:-}" ]; then
 		fail "selftest: no $ver debug kernel and modules"
 		return
 	fi
 	MOD_DIR=$CACHE/mod/$ver-debug
-	make_initramfs "$LOGS/initramfs-$id.cpio"
-	boot_vm "$id" "${KDIRS[$ver]}/arch/x86/boot/bzImage" \
-		"$LOGS/initramfs-$id.cpio" selftest
-	RESULTS=$LOGS/selftest-results.txt
-	: >"$RESULTS"
-	check_console "$id" "$CONSOLE" "$CACHE/src/linux-source-$ver" noshell \
-		>"$LOGS/selftest-checker.txt"
-	RESULTS=$saved
-	if [ "$ver" = 6.1 ]; then
-		# 6.1 runs a module's suites at MODULE_STATE_COMING, before
-		# load_module() parses the module's parameters.
-		skip "selftest: dslab_test.selftest_fail=1 (Linux 6.1 runs KUnit before parsing module parameters; needs 6.12)"
-	elif grep -q '^FAIL selftest: kunit .*(FAIL)' "$LOGS/selftest-results.txt"; then
-		pass "selftest: dslab_test.selftest_fail=1 turns the checker red"
-	else
-		fail "selftest: dslab_test.selftest_fail=1 not caught ($LOGS/selftest-checker.txt)"
-	fi
-	if grep -q '^FAIL selftest: kernel reports' "$LOGS/selftest-results.txt" &&
-	   grep -q 'WARNING:' "$CONSOLE"; then
-		pass "selftest: dslab.selftest_warn=1 turns the checker red"
-	else
-		fail "selftest: dslab.selftest_warn=1 not caught ($LOGS/selftest-checker.txt)"
-	fi
-	# The leak shows in kmemleak's report, or in dslab's own count of
-	# objects left over when it is unloaded.
-	by=
-	grep -q '^FAIL selftest: kmemleak found leaks' \
-		"$LOGS/selftest-results.txt" && by="kmemleak"
-	kernel_reports "$CONSOLE" | grep -q 'objects remaining' &&
-		by="${by:+$by, }dslab's unload check"
-	if ! grep -q 'DSLAB-STEP: ok insmod-dslab_torture' "$CONSOLE"; then
-		skip "selftest: leak control (dslab_torture.ko leak_one=1 not loaded)"
-	elif [ -n "$by" ]; then
-		pass "selftest: dslab_torture.leak_one=1 turns the checker red ($by)"
-	else
-		fail "selftest: dslab_torture.leak_one=1 not caught ($CONSOLE)"
-	fi
+	selftest_boot selftest "$ver" "${KDIRS[$ver]}/arch/x86/boot/bzImage"
 }
 
 # test_stock_kernel <headers> <image>: a Debian stock kernel as shipped.
