@@ -14,7 +14,9 @@
  * median to the median of every other implementation of the group.
  *
  * Timed loops of the micro-benchmarks run with preemption disabled, so
- * they allocate with GFP_NOWAIT, dslab and anchors alike.  The end-to-end
+ * they allocate with GFP_NOWAIT, dslab and anchors alike (on PREEMPT_RT,
+ * which allows no allocation with preemption off, with migration
+ * disabled: dslab_bench_pin()).  The end-to-end
  * destructor benchmark sleeps (barriers) and runs with preemption
  * enabled; each result line says which ("timing").
  *
@@ -62,6 +64,20 @@
 
 #include <linux/dslab.h>
 #include "dslab.h"
+
+/*
+ * Timed loops stay on one CPU, unpreempted.  PREEMPT_RT allows neither
+ * dslab nor kmalloc with preemption off: there they only stay on one CPU.
+ */
+#ifndef CONFIG_PREEMPT_RT
+#define dslab_bench_pin()	preempt_disable()
+#define dslab_bench_unpin()	preempt_enable()
+#define DSLAB_BENCH_PINNED	"preempt_disabled"
+#else
+#define dslab_bench_pin()	migrate_disable()
+#define dslab_bench_unpin()	migrate_enable()
+#define DSLAB_BENCH_PINNED	"migrate_disabled"
+#endif
 
 /* === Data === */
 
@@ -292,7 +308,7 @@ static int dslab_bench_pair_dslab(struct dslab_bench_ctx *ctx,
 	u64 t0, t1;
 	void *p;
 
-	preempt_disable();
+	dslab_bench_pin();
 	t0 = ktime_get_ns();
 	for (i = 0; i < iters; i++) {
 		p = dslab_alloc(size, GFP_NOWAIT);
@@ -302,7 +318,7 @@ static int dslab_bench_pair_dslab(struct dslab_bench_ctx *ctx,
 		dslab_free(p);
 	}
 	t1 = ktime_get_ns();
-	preempt_enable();
+	dslab_bench_unpin();
 	*ns = t1 - t0;
 	return i == iters ? 0 : -ENOMEM;
 }
@@ -315,7 +331,7 @@ static int dslab_bench_pair_cache(struct dslab_bench_ctx *ctx,
 	u64 t0, t1;
 	void *p;
 
-	preempt_disable();
+	dslab_bench_pin();
 	t0 = ktime_get_ns();
 	for (i = 0; i < iters; i++) {
 		p = kmem_cache_alloc(s, GFP_NOWAIT);
@@ -325,7 +341,7 @@ static int dslab_bench_pair_cache(struct dslab_bench_ctx *ctx,
 		kmem_cache_free(s, p);
 	}
 	t1 = ktime_get_ns();
-	preempt_enable();
+	dslab_bench_unpin();
 	*ns = t1 - t0;
 	return i == iters ? 0 : -ENOMEM;
 }
@@ -340,7 +356,7 @@ static int dslab_bench_pair_kmalloc(struct dslab_bench_ctx *ctx,
 
 	/* A run-time size, as dslab_alloc() gets: the __kmalloc() path. */
 	OPTIMIZER_HIDE_VAR(size);
-	preempt_disable();
+	dslab_bench_pin();
 	t0 = ktime_get_ns();
 	for (i = 0; i < iters; i++) {
 		p = kmalloc(size, GFP_NOWAIT);
@@ -350,7 +366,7 @@ static int dslab_bench_pair_kmalloc(struct dslab_bench_ctx *ctx,
 		kfree(p);
 	}
 	t1 = ktime_get_ns();
-	preempt_enable();
+	dslab_bench_unpin();
 	*ns = t1 - t0;
 	return i == iters ? 0 : -ENOMEM;
 }
@@ -378,7 +394,7 @@ static int dslab_bench_bulk_dslab(struct dslab_bench_ctx *ctx,
 	unsigned long i;
 	u64 t0, t1;
 
-	preempt_disable();
+	dslab_bench_pin();
 	t0 = ktime_get_ns();
 	for (i = 0; i < iters; i++) {
 		if (unlikely(dslab_alloc_bulk(size, GFP_NOWAIT, n, objs) != n))
@@ -386,7 +402,7 @@ static int dslab_bench_bulk_dslab(struct dslab_bench_ctx *ctx,
 		dslab_free_bulk(n, objs);
 	}
 	t1 = ktime_get_ns();
-	preempt_enable();
+	dslab_bench_unpin();
 	*ns = t1 - t0;
 	return i == iters ? 0 : -ENOMEM;
 }
@@ -400,7 +416,7 @@ static int dslab_bench_bulk_cache(struct dslab_bench_ctx *ctx,
 	unsigned long i;
 	u64 t0, t1;
 
-	preempt_disable();
+	dslab_bench_pin();
 	t0 = ktime_get_ns();
 	for (i = 0; i < iters; i++) {
 		/* Returns n or 0 before 7.x, true or false since: both "not 0". */
@@ -409,7 +425,7 @@ static int dslab_bench_bulk_cache(struct dslab_bench_ctx *ctx,
 		kmem_cache_free_bulk(s, n, objs);
 	}
 	t1 = ktime_get_ns();
-	preempt_enable();
+	dslab_bench_unpin();
 	*ns = t1 - t0;
 	return i == iters ? 0 : -ENOMEM;
 }
@@ -441,7 +457,7 @@ static int dslab_bench_find_dslab(struct dslab_bench_ctx *ctx,
 	void *base;
 	u64 t0, t1;
 
-	preempt_disable();
+	dslab_bench_pin();
 	t0 = ktime_get_ns();
 	for (i = 0; i < iters; i++) {
 		if (dslab_find_object(objs[i & (DSLAB_BENCH_FIND_OBJS - 1)],
@@ -449,7 +465,7 @@ static int dslab_bench_find_dslab(struct dslab_bench_ctx *ctx,
 			sum += sz;
 	}
 	t1 = ktime_get_ns();
-	preempt_enable();
+	dslab_bench_unpin();
 	*ns = t1 - t0;
 	return sum == iters * ctx->usable ? 0 : -EIO;
 }
@@ -463,7 +479,7 @@ static int dslab_bench_find_interior(struct dslab_bench_ctx *ctx,
 	void *base = NULL;
 	u64 t0, t1;
 
-	preempt_disable();
+	dslab_bench_pin();
 	t0 = ktime_get_ns();
 	for (i = 0; i < iters; i++) {
 		void *p = objs[i & (DSLAB_BENCH_FIND_OBJS - 1)];
@@ -472,7 +488,7 @@ static int dslab_bench_find_interior(struct dslab_bench_ctx *ctx,
 			sum += base == p;
 	}
 	t1 = ktime_get_ns();
-	preempt_enable();
+	dslab_bench_unpin();
 	*ns = t1 - t0;
 	return sum == iters ? 0 : -EIO;
 }
@@ -484,12 +500,12 @@ static int dslab_bench_find_dksize(struct dslab_bench_ctx *ctx,
 	unsigned long i, sum = 0;
 	u64 t0, t1;
 
-	preempt_disable();
+	dslab_bench_pin();
 	t0 = ktime_get_ns();
 	for (i = 0; i < iters; i++)
 		sum += dslab_ksize(objs[i & (DSLAB_BENCH_FIND_OBJS - 1)]);
 	t1 = ktime_get_ns();
-	preempt_enable();
+	dslab_bench_unpin();
 	*ns = t1 - t0;
 	return sum == iters * ctx->usable ? 0 : -EIO;
 }
@@ -501,12 +517,12 @@ static int dslab_bench_find_ksize(struct dslab_bench_ctx *ctx,
 	unsigned long i, sum = 0;
 	u64 t0, t1;
 
-	preempt_disable();
+	dslab_bench_pin();
 	t0 = ktime_get_ns();
 	for (i = 0; i < iters; i++)
 		sum += ksize(objs[i & (DSLAB_BENCH_FIND_OBJS - 1)]);
 	t1 = ktime_get_ns();
-	preempt_enable();
+	dslab_bench_unpin();
 	*ns = t1 - t0;
 	return sum == iters * ctx->usable2 ? 0 : -EIO;
 }
@@ -603,12 +619,12 @@ static int dslab_bench_free_batches(struct dslab_bench_ctx *ctx,
 				goto err_free;
 			}
 		}
-		preempt_disable();
+		dslab_bench_pin();
 		t0 = ktime_get_ns();
 		for (i = 0; i < b; i++)
 			dslab_free(ctx->objs[i]);
 		t1 = ktime_get_ns();
-		preempt_enable();
+		dslab_bench_unpin();
 		*ns += t1 - t0;
 		done += b;
 		if (dtor) {
@@ -885,7 +901,7 @@ static int dslab_bench_par_loop(struct dslab_bench_par *p)
 	u64 t0, t1;
 	int ret = 0;
 
-	preempt_disable();
+	dslab_bench_pin();
 	t0 = ktime_get_ns();
 	for (i = 0; i < p->iters && !ret; i++) {
 		for (j = 0; j < b; j++) {
@@ -904,7 +920,7 @@ static int dslab_bench_par_loop(struct dslab_bench_par *p)
 		}
 	}
 	t1 = ktime_get_ns();
-	preempt_enable();
+	dslab_bench_unpin();
 	p->ns = t1 - t0;
 	return ret;
 }
@@ -1164,7 +1180,7 @@ static int dslab_bench_report(const struct dslab_bench_def *def,
 		dslab_bench_juint(j, "ops_per_sec", div64_u64(1000000000000ULL, m));
 		dslab_bench_juint(j, "cpus", def->per_cpu ? num_online_cpus() : 1);
 		dslab_bench_jstr(j, "timing", def->preempt_on ? "preemptible" :
-				 "preempt_disabled");
+				 DSLAB_BENCH_PINNED);
 		dslab_bench_jclose(j);
 		ret = dslab_bench_emit(j);
 	}

@@ -779,6 +779,8 @@ static void dslab_alloc_irq_common(struct kunit *test, bool hardirq)
 
 static void dslab_alloc_atomic_hardirq(struct kunit *test)
 {
+	if (DSLAB_TEST_NO_HARDIRQ)
+		kunit_skip(test, DSLAB_TEST_NO_HARDIRQ_WHY);
 	dslab_alloc_irq_common(test, true);
 }
 
@@ -899,6 +901,9 @@ static void dslab_alloc_interrupted_writer(struct kunit *test)
 	long inuse0 = dslab_objects_inuse();
 	void *obj, *again;
 
+	/* There the writer flag is only ever set under dslab_mag_lock. */
+	if (IS_ENABLED(CONFIG_PREEMPT_RT))
+		kunit_skip(test, "PREEMPT_RT: no free interrupts a writer (locked)");
 	preempt_disable();
 	obj = dslab_alloc(64, GFP_ATOMIC);
 	if (!obj) {

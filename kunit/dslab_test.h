@@ -109,9 +109,19 @@ static inline size_t dslab_test_min_request(unsigned int class)
 
 /*
  * Run @fn(@data) once from an hrtimer callback in hardirq context and wait
- * for it.  Returns true when it really ran with in_hardirq() true.
+ * for it.  Returns true when it really ran with in_hardirq() true.  Not
+ * on PREEMPT_RT: see DSLAB_TEST_NO_HARDIRQ.
  */
 bool dslab_test_in_hardirq(void (*fn)(void *data), void *data);
+
+/*
+ * PREEMPT_RT allows no dslab call in hard interrupt context, as it allows
+ * no kmalloc() there (Documentation/api.rst, "Context"), and a plain
+ * hrtimer expires in a thread: cases that need hardirq skip, saying so.
+ */
+#define DSLAB_TEST_NO_HARDIRQ_WHY \
+	"PREEMPT_RT: no dslab call (like no kmalloc) in hard interrupt context"
+#define DSLAB_TEST_NO_HARDIRQ	IS_ENABLED(CONFIG_PREEMPT_RT)
 
 /*
  * Run @fn(@data) once from a timer_list callback (softirq) and wait for

@@ -320,6 +320,8 @@ static void dslab_finq_irq_common(struct kunit *test, bool hardirq)
 
 static void dslab_finq_free_hardirq(struct kunit *test)
 {
+	if (DSLAB_TEST_NO_HARDIRQ)
+		kunit_skip(test, DSLAB_TEST_NO_HARDIRQ_WHY);
 	dslab_finq_irq_common(test, true);
 }
 

@@ -35,7 +35,20 @@
  * Pops, bulk pops and drains only read slots and lower the count, so they
  * need no flag: an interrupted push then fails its commit and writes
  * again at the new top.  Everything but the fast paths (refill, flush,
- * bulk, drain) runs with interrupts off and moves the id on too.
+ * bulk, drain) holds this CPU's dslab_mag_lock and moves the id on too.
+ *
+ * PREEMPT_RT.  dslab_mag_lock is a local_lock_t: without PREEMPT_RT,
+ * local_lock_irqsave() is local_irq_save() (with lockdep's view of a
+ * lock), which keeps the fast paths, interrupts included, out of the
+ * section.  On PREEMPT_RT it is a per-CPU sleeping lock that leaves
+ * preemption on, so that the central lists' spinlock_t (also a sleeping
+ * lock there) can be taken inside it; a task that preempted the holder
+ * could then slip a fast-path transaction between the holder's plain
+ * updates.  So there, as SLUB does (its USE_LOCKLESS_FAST_PATH()), the
+ * fast paths take the lock too: every magazine access is a locked
+ * section, and the writer flag is never found set.  PREEMPT_RT does not
+ * allow dslab (or kmalloc) to be called from hard interrupt context or
+ * with preemption or interrupts disabled.
  *
  * Every object has a "live" bit in its span, set at allocation and cleared
  * with test_and_clear_bit() at free.  The bit is what dslab_find_object()
@@ -60,15 +73,16 @@
  * through a tail call; on the free side that callee restores interrupts.
  *
  * Locking: magazines are per-CPU data, changed by cmpxchg transactions or
- * with interrupts off.  The slow free paths may take class->lock (span.c)
- * and, for an object with destructors, the FinBlock lock (finq.c, when a
- * block fills) and span->special_lock (dtor.c, while a registration runs
- * on its span); all are irq-safe and ordered as in dslab.h.  Queueing an
- * object for the runner needs neither a lock nor interrupts off.
+ * under dslab_mag_lock.  Inside it the slow free paths may take
+ * class->lock (span.c) and, for an object with destructors,
+ * span->special_lock (dtor.c, while a registration runs on its span) and
+ * the FinBlock lock (finq.c, when a block fills); dslab.h has the order.
+ * Queueing an object for the runner needs no lock of its own.
  */
 #define pr_fmt(fmt) "dslab: " fmt
 
 #include <linux/kmemleak.h>
+#include <linux/local_lock.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
@@ -112,6 +126,18 @@ static struct dslab_mag __percpu *dslab_mags[DSLAB_NR_CLASSES];
 
 /* Per CPU: someone on this CPU is writing slots of its magazines. */
 static DEFINE_PER_CPU(bool, dslab_mag_writer);
+
+/* Per CPU: held by every change of its magazines but the fast paths'. */
+static DEFINE_PER_CPU(local_lock_t, dslab_mag_lock) =
+	INIT_LOCAL_LOCK(dslab_mag_lock);
+
+/* The lockless fast paths, except on PREEMPT_RT (see the header). */
+#define DSLAB_LOCKLESS_FAST_PATH()	(!IS_ENABLED(CONFIG_PREEMPT_RT))
+
+static __always_inline void dslab_mag_lock_held(void)
+{
+	lockdep_assert_held(this_cpu_ptr(&dslab_mag_lock));
+}
 
 bool dslab_debug;
 EXPORT_SYMBOL_NS_GPL(dslab_debug, DSLAB_NS);
@@ -211,8 +237,8 @@ static __always_inline u64 dslab_mag_next(u64 state, unsigned int count)
 }
 
 /*
- * The count of this CPU's magazine, and a new one, from a section with
- * interrupts off (or for an offline CPU's magazine).
+ * The count of this CPU's magazine, and a new one, under dslab_mag_lock
+ * (or for an offline CPU's magazine).
  */
 static unsigned int dslab_mag_get(struct dslab_mag *mag)
 {
@@ -225,10 +251,11 @@ static void dslab_mag_set(struct dslab_mag *mag, unsigned int count)
 }
 
 /*
- * Become this CPU's magazine writer, with preemption or interrupts off.
- * False when we interrupted the writer: leave its magazines alone.  The
- * flag is only ever read and written on its own CPU, by code that cannot
- * migrate, so program order is all the ordering it needs.
+ * Become this CPU's magazine writer, with preemption off or under
+ * dslab_mag_lock.  False when we interrupted the writer: leave its
+ * magazines alone.  The flag is only ever read and written on its own
+ * CPU, by code that cannot migrate, so program order is all the ordering
+ * it needs.
  */
 static __always_inline bool dslab_mag_write_begin(void)
 {
@@ -249,18 +276,18 @@ static void dslab_mag_flush(unsigned int class, struct dslab_mag *mag)
 {
 	unsigned int count = dslab_mag_get(mag) - mag->cap / 2;
 
-	lockdep_assert_irqs_disabled();
+	dslab_mag_lock_held();
 	dslab_mag_set(mag, count);
 	dslab_central_put(class, &mag->objs[count], mag->cap / 2);
 }
 
-/* Push onto this CPU's magazine (or the central list) with irqs off. */
-static void dslab_mag_push_irqoff(unsigned int class, void *obj)
+/* Push onto this CPU's magazine (or the central list), locked. */
+static void dslab_mag_push_locked(unsigned int class, void *obj)
 {
 	struct dslab_mag *mag = this_cpu_ptr(dslab_mags[class]);
 	unsigned int count;
 
-	lockdep_assert_irqs_disabled();
+	dslab_mag_lock_held();
 	if (unlikely(!dslab_mag_write_begin())) {
 		dslab_central_put(class, &obj, 1);
 		return;
@@ -276,7 +303,7 @@ static void dslab_mag_push_irqoff(unsigned int class, void *obj)
 static noinline void dslab_release_slow(struct dslab_span *span, void *obj)
 {
 	if (span->class == DSLAB_CLASS_LARGE) {
-		__this_cpu_dec(dslab_cpu_stats.inuse[DSLAB_CLASS_LARGE]);
+		this_cpu_dec(dslab_cpu_stats.inuse[DSLAB_CLASS_LARGE]);
 		dslab_span_release(span);
 		return;
 	}
@@ -285,23 +312,23 @@ static noinline void dslab_release_slow(struct dslab_span *span, void *obj)
 		memset(obj + sizeof(void *), DSLAB_POISON_FREE,
 		       span->size - sizeof(void *));
 	}
-	dslab_mag_push_irqoff(span->class, obj);
-	__this_cpu_dec(dslab_cpu_stats.inuse[span->class]);
+	dslab_mag_push_locked(span->class, obj);
+	this_cpu_dec(dslab_cpu_stats.inuse[span->class]);
 }
 
-/* Put a no-longer-live object back in the local magazine; irqs off. */
-static __always_inline void dslab_release_irqoff(struct dslab_span *span,
+/* Put a no-longer-live object back in the local magazine, locked. */
+static __always_inline void dslab_release_locked(struct dslab_span *span,
 						 void *obj)
 {
-	lockdep_assert_irqs_disabled();
+	dslab_mag_lock_held();
 	kmemleak_free(obj);
 	if (unlikely(span->class == DSLAB_CLASS_LARGE ||
 		     static_branch_unlikely(&dslab_debug_key))) {
 		dslab_release_slow(span, obj);
 		return;
 	}
-	dslab_mag_push_irqoff(span->class, obj);
-	__this_cpu_dec(dslab_cpu_stats.inuse[span->class]);
+	dslab_mag_push_locked(span->class, obj);
+	this_cpu_dec(dslab_cpu_stats.inuse[span->class]);
 }
 
 /**
@@ -330,9 +357,9 @@ void dslab_release_objects(void *const *objs, unsigned int n)
 		class = span->class;
 		if (unlikely(class == DSLAB_CLASS_LARGE ||
 			     static_branch_unlikely(&dslab_debug_key))) {
-			local_irq_save(flags);
+			local_lock_irqsave(&dslab_mag_lock, flags);
 			dslab_release_slow(span, objs[i]);
-			local_irq_restore(flags);
+			local_unlock_irqrestore(&dslab_mag_lock, flags);
 			k = 1;
 			continue;
 		}
@@ -358,7 +385,7 @@ static void *dslab_alloc_refill(unsigned int class, gfp_t gfp)
 	if (n) {
 		unsigned int count;
 
-		local_irq_save(flags);
+		local_lock_irqsave(&dslab_mag_lock, flags);
 		if (likely(dslab_mag_write_begin())) {
 			mag = this_cpu_ptr(dslab_mags[class]);
 			count = dslab_mag_get(mag);
@@ -367,7 +394,7 @@ static void *dslab_alloc_refill(unsigned int class, gfp_t gfp)
 			dslab_mag_set(mag, count + k);
 			dslab_mag_write_end();
 		}
-		local_irq_restore(flags);
+		local_unlock_irqrestore(&dslab_mag_lock, flags);
 		if (k < n)
 			dslab_central_put(class, batch + k, n - k);
 	}
@@ -431,7 +458,33 @@ static noinline void *dslab_alloc_slow(unsigned int class, size_t size,
 	return dslab_alloc_finish(obj, size, gfp);
 }
 
-/* The fast path: a magazine pop, one cmpxchg transaction (see header). */
+/*
+ * Take up to @n objects off this CPU's magazine of @class into @objs in
+ * one locked section, counted as allocated.  Returns how many.
+ */
+static unsigned int dslab_mag_take(unsigned int class, void **objs,
+				   unsigned int n)
+{
+	struct dslab_mag *mag;
+	unsigned long flags;
+	unsigned int count;
+
+	local_lock_irqsave(&dslab_mag_lock, flags);
+	mag = this_cpu_ptr(dslab_mags[class]);
+	count = dslab_mag_get(mag);
+	n = min(n, count);
+	dslab_mag_set(mag, count - n);
+	memcpy(objs, &mag->objs[count - n], n * sizeof(void *));
+	local_unlock_irqrestore(&dslab_mag_lock, flags);
+	this_cpu_add(dslab_cpu_stats.item[DSLAB_STAT_ALLOC], n);
+	this_cpu_add(dslab_cpu_stats.inuse[class], n);
+	return n;
+}
+
+/*
+ * The fast path: a magazine pop, one cmpxchg transaction (see header);
+ * on PREEMPT_RT a pop under dslab_mag_lock.
+ */
 static __always_inline void *dslab_alloc_fast(unsigned int class, size_t size,
 					      gfp_t gfp)
 {
@@ -441,6 +494,11 @@ static __always_inline void *dslab_alloc_fast(unsigned int class, size_t size,
 	void *obj;
 	u64 old;
 
+	if (!DSLAB_LOCKLESS_FAST_PATH()) {
+		if (unlikely(!dslab_mag_take(class, &obj, 1)))
+			return dslab_alloc_slow(class, size, gfp);
+		return dslab_alloc_finish(obj, size, gfp);
+	}
 	/* might_alloc() runs in dslab_alloc_finish_slow() for blocking gfp. */
 	do {
 		/*
@@ -516,8 +574,8 @@ unsigned long dslab_bad_free_caller;
 EXPORT_SYMBOL_NS_GPL(dslab_bad_free_caller, DSLAB_NS);
 
 /*
- * Report a bad free by @caller.  Called with interrupts or preemption
- * still off, so @span (when not NULL) is still safe to read.
+ * Report a bad free by @caller.  Called from the free's section, an RCU
+ * reader, so @span (when not NULL) is still safe to read.
  */
 static noinline void dslab_report_bad_free(enum dslab_bad_free why,
 					   const void *p,
@@ -553,9 +611,10 @@ static noinline void dslab_report_bad_free(enum dslab_bad_free why,
 
 /*
  * Is @p a live object's start?  Fills @spanp and @idxp; on a bad free
- * @spanp is the span found (or NULL), for the report.  Preemption or
- * interrupts are off: that is the RCU read-side section that keeps a span
- * descriptor valid even for a bogus pointer into a span being freed.
+ * @spanp is the span found (or NULL), for the report.  The caller's
+ * section (preemption off, or dslab_mag_lock, whose spinlock_t is an RCU
+ * reader on PREEMPT_RT) keeps a span descriptor valid even for a bogus
+ * pointer into a span being freed.
  */
 static __always_inline enum dslab_bad_free
 dslab_free_check(const void *p, struct dslab_span **spanp, unsigned int *idxp)
@@ -578,9 +637,9 @@ dslab_free_check(const void *p, struct dslab_span **spanp, unsigned int *idxp)
 
 /*
  * What a free does first once it owns the dead object, with preemption
- * or interrupts off: queue it for the runner if it has to wait (for its
- * destructors and cleanups, or a grace period).  Queueing needs neither
- * a lock nor interrupts off.  Returns false when the caller releases it.
+ * off or under dslab_mag_lock: queue it for the runner if it has to wait
+ * (for its destructors and cleanups, or a grace period).  Returns false
+ * when the caller releases it.
  * @dtor_inline: queue an object with a destructor without a call.  The
  * bulk free does not: inlined into its loop, that path made every bulk
  * free about twice as slow (make bench, TCG).
@@ -602,20 +661,37 @@ static __always_inline bool dslab_free_queue(struct dslab_span *span,
 	return false;
 }
 
-/* The bulk free path: interrupts stay off across several objects. */
-static __always_inline void dslab_free_irqoff(const void *p)
+/*
+ * A whole free under dslab_mag_lock: the bulk free's, which keeps the
+ * lock across several objects, and every free on PREEMPT_RT.
+ */
+static __always_inline void dslab_free_locked(const void *p, bool rcu,
+					      bool dtor_inline,
+					      unsigned long caller)
 {
 	struct dslab_span *span;
 	enum dslab_bad_free bad;
 	unsigned int idx;
 
+	dslab_mag_lock_held();
 	bad = dslab_free_check(p, &span, &idx);
 	if (unlikely(bad)) {
-		dslab_report_bad_free(bad, p, span, _RET_IP_);
+		dslab_report_bad_free(bad, p, span, caller);
 		return;
 	}
-	if (!dslab_free_queue(span, idx, (void *)p, false, false))
-		dslab_release_irqoff(span, (void *)p);
+	if (!dslab_free_queue(span, idx, (void *)p, rcu, dtor_inline))
+		dslab_release_locked(span, (void *)p);
+}
+
+/* Every free on PREEMPT_RT (see the header). */
+static noinline void dslab_free_rt(const void *p, bool rcu,
+				   unsigned long caller)
+{
+	unsigned long flags;
+
+	local_lock_irqsave(&dslab_mag_lock, flags);
+	dslab_free_locked(p, rcu, true, caller);
+	local_unlock_irqrestore(&dslab_mag_lock, flags);
 }
 
 /*
@@ -637,9 +713,9 @@ static noinline void dslab_free_slow(struct dslab_span *span, unsigned int idx,
 	unsigned long flags;
 
 	if (!dslab_free_queue(span, idx, obj, rcu, true)) {
-		local_irq_save(flags);
-		dslab_release_irqoff(span, obj);
-		local_irq_restore(flags);
+		local_lock_irqsave(&dslab_mag_lock, flags);
+		dslab_release_locked(span, obj);
+		local_unlock_irqrestore(&dslab_mag_lock, flags);
 	}
 	preempt_enable();
 }
@@ -648,11 +724,11 @@ static noinline void dslab_free_flush(unsigned int class, void *obj)
 {
 	unsigned long flags;
 
-	local_irq_save(flags);
-	dslab_mag_push_irqoff(class, obj);
-	__this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_FREE]);
-	__this_cpu_dec(dslab_cpu_stats.inuse[class]);
-	local_irq_restore(flags);
+	local_lock_irqsave(&dslab_mag_lock, flags);
+	dslab_mag_push_locked(class, obj);
+	this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_FREE]);
+	this_cpu_dec(dslab_cpu_stats.inuse[class]);
+	local_unlock_irqrestore(&dslab_mag_lock, flags);
 	preempt_enable();
 }
 
@@ -665,6 +741,10 @@ static __always_inline void dslab_free_common(const void *p, bool rcu)
 	unsigned int idx, count;
 	u64 old;
 
+	if (!DSLAB_LOCKLESS_FAST_PATH()) {
+		dslab_free_rt(p, rcu, _RET_IP_);
+		return;
+	}
 	/* An RCU reader for the span, and on this CPU's magazine. */
 	preempt_disable();
 	bad = dslab_free_check(p, &span, &idx);
@@ -716,13 +796,15 @@ static __always_inline void dslab_free_common(const void *p, bool rcu)
  * @size: bytes wanted; above 32 KiB the object gets a span of its own,
  *	up to KMALLOC_MAX_SIZE (4 MiB on x86-64 with 6.1 and 6.12)
  * @flags: GFP flags: GFP_KERNEL may sleep, GFP_ATOMIC works from any
- *	context including hardirq, __GFP_ZERO zeroes the object
+ *	context including hardirq (not on PREEMPT_RT, like kmalloc()),
+ *	__GFP_ZERO zeroes the object
  *
  * Objects are at least 8-byte aligned; power-of-two sizes up to PAGE_SIZE
  * are naturally aligned (not in debug mode, which adds a red zone).
  *
  * Context: Any context with GFP_ATOMIC or GFP_NOWAIT; process context
- * with GFP_KERNEL.
+ * with GFP_KERNEL.  On PREEMPT_RT, as kmalloc(): not in hard interrupt
+ * context or with preemption or interrupts disabled.
  * Return: the object, ZERO_SIZE_PTR for @size 0, or NULL.
  */
 void *dslab_alloc(size_t size, gfp_t flags)
@@ -750,7 +832,9 @@ EXPORT_SYMBOL_GPL(dslab_alloc);
  * reported rate-limited with its caller and counted, and otherwise
  * ignored.  Never pass a dslab object to kfree().
  *
- * Context: Any context but NMI (like kfree()), hardirq included.
+ * Context: Any context but NMI (like kfree()), hardirq included; on
+ * PREEMPT_RT, as kfree(): not in hard interrupt context or with
+ * preemption or interrupts disabled.
  */
 void dslab_free(const void *obj)
 {
@@ -772,7 +856,9 @@ EXPORT_SYMBOL_GPL(dslab_free);
  * allocates.  One grace period covers a whole batch.  The object is no
  * longer live for its owner at once.
  *
- * Context: Any context but NMI (like kfree()), hardirq included.
+ * Context: Any context but NMI (like kfree()), hardirq included; on
+ * PREEMPT_RT, as kfree(): not in hard interrupt context or with
+ * preemption or interrupts disabled.
  */
 void dslab_free_rcu(const void *obj)
 {
@@ -816,21 +902,11 @@ int dslab_alloc_bulk(size_t size, gfp_t flags, size_t nr, void **objs)
 
 	might_alloc(flags);
 	while (i < nr) {
-		struct dslab_mag *mag;
-		unsigned long irqflags;
-		unsigned int n, count;
+		unsigned int n;
 		size_t j;
 
 		/* Take as many as the magazine has in one section. */
-		local_irq_save(irqflags);
-		mag = this_cpu_ptr(dslab_mags[class]);
-		count = dslab_mag_get(mag);
-		n = min_t(size_t, count, nr - i);
-		dslab_mag_set(mag, count - n);
-		memcpy(&objs[i], &mag->objs[count - n], n * sizeof(void *));
-		__this_cpu_add(dslab_cpu_stats.item[DSLAB_STAT_ALLOC], n);
-		__this_cpu_add(dslab_cpu_stats.inuse[class], n);
-		local_irq_restore(irqflags);
+		n = dslab_mag_take(class, &objs[i], nr - i);
 		for (j = i; j < i + n; j++)
 			dslab_alloc_finish(objs[j], size, flags);
 		i += n;
@@ -854,7 +930,9 @@ EXPORT_SYMBOL_GPL(dslab_alloc_bulk);
  * @nr: number of objects
  * @objs: the objects, each as for dslab_free()
  *
- * Context: Any context but NMI (like kfree()), hardirq included.
+ * Context: Any context but NMI (like kfree()), hardirq included; on
+ * PREEMPT_RT, as kfree(): not in hard interrupt context or with
+ * preemption or interrupts disabled.
  */
 void dslab_free_bulk(size_t nr, void **objs)
 {
@@ -862,14 +940,15 @@ void dslab_free_bulk(size_t nr, void **objs)
 	size_t i = 0;
 
 	while (i < nr) {
-		/* Interrupts go back on every 32 objects. */
+		/* The lock is dropped every 32 objects. */
 		size_t end = min(nr, i + 32);
 
-		local_irq_save(flags);
+		local_lock_irqsave(&dslab_mag_lock, flags);
 		for (; i < end; i++)
 			if (likely(!ZERO_OR_NULL_PTR(objs[i])))
-				dslab_free_irqoff(objs[i]);
-		local_irq_restore(flags);
+				dslab_free_locked(objs[i], false, false,
+						  _RET_IP_);
+		local_unlock_irqrestore(&dslab_mag_lock, flags);
 	}
 }
 EXPORT_SYMBOL_GPL(dslab_free_bulk);
@@ -988,8 +1067,8 @@ static void dslab_drain_one(int cpu)
 }
 
 /*
- * Each CPU drains its own magazines from a work item bound to it, with
- * interrupts off (as for the magazines' writers on that CPU), rather than
+ * Each CPU drains its own magazines from a work item bound to it, under
+ * dslab_mag_lock (as for the magazines' writers on that CPU), rather than
  * from an IPI: in hard interrupt context only raw spinlocks may be taken
  * (PREEMPT_RT, and lockdep's raw-lock nesting check elsewhere), and the
  * central lists' lock is not one.
@@ -1001,9 +1080,9 @@ static void dslab_drain_work_fn(struct work_struct *work)
 {
 	unsigned long flags;
 
-	local_irq_save(flags);
+	local_lock_irqsave(&dslab_mag_lock, flags);
 	dslab_drain_one(smp_processor_id());
-	local_irq_restore(flags);
+	local_unlock_irqrestore(&dslab_mag_lock, flags);
 }
 
 /**
@@ -1014,7 +1093,6 @@ static void dslab_drain_work_fn(struct work_struct *work)
  */
 void dslab_drain_cpu_caches(void)
 {
-	unsigned long flags;
 	int cpu;
 
 	mutex_lock(&dslab_drain_mutex);
@@ -1023,14 +1101,13 @@ void dslab_drain_cpu_caches(void)
 		schedule_work_on(cpu, per_cpu_ptr(&dslab_drain_works, cpu));
 	for_each_online_cpu(cpu)
 		flush_work(per_cpu_ptr(&dslab_drain_works, cpu));
-	for_each_possible_cpu(cpu) {
-		if (cpu_online(cpu))
-			continue;
-		/* An offline CPU cannot run its own drain. */
-		local_irq_save(flags);
-		dslab_drain_one(cpu);
-		local_irq_restore(flags);
-	}
+	/*
+	 * An offline CPU cannot run its own drain, and nothing touches its
+	 * magazines until it comes back, which cpus_read_lock() holds off.
+	 */
+	for_each_possible_cpu(cpu)
+		if (!cpu_online(cpu))
+			dslab_drain_one(cpu);
 	cpus_read_unlock();
 	mutex_unlock(&dslab_drain_mutex);
 }

@@ -12,19 +12,21 @@
  *     -> owner module pins          owner.c    dslab_owner_lock, 0 <-> 1 only
  *   FinBlock queue and runner       finq.c     per-CPU open blocks, runner thread
  *
- * Lock order (outer to inner); every lock is irq-safe, since frees come
- * from hardirq:
- *   1. span->special_lock            (a span's metadata; dtor.c)
- *   2. dslab_cleanup_ids xa_lock     (cleanup handle ids; dtor.c)
- *   3. dslab_finq.lock               (global block lists; finq.c)
- *   4. class->lock                   (a size class's central list; span.c)
- *   5. dslab_map_lock                (page-map leaf install; span.c)
- *   dslab_owner_lock (owner.c) nests inside none of these and takes none.
- * Per-CPU magazines and a CPU's open FinBlocks take no lock: they are
- * changed only on their CPU (cmpxchg transactions or interrupts off for
+ * Locks: every nesting dslab takes (anything else is a leaf: class->lock,
+ * dslab_finq.lock, the xa_lock, dslab_map_lock, dslab_owner_lock):
+ *   dslab_drain_mutex -> cpus_read_lock -> dslab_mag_lock (per-CPU work)
+ *   dslab_mag_lock -> class->lock
+ *   dslab_mag_lock -> span->special_lock -> dslab_cleanup_ids xa_lock
+ *   dslab_mag_lock -> dslab_cleanup_ids xa_lock
+ *   dslab_mag_lock -> dslab_finq.lock
+ *   span->special_lock -> dslab_cleanup_ids xa_lock (registration)
+ * dslab_mag_lock is a per-CPU local_lock_t, dslab_finq.lock a raw
+ * spinlock, the others spinlock_t taken irqsave: sleeping locks on
+ * PREEMPT_RT, where dslab, like kmalloc, is not called from hard
+ * interrupt context.  Per-CPU magazines and a CPU's open FinBlocks are
+ * changed only on their CPU (cmpxchg transactions or dslab_mag_lock for
  * magazines, one block set per context level for FinBlocks; alloc.c and
- * finq.c), and other CPUs reach them through an IPI.  The free path may
- * take any of locks 1 to 4, never a sleeping lock.
+ * finq.c), and other CPUs reach them from a work item or an IPI there.
  * Documentation/design.rst says what each protects.
  */
 #ifndef _DSLAB_INTERNAL_H

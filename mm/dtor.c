@@ -574,7 +574,8 @@ out:
  * memory and gets -EFAULT.
  *
  * Context: Any context but NMI with a matching @flags; takes no sleeping
- * lock unless @flags may block.
+ * lock unless @flags may block (on PREEMPT_RT its spinlock_t locks sleep:
+ * not in hard interrupt context or with preemption or interrupts off).
  * Return: 0 when set or removed (removing when none is set also returns
  * 0, and a zero-size object ZERO_SIZE_PTR is silently accepted);
  * -EINVAL for a NULL @obj, an interior pointer, a NULL @dtor->fn, a

@@ -47,8 +47,8 @@ static __always_inline void dslab_dtor_queue(void *obj,
  * Detaches the object's cleanups (their handles stop working) and queues
  * it.  The destructor stays in the metadata for the runner.
  *
- * Context: The free paths: any context but NMI, preemption or interrupts
- * off.
+ * Context: The free paths: any context but NMI, preemption off or under
+ * dslab_mag_lock.
  * Return: true when the object was queued, false when it has neither
  * destructor nor cleanups and the caller releases it.
  */

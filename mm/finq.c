@@ -65,8 +65,11 @@
  * steal closes the block, so a later record goes into a new block and
  * kicks again.
  *
- * Lock order: dslab_finq.lock is irq-safe (records are queued from
- * hardirq) and nests inside nothing of this file.  The runner holds no
+ * Lock order: dslab_finq.lock is a raw spinlock, taken with interrupts
+ * off: a block fills inside an append, which runs with preemption off
+ * even on PREEMPT_RT, so a sleeping lock cannot be taken there.  Its
+ * sections are short list and counter updates that never allocate or
+ * free, and it nests inside nothing of this file.  The runner holds no
  * lock while it runs a record.
  */
 #define pr_fmt(fmt) "dslab: " fmt
@@ -94,7 +97,7 @@ static struct dslab_fcpu *dslab_fcpu_of(int cpu, unsigned int lvl)
 
 /* Q: dslab_finq.lock */
 static struct {
-	spinlock_t lock;		/* Q: protects the fields below */
+	raw_spinlock_t lock;		/* Q: protects the fields below */
 	struct list_head free;		/* Q: empty reserved-pool blocks */
 	struct list_head free_plain;	/* Q: empty plain-pool blocks */
 	struct list_head pending;	/* Q: full blocks, run now */
@@ -206,21 +209,21 @@ static int dslab_pool_fill(gfp_t gfp)
 	unsigned long flags;
 
 	for (;;) {
-		spin_lock_irqsave(&dslab_finq.lock, flags);
+		raw_spin_lock_irqsave(&dslab_finq.lock, flags);
 		if (dslab_finq.nr_blocks >=
 		    dslab_blocks_needed(dslab_finq.reserved)) {
-			spin_unlock_irqrestore(&dslab_finq.lock, flags);
+			raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
 			return 0;
 		}
-		spin_unlock_irqrestore(&dslab_finq.lock, flags);
+		raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
 
 		blk = dslab_block_alloc(gfp, false);
 		if (!blk)
 			return -ENOMEM;
-		spin_lock_irqsave(&dslab_finq.lock, flags);
+		raw_spin_lock_irqsave(&dslab_finq.lock, flags);
 		dslab_finq.nr_blocks++;
 		dslab_block_put(blk);
-		spin_unlock_irqrestore(&dslab_finq.lock, flags);
+		raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
 	}
 }
 
@@ -235,10 +238,10 @@ static void dslab_plain_pool_fill(gfp_t gfp)
 		blk = dslab_block_alloc(gfp, true);
 		if (!blk)
 			return;
-		spin_lock_irqsave(&dslab_finq.lock, flags);
+		raw_spin_lock_irqsave(&dslab_finq.lock, flags);
 		dslab_finq.nr_plain++;
 		dslab_block_put(blk);
-		spin_unlock_irqrestore(&dslab_finq.lock, flags);
+		raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
 	}
 }
 
@@ -281,11 +284,11 @@ static struct dslab_finblock *dslab_fcpu_block(struct dslab_fcpu *fc,
 
 	if (blk && blk->nr < DSLAB_FINBLOCK_RECORDS)
 		return blk;
-	spin_lock_irqsave(&dslab_finq.lock, flags);
+	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
 	if (blk)
 		dslab_block_pend(fc, blk, pending);
 	blk = dslab_block_get(plain);
-	spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
 	*slot = blk;
 	return blk;
 }
@@ -300,7 +303,8 @@ static struct dslab_finblock *dslab_fcpu_block(struct dslab_fcpu *fc,
  * The out-of-line part of dslab_finq_enqueue() (finq.h): the open block is
  * full or missing.
  *
- * Context: Any context but NMI, preemption disabled.  Never allocates.
+ * Context: Any context but NMI, preemption disabled or under
+ * dslab_mag_lock.  Never allocates.
  */
 void dslab_finq_enqueue_slow(struct dslab_fcpu *fc, void *obj,
 			     struct dslab_special *list, bool rcu)
@@ -347,7 +351,8 @@ static void dslab_limbo_add(struct dslab_span *span, unsigned int idx)
  *
  * Never writes @obj: readers may still be using it.
  *
- * Context: Any context but NMI, preemption disabled.  Never allocates.
+ * Context: Any context but NMI, preemption disabled or under
+ * dslab_mag_lock.  Never allocates.
  */
 void dslab_finq_enqueue_rcu_plain(struct dslab_span *span, unsigned int idx,
 				  void *obj)
@@ -381,9 +386,9 @@ int dslab_finq_reserve(gfp_t gfp)
 {
 	unsigned long flags;
 
-	spin_lock_irqsave(&dslab_finq.lock, flags);
+	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
 	dslab_finq.reserved++;
-	spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
 	if (dslab_pool_fill(gfp)) {
 		dslab_finq_unreserve();
 		return -ENOMEM;
@@ -411,10 +416,10 @@ void dslab_finq_unreserve_n(unsigned long n)
 {
 	unsigned long flags;
 
-	spin_lock_irqsave(&dslab_finq.lock, flags);
+	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
 	if (!WARN_ON_ONCE(dslab_finq.reserved < n))
 		dslab_finq.reserved -= n;
-	spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
 }
 
 /* === Runner === */
@@ -497,7 +502,7 @@ static void dslab_steal(struct dslab_loot *loot, bool open)
 	WRITE_ONCE(dslab_runner_held, dslab_runner_held + loot->records);
 
 pending:
-	spin_lock_irqsave(&dslab_finq.lock, flags);
+	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
 	list_splice_tail_init(&dslab_finq.pending, &loot->now);
 	list_splice_tail_init(&dslab_finq.pending_rcu, &loot->rcu);
 	list_splice_tail_init(&dslab_finq.pending_plain, &loot->plain);
@@ -505,7 +510,7 @@ pending:
 	WRITE_ONCE(dslab_runner_held,
 		   dslab_runner_held + dslab_finq.pending_records);
 	dslab_finq.pending_records = 0;
-	spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
 }
 
 /* Give a block's objects back to the allocator, a few at a time. */
@@ -546,12 +551,12 @@ static unsigned long dslab_run_blocks(struct list_head *blocks)
 		n += nr;
 		cond_resched();
 		list_del_init(&blk->list);
-		spin_lock_irqsave(&dslab_finq.lock, flags);
+		raw_spin_lock_irqsave(&dslab_finq.lock, flags);
 		/* The block's records ran: their slots are free again. */
 		if (!blk->plain && !WARN_ON_ONCE(dslab_finq.reserved < nr))
 			dslab_finq.reserved -= nr;
 		dslab_block_put(blk);
-		spin_unlock_irqrestore(&dslab_finq.lock, flags);
+		raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
 	}
 	WRITE_ONCE(dslab_dtor_ns, dslab_dtor_ns + ktime_get_ns() - t0);
 	return n;
@@ -571,17 +576,17 @@ static bool dslab_plain_stash(void *obj)
 		blk = NULL;
 		/* As in dslab_finq_enqueue_rcu_plain(). */
 		if (likely(!dslab_fault_all_failing())) {
-			spin_lock_irqsave(&dslab_finq.lock, flags);
+			raw_spin_lock_irqsave(&dslab_finq.lock, flags);
 			blk = dslab_block_get(true);
-			spin_unlock_irqrestore(&dslab_finq.lock, flags);
+			raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
 		}
 		if (!blk) {
 			blk = dslab_block_alloc(GFP_KERNEL, true);
 			if (!blk)
 				return false;
-			spin_lock_irqsave(&dslab_finq.lock, flags);
+			raw_spin_lock_irqsave(&dslab_finq.lock, flags);
 			dslab_finq.nr_plain++;
-			spin_unlock_irqrestore(&dslab_finq.lock, flags);
+			raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
 		}
 		list_add_tail(&blk->list, &dslab_plain_next);
 	}
@@ -726,9 +731,9 @@ static void dslab_gen_append(struct list_head *gen, struct dslab_finblock *blk)
 		list_add_tail(&blk->list, gen);
 		return;
 	}
-	spin_lock_irqsave(&dslab_finq.lock, flags);
+	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
 	dslab_block_put(blk);
-	spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
 }
 
 static void dslab_gen_append_all(struct list_head *gen, struct list_head *blocks)
@@ -904,9 +909,9 @@ static int dslab_runner_fn(void *unused)
 		int i;
 
 		WRITE_ONCE(dslab_runner_state, "running");
-		spin_lock_irqsave(&dslab_finq.lock, flags);
+		raw_spin_lock_irqsave(&dslab_finq.lock, flags);
 		req = dslab_finq.barrier_req;
-		spin_unlock_irqrestore(&dslab_finq.lock, flags);
+		raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
 
 		if (req > dslab_barrier_done || stop) {
 			/*
@@ -955,9 +960,9 @@ void dslab_dtor_barrier(void)
 	might_sleep();
 	if (dslab_in_runner())
 		return;
-	spin_lock_irqsave(&dslab_finq.lock, flags);
+	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
 	req = ++dslab_finq.barrier_req;
-	spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
 	dslab_runner_kick();
 	/* Also cut short the runner's batching delay, if it is in one. */
 	wake_up_process(dslab_runner);
@@ -991,14 +996,14 @@ void dslab_finq_stats(struct dslab_finq_stats *st)
 
 	for_each_possible_cpu(cpu)
 		queued += dslab_cpu_records(cpu);
-	spin_lock_irqsave(&dslab_finq.lock, flags);
+	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
 	queued += dslab_finq.pending_records;
 	queued += atomic_long_read(&dslab_limbo_nr);
 	st->blocks_total = dslab_finq.nr_blocks + dslab_finq.nr_plain;
 	st->blocks_free = dslab_finq.nr_free + dslab_finq.nr_free_plain;
 	st->blocks_pending = dslab_finq.nr_pending;
 	st->records_reserved = dslab_finq.reserved;
-	spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
 	/* In open or pending blocks, or taken by the runner, not yet run. */
 	st->records_pending = queued + READ_ONCE(dslab_runner_held);
 	st->largest_batch = READ_ONCE(dslab_largest_batch);
@@ -1019,7 +1024,7 @@ unsigned long dslab_finq_trim(void)
 	unsigned long flags, n = 0;
 	LIST_HEAD(victims);
 
-	spin_lock_irqsave(&dslab_finq.lock, flags);
+	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
 	while (dslab_finq.nr_blocks > dslab_blocks_needed(dslab_finq.reserved) &&
 	       (blk = dslab_block_get(false))) {
 		list_add(&blk->list, &victims);
@@ -1030,7 +1035,7 @@ unsigned long dslab_finq_trim(void)
 		list_add(&blk->list, &victims);
 		dslab_finq.nr_plain--;
 	}
-	spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
 	list_for_each_entry_safe(blk, tmp, &victims, list) {
 		kfree(blk);
 		n++;
@@ -1044,7 +1049,7 @@ int dslab_finq_init(void)
 {
 	int ret;
 
-	spin_lock_init(&dslab_finq.lock);
+	raw_spin_lock_init(&dslab_finq.lock);
 	INIT_LIST_HEAD(&dslab_finq.free);
 	INIT_LIST_HEAD(&dslab_finq.free_plain);
 	INIT_LIST_HEAD(&dslab_finq.pending);

@@ -55,15 +55,25 @@ struct dslab_fcpu {
 
 DECLARE_PER_CPU(struct dslab_fcpu [DSLAB_FLEVELS], dslab_fcpu);
 
-/* === Appending (any context but NMI, preemption disabled) === */
+/*
+ * === Appending (any context but NMI, preemption disabled or under
+ * dslab_mag_lock) ===
+ *
+ * An append must not be preempted: another task on the CPU would append
+ * at the same level.  The free paths run it with preemption off, or
+ * under dslab_mag_lock, which only PREEMPT_RT leaves preemptible: there
+ * preempt_disable_nested() closes the gap.
+ */
 
 /* This CPU's records at the caller's context level, marked busy. */
 static __always_inline struct dslab_fcpu *dslab_fcpu_enter(void)
 {
-	unsigned int lvl = min_t(unsigned int, interrupt_context_level(),
-				 DSLAB_FLEVELS - 1);
-	struct dslab_fcpu *fc = this_cpu_ptr(&dslab_fcpu[lvl]);
+	unsigned int lvl;
+	struct dslab_fcpu *fc;
 
+	preempt_disable_nested();
+	lvl = min_t(unsigned int, interrupt_context_level(), DSLAB_FLEVELS - 1);
+	fc = this_cpu_ptr(&dslab_fcpu[lvl]);
 	WRITE_ONCE(fc->busy, true);
 	/* The steal interrupts us on this CPU: program order is enough. */
 	barrier();
@@ -74,6 +84,7 @@ static __always_inline void dslab_fcpu_exit(struct dslab_fcpu *fc)
 {
 	barrier();
 	WRITE_ONCE(fc->busy, false);
+	preempt_enable_nested();
 }
 
 void dslab_finq_enqueue_slow(struct dslab_fcpu *fc, void *obj,
@@ -101,8 +112,8 @@ static __always_inline bool dslab_fcpu_put(struct dslab_fcpu *fc,
  * The common case appends to an open block that already holds a record,
  * so it never has to kick the runner (the block's first record did).
  *
- * Context: Any context but NMI, preemption disabled.  Never allocates or
- * fails.
+ * Context: Any context but NMI, preemption disabled or under
+ * dslab_mag_lock.  Never allocates or fails.
  */
 static __always_inline void dslab_finq_enqueue(void *obj,
 					       struct dslab_special *list,

@@ -24,11 +24,11 @@
  * by lookups.  Memory added by hotplug above the size of the map at load
  * time cannot hold spans: allocation there fails and is retried once.
  *
- * Lock order (see dslab.h for the whole module):
- *   class->lock  ->  dslab_map_lock
- * class->lock (irq-safe) protects a class's partial list, span freelists
- * and counts.  dslab_map_lock only serialises leaf installation; entries
- * are published with WRITE_ONCE() and read with READ_ONCE().
+ * Locks (dslab.h has the whole graph): class->lock and dslab_map_lock are
+ * leaves, never held together.  class->lock protects a class's partial
+ * list, span freelists and counts; spans are allocated and released
+ * outside it.  dslab_map_lock only serialises leaf installation; entries
+ * are published with a release store and read with READ_ONCE().
  *
  * Documentation/design.rst describes the layering.
  */
