@@ -11,11 +11,11 @@
 # Layers, in order (see Documentation/testing.rst):
 #  1. apt dependencies (installed when root, else a message and exit 2)
 #  2. the newest kernel Debian packages (newest-kernel.sh: the newest
-#     linux-source-X.Y of trixie-backports and its stock kernel, fetched
-#     with a private apt state into $DSLAB_CACHE), then debug kernels
-#     from Debian's linux-source-<v> for 6.1, 6.12 and that X.Y (tinyconfig
-#     + kunit/debug.config), cached in $DSLAB_CACHE/build/ by
-#     build-kernel.sh
+#     linux-source-X.Y of trixie-backports and its stock kernels, amd64
+#     and rt-amd64, fetched with a private apt state into $DSLAB_CACHE),
+#     then debug kernels from Debian's linux-source-<v> for 6.1, 6.12 and
+#     that X.Y (tinyconfig + kunit/debug.config; X.Y's with PREEMPT_RT,
+#     kunit/rt.config), cached in $DSLAB_CACHE/build/ by build-kernel.sh
 #  3. static gates: mm/sizeclasses.h regenerates identically, the
 #     userspace size-class test, checkpatch --strict, kernel-doc, dkms
 #     build for Debian 12's stock 6.1, the 6.12 debug tree and the newest
@@ -28,9 +28,9 @@
 #  5. harness self-test: the same checker must turn red on
 #     dslab_test.selftest_fail=1, on dslab.selftest_warn=1 and (when the
 #     torture module exists) on dslab_torture.leak_one=1 (kmemleak)
-#  6. Debian's stock kernels, 6.1 (Debian 12's linux-headers-amd64) and
-#     the newest: dslab built against their headers, then insmod, the
-#     sample, the shell tests and rmmod
+#  6. Debian's stock kernels, 6.1 (Debian 12's linux-headers-amd64), the
+#     newest and the newest's PREEMPT_RT flavour: dslab built against
+#     their headers, then insmod, the sample, the shell tests and rmmod
 #  7. arm64 (arm64.sh): a cross-built 6.12 debug kernel under
 #     qemu-system-aarch64 with the same guest, checker and self-test
 #
@@ -60,6 +60,11 @@ if [ "$mode" = check ]; then
 		pass "newest kernel: linux-source-$NEWEST_VER and stock $NEWEST_KREL fetched"
 	else
 		fail "newest kernel: not found (newest-kernel.sh; see $CACHE/apt/)"
+	fi
+	if newest_rt_kernel; then
+		pass "newest kernel: stock PREEMPT_RT $NEWEST_RT_KREL fetched"
+	else
+		fail "newest kernel: no stock rt-amd64 (newest-kernel.sh rt-amd64)"
 	fi
 fi
 
@@ -349,10 +354,11 @@ static_gates() {
 declare -A KDIRS=()
 # test_debug_kernel <version> <flavour> <fragments...>
 test_debug_kernel() {
-	local ver=$1 flavour=$2 id
+	local ver=$1 flavour=$2 id rt=
 	shift 2
 	id=$ver-$flavour
-	section "Linux $ver $flavour kernel"
+	case "$*" in *rt.config*) rt=" (PREEMPT_RT)" ;; esac
+	section "Linux $ver $flavour kernel$rt"
 	build_kernel "$ver" "$@" || return 0
 	if [ "$flavour" = debug ]; then
 		KDIRS[$ver]=$KBUILD_DIR
@@ -404,7 +410,8 @@ kcsan)
 	;;
 check)
 	for ver in $KERNELS; do
-		test_debug_kernel "$ver" debug "$SRC/kunit/debug.config"
+		mapfile -t frags < <(debug_fragments "$ver")
+		test_debug_kernel "$ver" debug "${frags[@]}"
 	done
 	# KCSAN cannot share a kernel with KASAN: a third kernel runs the
 	# same guest (KUnit, shell tests, torture) with the race detector.
@@ -417,9 +424,11 @@ check)
 	# The newest headers' host tools come from its debug build (a cache
 	# hit unless DSLAB_KERNELS left the newest out).
 	if [ -n "${NEWEST_VER:-}" ]; then
-		if bld=$("$VM_DIR/build-kernel.sh" "$NEWEST_VER" \
-				"$SRC/kunit/debug.config"); then
+		mapfile -t frags < <(debug_fragments "$NEWEST_VER")
+		if bld=$("$VM_DIR/build-kernel.sh" "$NEWEST_VER" "${frags[@]}"); then
 			newest_host_tools "$NEWEST_HDR" "$bld"
+			[ -z "${NEWEST_RT_HDR:-}" ] ||
+				newest_host_tools "$NEWEST_RT_HDR" "$bld"
 		else
 			fail "newest kernel: no $NEWEST_VER build for the host tools"
 		fi
@@ -446,6 +455,9 @@ check)
 		fi
 		if [ -n "${NEWEST_HDR:-}" ]; then
 			test_stock_kernel "$NEWEST_HDR" "$NEWEST_IMAGE"
+		fi
+		if [ -n "${NEWEST_RT_HDR:-}" ]; then
+			test_stock_kernel "$NEWEST_RT_HDR" "$NEWEST_RT_IMAGE"
 		fi
 	fi
 	# The same debug-kernel layer on arm64: a weakly ordered CPU.

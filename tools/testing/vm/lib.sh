@@ -118,6 +118,30 @@ newest_kernel() {
 	fi
 }
 
+# newest_rt_kernel: Debian's stock PREEMPT_RT kernel of the same suite
+# (newest-kernel.sh rt-amd64): sets NEWEST_RT_KREL, NEWEST_RT_HDR and
+# NEWEST_RT_IMAGE.  Returns 1 (NEWEST_RT_HDR empty) when it cannot be had.
+newest_rt_kernel() {
+	local env
+	NEWEST_RT_HDR=
+	env=$("$VM_DIR/newest-kernel.sh" rt-amd64) || return 1
+	NEWEST_RT_KREL=$(sed -n 's/^NEWEST_KREL=//p' <<<"$env")
+	NEWEST_RT_IMAGE=$(sed -n 's/^NEWEST_IMAGE=//p' <<<"$env")
+	NEWEST_RT_HDR=$(sed -n 's/^NEWEST_HDR=//p' <<<"$env")
+	echo "dslab: newest PREEMPT_RT kernel: stock $NEWEST_RT_KREL"
+}
+
+# debug_fragments <version>: the Kconfig fragments of <version>'s debug
+# kernel, one per line.  The newest kernel's is also make check's
+# PREEMPT_RT kernel (kunit/rt.config): one kernel for both keeps a cold
+# run in its time budget, and 6.1 and 6.12 stay without PREEMPT_RT.
+debug_fragments() {
+	echo "$SRC/kunit/debug.config"
+	if [ "$1" = "${NEWEST_VER:-}" ]; then
+		echo "$SRC/kunit/rt.config"
+	fi
+}
+
 # newest_host_tools <headers> <kernel build dir>: the newest headers'
 # modpost and objtool are built for trixie's glibc (2.38); where they do
 # not run, use the ones a debug build of the same source made here.

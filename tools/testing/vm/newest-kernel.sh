@@ -3,7 +3,8 @@
 #
 # newest-kernel.sh - fetch the newest kernel Debian packages, privately.
 #
-# Usage: newest-kernel.sh [flavour]      (flavour: amd64, the default)
+# Usage: newest-kernel.sh [flavour]      (flavour: amd64, the default, or
+#                                        rt-amd64, Debian's PREEMPT_RT)
 #
 # Debian 12's archive also serves $DSLAB_NEWEST_SUITE (trixie-backports),
 # which carries the newest kernel Debian packages.  This script reaches it
@@ -109,8 +110,12 @@ abi=${krel%-"$flavour"}
 image_pkg=linux-binary-$krel
 apt-cache "${apt_opts[@]}" show "$image_pkg" >/dev/null 2>&1 ||
 	image_pkg=linux-image-$krel
-pkgs=("linux-source-$ver" "$image_pkg" "linux-headers-$krel"
-      "linux-headers-$abi-common" "linux-kbuild-$abi")
+pkgs=("$image_pkg" "linux-headers-$krel" "linux-headers-$abi-common"
+      "linux-kbuild-$abi")
+# The source is the same for every flavour: the default one fetches it.
+if [ "$flavour" = amd64 ]; then
+	pkgs+=("linux-source-$ver")
+fi
 
 log "$suite: newest source linux-source-$ver ($pkgver), stock kernel $krel"
 stamp=$root/.dslab-$krel-$pkgver
@@ -123,7 +128,9 @@ if [ ! -f "$stamp" ]; then
 		dpkg-deb -x "$deb" "$root"
 	done
 	rm -f "$apt_dir"/debs/*.deb
-	echo "$pkgver" >"$root/usr/src/linux-source-$ver.version"
+	if [ "$flavour" = amd64 ]; then
+		echo "$pkgver" >"$root/usr/src/linux-source-$ver.version"
+	fi
 	adapt_headers "$root/usr/src/linux-headers-$krel"
 	touch "$stamp"
 fi
@@ -133,7 +140,7 @@ for f in "$root/usr/lib/modules/$krel/vmlinuz" "$root/boot/vmlinuz-$krel"; do
 	[ -f "$f" ] && image=$f && break
 done
 [ -n "$image" ] || die "no vmlinuz for $krel under $root"
-[ -f "$root/usr/src/linux-source-$ver.tar.xz" ] ||
+[ "$flavour" != amd64 ] || [ -f "$root/usr/src/linux-source-$ver.tar.xz" ] ||
 	die "linux-source-$ver.tar.xz missing under $root/usr/src"
 
 cat >"$envfile" <<EOF
