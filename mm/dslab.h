@@ -174,10 +174,14 @@ static inline struct dslab_objmeta *dslab_meta_of(struct dslab_span *span)
 	return smp_load_acquire(&span->meta);
 }
 
-/* The page map (span.c): fixed at load, leaves installed once. */
+/*
+ * The page map (span.c): fixed at load, leaves installed once (a release
+ * store) and kept; their entries are RCU-published span descriptors,
+ * which are freed after a grace period.
+ */
 #define DSLAB_LEAF_SHIFT	(PAGE_SHIFT - 3)
 #define DSLAB_LEAF_ENTRIES	BIT(DSLAB_LEAF_SHIFT)
-extern struct dslab_span ***dslab_map;
+extern struct dslab_span __rcu ***dslab_map;
 extern unsigned long dslab_map_pages;
 
 static __always_inline unsigned long dslab_addr_index(const void *addr)
@@ -202,7 +206,7 @@ static __always_inline unsigned long dslab_addr_index(const void *addr)
 static __always_inline struct dslab_span *dslab_span_lookup(const void *ptr)
 {
 	unsigned long idx = dslab_addr_index(ptr);
-	struct dslab_span **leaf;
+	struct dslab_span __rcu **leaf;
 
 	if (unlikely(idx >= dslab_map_pages))
 		return NULL;
@@ -210,7 +214,9 @@ static __always_inline struct dslab_span *dslab_span_lookup(const void *ptr)
 	leaf = READ_ONCE(dslab_map[idx >> DSLAB_LEAF_SHIFT]);
 	if (unlikely(!leaf))
 		return NULL;
-	return READ_ONCE(leaf[idx & (DSLAB_LEAF_ENTRIES - 1)]);
+	/* Preemption or interrupts off count as RCU readers. */
+	return rcu_dereference_check(leaf[idx & (DSLAB_LEAF_ENTRIES - 1)],
+				     rcu_read_lock_any_held());
 }
 
 /**
@@ -242,13 +248,17 @@ dslab_span_index(const struct dslab_span *span, const void *ptr,
 	return idx;
 }
 
-/* The span of an object the caller owns (allocated or being allocated). */
+/*
+ * The span of an object the caller owns (live, being allocated, or dead
+ * but not yet released): that object keeps the span, so no RCU reader is
+ * needed, which lockdep cannot see.
+ */
 static __always_inline struct dslab_span *dslab_own_span(const void *obj)
 {
 	unsigned long idx = dslab_addr_index(obj);
 
-	return READ_ONCE(READ_ONCE(dslab_map[idx >> DSLAB_LEAF_SHIFT])
-			 [idx & (DSLAB_LEAF_ENTRIES - 1)]);
+	return rcu_dereference_raw(READ_ONCE(dslab_map[idx >> DSLAB_LEAF_SHIFT])
+				   [idx & (DSLAB_LEAF_ENTRIES - 1)]);
 }
 
 /* Index of an object start the caller owns, in a small-class span. */

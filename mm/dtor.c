@@ -439,7 +439,7 @@ void *dslab_new_size(const struct dslab_type *type, size_t size, gfp_t flags)
 	if (!obj)
 		return NULL;
 	/* The caller owns a live object: the span cannot go away. */
-	span = dslab_span_lookup(obj);
+	span = dslab_own_span(obj);
 	meta = dslab_span_meta(span, flags);
 	if (!meta) {
 		dslab_free(obj);

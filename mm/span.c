@@ -45,7 +45,7 @@
 
 /* === Data === */
 
-struct dslab_span ***dslab_map;		/* top level, fixed at load */
+struct dslab_span __rcu ***dslab_map;	/* top level, fixed at load */
 unsigned long dslab_map_pages;		/* pages covered by the map */
 static DEFINE_SPINLOCK(dslab_map_lock);	/* serialises leaf installation */
 
@@ -82,13 +82,15 @@ static int dslab_map_set(struct dslab_span *span, struct dslab_span *val,
 	if (first + span->npages > dslab_map_pages)
 		return -ERANGE;
 	for (i = first; i < first + span->npages; i++) {
-		struct dslab_span **leaf = READ_ONCE(dslab_map[i >> DSLAB_LEAF_SHIFT]);
+		struct dslab_span __rcu **leaf;
 		unsigned long flags;
 
+		/* Pairs with the release below (we may race an installer). */
+		leaf = smp_load_acquire(&dslab_map[i >> DSLAB_LEAF_SHIFT]);
 		if (!leaf && !val)
 			continue;	/* never set: nothing to clear */
 		if (!leaf) {
-			struct dslab_span **fresh;
+			struct dslab_span __rcu **fresh;
 
 			/* Allocate outside the lock, recheck under it. */
 			if (dslab_should_fail(gfp, PAGE_SIZE))
@@ -108,8 +110,8 @@ static int dslab_map_set(struct dslab_span *span, struct dslab_span *val,
 			spin_unlock_irqrestore(&dslab_map_lock, flags);
 			kfree(fresh);
 		}
-		/* Pairs with READ_ONCE() in dslab_span_lookup(). */
-		smp_store_release(&leaf[i & (DSLAB_LEAF_ENTRIES - 1)], val);
+		/* Pairs with rcu_dereference_check() in dslab_span_lookup(). */
+		rcu_assign_pointer(leaf[i & (DSLAB_LEAF_ENTRIES - 1)], val);
 	}
 	return 0;
 }
@@ -386,7 +388,7 @@ void dslab_central_put(unsigned int class, void *const *objs, unsigned int nr)
 
 	spin_lock_irqsave(&c->lock, flags);
 	for (i = 0; i < nr; i++) {
-		span = dslab_span_lookup(objs[i]);
+		span = dslab_own_span(objs[i]);
 		if (WARN_ON_ONCE(!span || span->class != class))
 			continue;
 		dslab_central_put_one(c, span, objs[i], &to_free);
@@ -566,7 +568,8 @@ int dslab_span_init(void)
 void dslab_walk_spans(dslab_span_fn fn, void *arg)
 {
 	unsigned long leaves = DIV_ROUND_UP(dslab_map_pages, DSLAB_LEAF_ENTRIES);
-	struct dslab_span **leaf, *span;
+	struct dslab_span __rcu **leaf;
+	struct dslab_span *span;
 	unsigned long i, j;
 
 	for (i = 0; i < leaves; i++) {
@@ -576,7 +579,7 @@ void dslab_walk_spans(dslab_span_fn fn, void *arg)
 			continue;
 		rcu_read_lock();
 		for (j = 0; j < DSLAB_LEAF_ENTRIES; j++) {
-			span = READ_ONCE(leaf[j]);
+			span = rcu_dereference(leaf[j]);
 			if (span && dslab_addr_index(span->base) ==
 				    i * DSLAB_LEAF_ENTRIES + j)
 				fn(span, arg);
