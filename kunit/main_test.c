@@ -346,3 +346,4 @@ kunit_test_suite(dslab_main_suite);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("KUnit suites for the dslab allocator");
 MODULE_IMPORT_NS(DSLAB_NS);
+MODULE_IMPORT_NS(DSLAB_KUNIT_NS);

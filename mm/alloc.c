@@ -81,6 +81,7 @@
  */
 #define pr_fmt(fmt) "dslab: " fmt
 
+#include <kunit/visibility.h>
 #include <linux/kmemleak.h>
 #include <linux/local_lock.h>
 #include <linux/mm.h>
@@ -176,8 +177,8 @@ static void dslab_debug_check_poison(struct dslab_span *span, void *obj)
 	for (i = sizeof(void *); i < span->size; i++) {
 		if (p[i] != DSLAB_POISON_FREE) {
 			dslab_stat_inc(DSLAB_STAT_DEBUG_CORRUPTION);
-			dslab_report("use after free: class %u (%u bytes) written at offset %u\n",
-				     span->class, span->size, i);
+			pr_err_ratelimited("use after free: class %u (%u bytes) written at offset %u\n",
+					   span->class, span->size, i);
 			return;
 		}
 	}
@@ -191,8 +192,8 @@ static void dslab_debug_check_redzone(struct dslab_span *span, void *obj)
 	for (i = span->size - DSLAB_REDZONE; i < span->size; i++) {
 		if (p[i] != DSLAB_POISON_RED) {
 			dslab_stat_inc(DSLAB_STAT_DEBUG_CORRUPTION);
-			dslab_report("red zone overwritten: class %u (%u bytes) at offset %u\n",
-				     span->class, span->size, i);
+			pr_err_ratelimited("red zone overwritten: class %u (%u bytes) at offset %u\n",
+					   span->class, span->size, i);
 			return;
 		}
 	}
@@ -568,10 +569,10 @@ enum dslab_bad_free {
  * counted and reported, rate-limited, naming the caller.
  */
 bool dslab_warn_bad_free = true;
-EXPORT_SYMBOL_NS_GPL(dslab_warn_bad_free, DSLAB_NS);
+EXPORT_SYMBOL_IF_KUNIT(dslab_warn_bad_free);
 /* The caller of the last bad free, for the KUnit suites. */
 unsigned long dslab_bad_free_caller;
-EXPORT_SYMBOL_NS_GPL(dslab_bad_free_caller, DSLAB_NS);
+EXPORT_SYMBOL_IF_KUNIT(dslab_bad_free_caller);
 
 /*
  * Report a bad free by @caller.  Called from the free's section, an RCU
@@ -600,13 +601,13 @@ static noinline void dslab_report_bad_free(enum dslab_bad_free why,
 		  "dslab: bad free of %p by %pS: %s\n", p, (void *)caller,
 		  what[why]);
 	if (span)
-		dslab_report("bad free of %p by %pS: %s (class %u, %u bytes)\n",
-			     p, (void *)caller, what[why], span->class,
-			     span->size);
+		pr_err_ratelimited("bad free of %p by %pS: %s (class %u, %u bytes)\n",
+				   p, (void *)caller, what[why], span->class,
+				   span->size);
 	else
-		dslab_report("bad free of %p by %pS: %s%s\n", p, (void *)caller,
-			     what[why], why == DSLAB_FREE_FOREIGN ?
-			     " (kmalloc memory goes to kfree())" : "");
+		pr_err_ratelimited("bad free of %p by %pS: %s%s\n", p, (void *)caller,
+				   what[why], why == DSLAB_FREE_FOREIGN ?
+				   " (kmalloc memory goes to kfree())" : "");
 }
 
 /*
@@ -1034,7 +1035,7 @@ void dslab_test_mag_writer(bool busy)
 {
 	__this_cpu_write(dslab_mag_writer, busy);
 }
-EXPORT_SYMBOL_NS_GPL(dslab_test_mag_writer, DSLAB_NS);
+EXPORT_SYMBOL_IF_KUNIT(dslab_test_mag_writer);
 
 /**
  * dslab_test_mag_count() - objects in this CPU's magazine of a class
@@ -1047,7 +1048,7 @@ unsigned int dslab_test_mag_count(unsigned int class)
 {
 	return dslab_mag_get(this_cpu_ptr(dslab_mags[class]));
 }
-EXPORT_SYMBOL_NS_GPL(dslab_test_mag_count, DSLAB_NS);
+EXPORT_SYMBOL_IF_KUNIT(dslab_test_mag_count);
 
 /* === Cache draining and init === */
 

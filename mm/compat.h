@@ -23,12 +23,16 @@
  * EXPORT_SYMBOL_NS_GPL() and MODULE_IMPORT_NS() a string literal; before,
  * it was a bare word that the macros stringified.  Both spellings of
  * dslab's internal namespace (test and bench modules only) expand to the
- * same string, "DSLAB_INTERNAL".
+ * same string, "DSLAB_INTERNAL".  DSLAB_KUNIT_NS is the namespace of
+ * EXPORT_SYMBOL_IF_KUNIT() (<kunit/visibility.h>), the test hooks that
+ * only a kernel with KUnit exports.
  */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
 #define DSLAB_NS	"DSLAB_INTERNAL"
+#define DSLAB_KUNIT_NS	"EXPORTED_FOR_KUNIT_TESTING"
 #else
 #define DSLAB_NS	DSLAB_INTERNAL
+#define DSLAB_KUNIT_NS	EXPORTED_FOR_KUNIT_TESTING
 #endif
 
 /*

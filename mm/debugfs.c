@@ -5,17 +5,21 @@
  *   stats     (0444) global counters, one "name value" per line
  *   classes   (0444) one row per size class, after a header line
  *   finq      (0444) the FinBlock queue and the runner
- *   control   (0200) the command language of control.c
- *   last      (0444) result of the last control command (any writer)
- *   handles   (0444) objects held through control
+ *   owners    (0444) modules with destructors or cleanups registered
+ *   shrink    (0200) "1": drain every CPU cache, free every empty span
+ *   barrier   (0200) "1": wait until every queued destructor has run
  *   fail/             fault injection (fault.c)
  *
  * Read-only files are single seq_file records (DEFINE_SHOW_ATTRIBUTE), in
- * the spirit of zsmalloc's per-class table.  Nothing here prints a kernel
- * address.  debugfs_remove_recursive() waits for readers and writers in
- * flight, so unloading while a shell uses the files is safe.
+ * the spirit of zsmalloc's per-class table.  The two write-only files
+ * take one boolean, as kmemleak's takes one command; anything else is
+ * -EINVAL and does nothing.  Nothing here prints a kernel address.
+ * debugfs_remove_recursive() waits for readers and writers in flight, so
+ * unloading while a shell uses the files is safe.  The test module
+ * dslab_ctl (tools/testing/control/) has the command language the shell
+ * tests drive dslab with.
  *
- * Documentation/debugfs.rst describes every file and command.
+ * Documentation/debugfs.rst describes every file.
  */
 #define pr_fmt(fmt) "dslab: " fmt
 
@@ -24,7 +28,6 @@
 #include <linux/seq_file.h>
 
 #include "dslab.h"
-#include "control.h"
 
 /* === Data === */
 
@@ -50,8 +53,6 @@ static int dslab_dbg_stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "finq_blocks_pending %lu\n", fs.blocks_pending);
 	seq_printf(m, "finq_records_pending %lu\n", fs.records_pending);
 	seq_printf(m, "finq_records_reserved %lu\n", fs.records_reserved);
-
-	dslab_ctl_show_stats(m);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(dslab_dbg_stats);
@@ -100,24 +101,48 @@ static int dslab_dbg_owners_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(dslab_dbg_owners);
 
-static int dslab_dbg_last_show(struct seq_file *m, void *v)
+/* === Write-only files === */
+
+/* shrink and barrier: a write of one true boolean runs the action. */
+struct dslab_dbg_action {
+	void (*run)(void);
+};
+
+static void dslab_dbg_shrink(void)
 {
-	return dslab_ctl_show_last(m);
+	dslab_shrink();
 }
-DEFINE_SHOW_ATTRIBUTE(dslab_dbg_last);
 
-static int dslab_dbg_handles_show(struct seq_file *m, void *v)
+static const struct dslab_dbg_action dslab_dbg_shrink_action = {
+	.run = dslab_dbg_shrink,
+};
+
+static const struct dslab_dbg_action dslab_dbg_barrier_action = {
+	.run = dslab_dtor_barrier,
+};
+
+static ssize_t dslab_dbg_action_write(struct file *file,
+				      const char __user *ubuf, size_t count,
+				      loff_t *ppos)
 {
-	return dslab_ctl_show_handles(m);
+	const struct dslab_dbg_action *action = file->private_data;
+	bool on;
+	int ret;
+
+	ret = kstrtobool_from_user(ubuf, count, &on);
+	if (ret)
+		return ret;
+	/* "0" asks for nothing: refused like any other bad input. */
+	if (!on)
+		return -EINVAL;
+	action->run();
+	return count;
 }
-DEFINE_SHOW_ATTRIBUTE(dslab_dbg_handles);
 
-/* === control === */
-
-static const struct file_operations dslab_control_fops = {
+static const struct file_operations dslab_dbg_action_fops = {
 	.owner		= THIS_MODULE,
-	.open		= nonseekable_open,
-	.write		= dslab_ctl_write,
+	.open		= simple_open,
+	.write		= dslab_dbg_action_write,
 };
 
 /* === Init and exit === */
@@ -129,33 +154,31 @@ static const struct file_operations dslab_control_fops = {
  * module works without them.
  *
  * Context: Process context (module init).
- * Return: 0, always.
  */
-int dslab_debugfs_init(void)
+void dslab_debugfs_init(void)
 {
 	struct dentry *dir = debugfs_create_dir("dslab", NULL);
 
 	if (IS_ERR_OR_NULL(dir)) {
 		pr_info("debugfs unavailable, no /sys/kernel/debug/dslab\n");
-		return 0;
+		return;
 	}
 	debugfs_create_file("stats", 0444, dir, NULL, &dslab_dbg_stats_fops);
 	debugfs_create_file("classes", 0444, dir, NULL, &dslab_dbg_classes_fops);
 	debugfs_create_file("finq", 0444, dir, NULL, &dslab_dbg_finq_fops);
 	debugfs_create_file("owners", 0444, dir, NULL, &dslab_dbg_owners_fops);
-	debugfs_create_file("control", 0200, dir, NULL, &dslab_control_fops);
-	debugfs_create_file("last", 0444, dir, NULL, &dslab_dbg_last_fops);
-	debugfs_create_file("handles", 0444, dir, NULL, &dslab_dbg_handles_fops);
+	debugfs_create_file("shrink", 0200, dir, (void *)&dslab_dbg_shrink_action,
+			    &dslab_dbg_action_fops);
+	debugfs_create_file("barrier", 0200, dir, (void *)&dslab_dbg_barrier_action,
+			    &dslab_dbg_action_fops);
 	dslab_fault_debugfs_init(dir);
 	dslab_debugfs_dir = dir;
-	return 0;
 }
 
 /**
- * dslab_debugfs_exit() - remove the files, free what control holds
+ * dslab_debugfs_exit() - remove the files
  *
- * Waits for readers and writers in flight, then frees every object still
- * held through a control handle and waits for their destructors.
+ * Waits for readers and writers in flight.
  *
  * Context: Process context (module exit), before the runner stops.
  */
@@ -163,16 +186,4 @@ void dslab_debugfs_exit(void)
 {
 	debugfs_remove_recursive(dslab_debugfs_dir);
 	dslab_debugfs_dir = NULL;
-	dslab_ctl_exit();
-}
-
-/**
- * dslab_debugfs_root() - dslab's debugfs directory
- *
- * Context: Any context.
- * Return: the directory, or NULL when debugfs is unavailable.
- */
-struct dentry *dslab_debugfs_root(void)
-{
-	return dslab_debugfs_dir;
 }

@@ -457,7 +457,6 @@ void dslab_dtor_run_records(struct dslab_finrec *rec, unsigned int nr);
 void dslab_dtor_forget_span(struct dslab_span *span);
 void dslab_dtor_forget_owner(struct dslab_owner *o, struct module *mod,
 			     struct dslab_forgotten *f);
-int dslab_dtor_init(void);
 void dslab_dtor_exit(void);
 
 /* === FinBlock queue and runner (finq.c) === */
@@ -498,11 +497,7 @@ void dslab_fault_debugfs_init(struct dentry *root);
 
 /* === debugfs (debugfs.c) === */
 
-int dslab_debugfs_init(void);
+void dslab_debugfs_init(void);
 void dslab_debugfs_exit(void);
-struct dentry *dslab_debugfs_root(void);
-
-/* rate-limited report of a caller error */
-#define dslab_report(fmt, ...) pr_err_ratelimited(fmt, ##__VA_ARGS__)
 
 #endif /* _DSLAB_INTERNAL_H */

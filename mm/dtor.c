@@ -20,7 +20,7 @@
  * runner has called it: a dead object is refused by every registration
  * path before its entry is read, so the runner owns the entry.
  *
- * Cleanup handles are small integers in an xarray (encoded so they can
+ * Cleanup handles are small integers in an xarray (xa_mk_value(), so they can
  * never be mistaken for a pointer or an ERR_PTR); cancelling looks the
  * handle up, so cancelling after the cleanup was queued or ran is a no-op,
  * not a use after free.
@@ -64,18 +64,17 @@ static u32 dslab_cleanup_next;		/* xa_lock: cyclic id cursor */
 
 /* === Internals === */
 
+/* A handle is an xarray value entry: bit 0 set, never a pointer. */
 static inline struct dslab_cleanup *dslab_cleanup_encode(u32 id)
 {
-	return (struct dslab_cleanup *)(((unsigned long)id << 1) | 1);
+	return xa_mk_value(id);
 }
 
 static inline u32 dslab_cleanup_decode(struct dslab_cleanup *c)
 {
-	unsigned long v = (unsigned long)c;
-
-	if (!(v & 1) || v > ((unsigned long)U32_MAX << 1 | 1))
+	if (!xa_is_value(c) || xa_to_value(c) > U32_MAX)
 		return 0;
-	return v >> 1;
+	return xa_to_value(c);
 }
 
 /* Does an object of type @t satisfy a destructor taking @want? */
@@ -431,8 +430,8 @@ void *dslab_new_size(const struct dslab_type *type, size_t size, gfp_t flags)
 	void *obj;
 
 	if (!type || !type->size) {
-		dslab_report("new: %s type %s cannot be allocated\n",
-			     type ? "interface" : "NULL", dslab_type_name(type));
+		pr_err_ratelimited("new: %s type %s cannot be allocated\n",
+				   type ? "interface" : "NULL", dslab_type_name(type));
 		return NULL;
 	}
 	obj = dslab_alloc(max(size, type->size), flags | __GFP_ZERO);
@@ -493,8 +492,8 @@ void *__dslab_new_dtor(const struct dslab_type *type,
 	void *obj;
 
 	if (!dtor) {
-		dslab_report("new_dtor: no destructor for type %s\n",
-			     dslab_type_name(type));
+		pr_err_ratelimited("new_dtor: no destructor for type %s\n",
+				   dslab_type_name(type));
 		return NULL;
 	}
 	obj = dslab_new(type, flags);
@@ -543,7 +542,7 @@ out:
 
 	if (ret) {
 		dslab_stat_inc(DSLAB_STAT_DTOR_REFUSED);
-		dslab_report("set_destructor(NULL): %s (%d)\n", why, ret);
+		pr_err_ratelimited("set_destructor(NULL): %s (%d)\n", why, ret);
 		return ret;
 	}
 	if (unreserve)
@@ -672,16 +671,16 @@ int __dslab_set_destructor(const void *obj, const struct dslab_dtor *dtor,
 
 refuse:
 	dslab_stat_inc(DSLAB_STAT_DTOR_REFUSED);
-	dslab_report("set_destructor: %s (%d)\n", why, ret);
+	pr_err_ratelimited("set_destructor: %s (%d)\n", why, ret);
 	trace_dslab_set_destructor(obj, NULL, ret);
 	return ret;
 refuse_types:
 	dslab_stat_inc(DSLAB_STAT_DTOR_REFUSED);
-	dslab_report("set_destructor: %s: object type %s, destructor %ps takes %s%s (%d)\n",
-		     why, dslab_type_name(otype), dtor->fn,
-		     dtor->arg ? dslab_type_name(dtor->arg) : "any object",
-		     dslab_type_twins(otype, dtor->arg) ? dslab_twins_hint : "",
-		     ret);
+	pr_err_ratelimited("set_destructor: %s: object type %s, destructor %ps takes %s%s (%d)\n",
+			   why, dslab_type_name(otype), dtor->fn,
+			   dtor->arg ? dslab_type_name(dtor->arg) : "any object",
+			   dslab_type_twins(otype, dtor->arg) ? dslab_twins_hint : "",
+			   ret);
 	trace_dslab_set_destructor(obj, dtor->arg ? dslab_type_name(dtor->arg) : NULL, ret);
 	return ret;
 }
@@ -788,7 +787,7 @@ struct dslab_cleanup *__dslab_add_cleanup(const void *obj,
 
 refuse:
 	dslab_stat_inc(DSLAB_STAT_DTOR_REFUSED);
-	dslab_report("add_cleanup: %s (%d)\n", why, ret);
+	pr_err_ratelimited("add_cleanup: %s (%d)\n", why, ret);
 	return ERR_PTR(ret);
 }
 EXPORT_SYMBOL_GPL(__dslab_add_cleanup);
@@ -1102,11 +1101,6 @@ void dslab_dtor_forget_owner(struct dslab_owner *o, struct module *mod,
 		fo.dropped = sp->next;
 		dslab_special_free(sp);
 	}
-}
-
-int dslab_dtor_init(void)
-{
-	return 0;
 }
 
 void dslab_dtor_exit(void)

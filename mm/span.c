@@ -149,8 +149,8 @@ static void dslab_span_pages_free(struct dslab_span *span)
 	}
 	if (unlikely(lost)) {
 		dslab_stat_add(DSLAB_STAT_PAGES_PUT_BEHIND, lost);
-		dslab_report("span of class %u: %u pages put by others (kfree() of an object?)\n",
-			     span->class, lost);
+		pr_err_ratelimited("span of class %u: %u pages put by others (kfree() of an object?)\n",
+				   span->class, lost);
 	}
 	free_pages_exact(span->base, (size_t)span->npages << PAGE_SHIFT);
 }

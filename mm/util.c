@@ -159,8 +159,8 @@ void *dslab_realloc(const void *p, size_t new_size, gfp_t flags)
 	return ret;
 
 refuse:
-	dslab_report("realloc of %p to %zu bytes from %pS: %s\n", p, new_size,
-		     __builtin_return_address(0), why);
+	pr_err_ratelimited("realloc of %p to %zu bytes from %pS: %s\n", p, new_size,
+			   __builtin_return_address(0), why);
 	return NULL;
 }
 EXPORT_SYMBOL_GPL(dslab_realloc);
@@ -183,8 +183,8 @@ void *dslab_memdup(const void *src, size_t len, gfp_t flags)
 	void *p;
 
 	if (unlikely(!src && len)) {
-		dslab_report("memdup of NULL (%zu bytes) from %pS\n", len,
-			     __builtin_return_address(0));
+		pr_err_ratelimited("memdup of NULL (%zu bytes) from %pS\n", len,
+				   __builtin_return_address(0));
 		return NULL;
 	}
 	p = dslab_alloc(len, flags);

@@ -6,9 +6,15 @@
 # Allocates objects of several sizes and types through the control file,
 # gives them destructors of several kinds, frees them, waits at a
 # barrier, and shows the size classes, the FinBlock queue and the
-# counters before and after.  Needs dslab loaded and debugfs mounted.
+# counters before and after.  Needs dslab and the test module dslab_ctl
+# (its control file) loaded and debugfs mounted; loads dslab_ctl from
+# $DSLAB_CTL_KO when it is not.
 
 D=${DSLAB_DEBUGFS:-/sys/kernel/debug/dslab}
+CTL=/sys/kernel/debug/dslab_ctl
+if [ ! -d /sys/module/dslab_ctl ] && [ -n "$DSLAB_CTL_KO" ]; then
+	insmod "$DSLAB_CTL_KO"
+fi
 
 say() {
 	echo
@@ -20,15 +26,15 @@ say() {
 # show up on the console between these lines.)
 run() {
 	echo "  \$ echo '$*' > control"
-	if echo "$*" >"$D/control" 2>/dev/null; then
-		echo "      $(cat "$D/last")"
+	if echo "$*" >"$CTL/control" 2>/dev/null; then
+		echo "      $(cat "$CTL/last")"
 	else
-		echo "      $(cat "$D/last")   (the write failed)"
+		echo "      $(cat "$CTL/last")   (the write failed)"
 	fi
 }
 
 id() {	# the first handle or cleanup id of the last result
-	sed -n 's/^ok [a-z]* \([0-9][0-9]*\).*/\1/p' "$D/last"
+	sed -n 's/^ok [a-z]* \([0-9][0-9]*\).*/\1/p' "$CTL/last"
 }
 
 # Rows of classes that have spans, plus the header.
@@ -39,11 +45,11 @@ classes_in_use() {
 
 show_stats() {
 	grep -E '^(allocations|frees|objects_inuse|pages_held|spans_allocated|destructors_registered|destructors_run|registrations_refused|cleanups_added|cleanups_cancelled|cleanups_run|objects_queued|rcu_frees|runner_wakeups|ctl_[a-z_]*runs) ' \
-		"$D/stats" | awk '{ printf "  %-26s %s\n", $1, $2 }'
+		"$D/stats" "$CTL/stats" | awk '{ printf "  %-26s %s\n", $1, $2 }'
 }
 
-if [ ! -w "$D/control" ]; then
-	echo "demo: no $D/control; load dslab.ko and mount debugfs first" >&2
+if [ ! -w "$CTL/control" ]; then
+	echo "demo: no $CTL/control; load dslab.ko and dslab_ctl.ko, mount debugfs" >&2
 	exit 1
 fi
 
@@ -104,14 +110,14 @@ run cancel $((c + 1))
 say "Objects held through control (plain untyped ones left out)"
 awk 'NR == 1 || $3 != "-" || $4 != "-" || $5 != 0 { print "  " $0; next }
      { n++ }
-     END { print "  ... and " n " plain objects" }' "$D/handles"
+     END { print "  ... and " n " plain objects" }' "$CTL/handles"
 
 say "Free one object whose destructor frees another handle"
 run free $((d + 3))
 run barrier
 echo "  handle $((d + 4)) is gone now:"
 awk -v a=$((d + 3)) -v b=$((d + 4)) 'NR == 1 || ($1 >= a && $1 <= b)' \
-	"$D/handles" | sed 's/^/  /'
+	"$CTL/handles" | sed 's/^/  /'
 
 say "Free everything; destructors are queued for the runner thread," \
     "which is still sleeping 1.5 s in one of them"
@@ -132,5 +138,5 @@ show_stats
 classes_in_use
 
 echo
-echo "Try it yourself: echo 'alloc 64 3' > $D/control; cat $D/last"
+echo "Try it yourself: echo 'alloc 64 3' > $CTL/control; cat $CTL/last"
 echo "Documentation/debugfs.rst describes every file and command."

@@ -8,21 +8,28 @@
 #   DSLAB_DEBUGFS  the debugfs directory (default /sys/kernel/debug/dslab)
 #   DSLAB_KO       dslab.ko for tests that reload it (default: dslab.ko
 #                  next to the tests, ../dslab.ko, else /modules/dslab.ko)
+#   DSLAB_CTL_KO   the test module dslab_ctl.ko, whose debugfs directory
+#                  (/sys/kernel/debug/dslab_ctl) has the command language
+#                  (default: found like dslab.ko)
 #
 # Output is TAP: "ok N - desc" / "not ok N - desc", the plan "1..N" last.
 # t_done exits 1 when any check failed.
 
 D=${DSLAB_DEBUGFS:-/sys/kernel/debug/dslab}
+CTL=/sys/kernel/debug/dslab_ctl
 T_DIR=$(cd "$(dirname "$0")" && pwd)
-if [ -z "$DSLAB_KO" ]; then
-	for f in "$T_DIR/dslab.ko" "$T_DIR/../dslab.ko" /modules/dslab.ko; do
+# t_find_ko <name>: <name>.ko next to the tests, one up, else /modules.
+t_find_ko() {
+	for f in "$T_DIR/$1.ko" "$T_DIR/../$1.ko"; do
 		if [ -f "$f" ]; then
-			DSLAB_KO=$f
-			break
+			echo "$f"
+			return
 		fi
 	done
-	DSLAB_KO=${DSLAB_KO:-/modules/dslab.ko}
-fi
+	echo "/modules/$1.ko"
+}
+DSLAB_KO=${DSLAB_KO:-$(t_find_ko dslab)}
+DSLAB_CTL_KO=${DSLAB_CTL_KO:-$(t_find_ko dslab_ctl)}
 T_TMP=${TMPDIR:-/tmp}/dslab-test.$$
 mkdir -p "$T_TMP"
 T_N=0
@@ -87,13 +94,21 @@ dslab_loaded() {
 	[ -d /sys/module/dslab ]
 }
 
-# Bail out (TAP "Bail out!") unless dslab and its debugfs files are there.
+ctl_loaded() {
+	[ -d /sys/module/dslab_ctl ]
+}
+
+# Bail out (TAP "Bail out!") unless dslab, dslab_ctl and their debugfs
+# files are there.
 need_dslab() {
 	if ! dslab_loaded; then
 		insmod "$DSLAB_KO" >/dev/null 2>&1
 	fi
-	if [ ! -w "$D/control" ]; then
-		echo "Bail out! no $D/control (dslab loaded? debugfs mounted? root?)"
+	if ! ctl_loaded; then
+		insmod "$DSLAB_CTL_KO" >/dev/null 2>&1
+	fi
+	if [ ! -w "$CTL/control" ]; then
+		echo "Bail out! no $CTL/control (dslab_ctl loaded? debugfs mounted? root?)"
 		exit 1
 	fi
 }
@@ -101,23 +116,23 @@ need_dslab() {
 # ctl <command...>: one write of "<command>\n" to control; the exit status
 # is that of the write.  The shell's error message lands in $T_TMP/ctl.err.
 ctl() {
-	echo "$*" 2>"$T_TMP/ctl.err" >"$D/control"
+	echo "$*" 2>"$T_TMP/ctl.err" >"$CTL/control"
 }
 
 # ctlraw <file>: write a file's bytes to control in one write(2).
 ctlraw() {
 	t_sz=$(wc -c <"$1")
-	dd if="$1" of="$D/control" bs="$t_sz" count=1 2>"$T_TMP/ctl.err" \
+	dd if="$1" of="$CTL/control" bs="$t_sz" count=1 2>"$T_TMP/ctl.err" \
 		>/dev/null
 }
 
 last() {
-	cat "$D/last"
+	cat "$CTL/last"
 }
 
 # The handle (or first of a range) from "ok handles 3-7" / "ok cleanups 4".
 last_id() {
-	sed -n 's/^ok [a-z]* \([0-9][0-9]*\).*/\1/p' "$D/last"
+	sed -n 's/^ok [a-z]* \([0-9][0-9]*\).*/\1/p' "$CTL/last"
 }
 
 last_is_handles() {
@@ -127,12 +142,12 @@ last_is_handles() {
 # Last id of a range "ok handles 3-7" (or the single id).
 last_id2() {
 	sed -n -e 's/^ok [a-z]* [0-9]*-\([0-9][0-9]*\)$/\1/p' \
-	       -e 's/^ok [a-z]* \([0-9][0-9]*\)$/\1/p' "$D/last"
+	       -e 's/^ok [a-z]* \([0-9][0-9]*\)$/\1/p' "$CTL/last"
 }
 
-# sval <name>: a value from stats (empty if absent).
+# sval <name>: a value from dslab's stats or dslab_ctl's (ctl_*).
 sval() {
-	awk -v n="$1" '$1 == n { print $2 }' "$D/stats"
+	awk -v n="$1" '$1 == n { print $2 }' "$D/stats" "$CTL/stats"
 }
 
 # finq <name>: a value from finq.
@@ -152,7 +167,7 @@ class_size() {
 
 # handle_row <h>: the handles line of handle h (empty if gone).
 handle_row() {
-	awk -v h="$1" 'NR > 1 && $1 == h' "$D/handles"
+	awk -v h="$1" 'NR > 1 && $1 == h' "$CTL/handles"
 }
 
 # A fingerprint of everything a refused command must leave alone: the
@@ -162,7 +177,7 @@ SNAP_RE='^(allocations|frees|objects_inuse|destructors_registered|destructors_re
 
 snapshot() {
 	awk -v re="$SNAP_RE" 'FILENAME ~ /handles$/ || $1 ~ re' \
-		"$D/handles" "$D/stats"
+		"$CTL/handles" "$D/stats" "$CTL/stats"
 }
 
 # snapshot_same <file>: the fingerprint now equals the one in <file>;
@@ -178,14 +193,14 @@ snapshot_same() {
 					print "# after:  " a[i]
 					exit 1
 				}
-		}' "$D/handles" "$D/stats"
+		}' "$CTL/handles" "$D/stats" "$CTL/stats"
 }
 
 # expect_ok <desc> <command...>: the write succeeds and last says "ok".
 expect_ok() {
 	e_desc=$1
 	shift
-	if ctl "$@" && read -r e_word e_rest <"$D/last" && [ "$e_word" = ok ]
+	if ctl "$@" && read -r e_word e_rest <"$CTL/last" && [ "$e_word" = ok ]
 	then
 		t_ok "$e_desc"
 	else
@@ -217,7 +232,7 @@ expect_err_by() {
 		t_diag "'$*' -> $(last)"
 		return
 	fi
-	read -r e_word e_got e_rest <"$D/last"
+	read -r e_word e_got e_rest <"$CTL/last"
 	[ "$e_word" = error ] || e_got=none
 	if [ "$e_got" != "-$e_code" ]; then
 		t_fail "$e_desc: error $e_got, expected -$e_code"

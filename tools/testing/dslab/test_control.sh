@@ -32,16 +32,19 @@ last_matches() {
 
 # === The files ===
 
-for f in stats classes finq owners last handles; do
-	t_eq "$f is 0444" 444 "$(stat -c %a "$D/$f")"
-	t_check "$f is readable" readable "$D/$f"
+for f in "$D/stats" "$D/classes" "$D/finq" "$D/owners" \
+	 "$CTL/last" "$CTL/handles" "$CTL/stats"; do
+	t_eq "$f is 0444" 444 "$(stat -c %a "$f")"
+	t_check "$f is readable" readable "$f"
 done
-t_eq "control is 0200" 200 "$(stat -c %a "$D/control")"
-if cat "$D/control" >/dev/null 2>&1; then
-	t_fail "reading control fails"
-else
-	t_ok "reading control fails"
-fi
+for f in "$CTL/control" "$D/shrink" "$D/barrier"; do
+	t_eq "$f is 0200" 200 "$(stat -c %a "$f")"
+	if cat "$f" >/dev/null 2>&1; then
+		t_fail "reading $f fails"
+	else
+		t_ok "reading $f fails"
+	fi
+done
 
 # stats: "name value" lines, every value a number, every name known.
 t_check "stats: every line is 'name number'" \
@@ -126,10 +129,10 @@ t_eq "objects_inuse at baseline" "$inuse0" "$(sval objects_inuse)"
 expect_ok "alloc 40000 (large object)" alloc 40000
 expect_ok "alloc 1048576 (largest allowed)" alloc 1048576
 expect_ok "alloc 1 3" alloc 1 3
-t_eq "handles lists 5 objects" 5 "$(($(wc -l <"$D/handles") - 1))"
+t_eq "handles lists 5 objects" 5 "$(($(wc -l <"$CTL/handles") - 1))"
 expect_ok "free all" free all
 t_eq "last: ok freed 5" "ok freed 5" "$(last)"
-t_eq "handles empty" 1 "$(wc -l <"$D/handles")"
+t_eq "handles empty" 1 "$(wc -l <"$CTL/handles")"
 expect_ok "free all with nothing held" free all
 t_eq "last: ok freed 0" "ok freed 0" "$(last)"
 
@@ -308,11 +311,45 @@ t_eq "ctl counters 0 after reset" 0 "$(sval ctl_dtor_count_runs)"
 t_eq "objects_inuse is a gauge, not reset" 1 "$(sval objects_inuse)"
 ctl free all
 
+# === dslab's own write-only files: shrink and barrier ===
+
+ctl barrier
+ctl alloc 8
+pages=$(sval pages_held)
+for v in 0 2 bogus; do
+	if echo "$v" 2>/dev/null >"$D/shrink"; then
+		t_fail "shrink refuses '$v'"
+	else
+		t_ok "shrink refuses '$v'"
+	fi
+done
+t_eq "a refused shrink frees nothing" "$pages" "$(sval pages_held)"
+ctl free all
+t_check "echo 1 > shrink" sh -c "echo 1 >'$D/shrink'"
+if [ "$(sval objects_inuse)" -eq 0 ]; then
+	t_eq "shrink file: no span pages left" 0 "$(sval pages_held)"
+else
+	t_skip "shrink file: no span pages left" "other dslab users hold objects"
+fi
+ctl alloc 8
+h=$(last_id)
+ctl dtor "$h" sleep 300
+runs=$(sval ctl_dtor_sleep_runs)
+ctl free "$h"
+if echo 0 2>/dev/null >"$D/barrier"; then
+	t_fail "barrier refuses '0'"
+else
+	t_ok "barrier refuses '0'"
+fi
+t_check "echo 1 > barrier" sh -c "echo 1 >'$D/barrier'"
+t_eq "the barrier file waited for the sleeping destructor" \
+	$((runs + 1)) "$(sval ctl_dtor_sleep_runs)"
+
 # === No kernel addresses anywhere ===
 
 no_addresses() {	# no_addresses <when>
 	leaks=$(grep -E -l -i '(0x)?ffff[0-9a-f]{12}' "$D"/stats \
-		"$D"/classes "$D"/finq "$D"/last "$D"/handles 2>/dev/null)
+		"$D"/classes "$D"/finq "$CTL"/last "$CTL"/handles 2>/dev/null)
 	t_eq "no kernel address in any file ($1)" "" "$leaks"
 	if [ -d "$D/fail" ]; then
 		leaks=$(for f in "$D"/fail/*; do

@@ -42,7 +42,7 @@ t_check "... and did allocate" last_is_handles
 ctl free "$(last_id)"
 
 write_1m() {
-	dd if=/dev/zero of="$D/control" bs=1048576 count=1 2>/dev/null
+	dd if=/dev/zero of="$CTL/control" bs=1048576 count=1 2>/dev/null
 }
 expect_err_by $E2BIG "1 MiB write of zeros" write_1m
 tr '\0' 'a' </dev/zero | dd of="$T_TMP/1m" bs=1024 count=1024 2>/dev/null
@@ -179,7 +179,7 @@ writer() {	# writer <id>: a random mix of good and bad commands
 		11) echo "free $h-$((h + 3))" ;;
 		12) echo "barrier" ;;
 		*) echo "bogus $h" ;;
-		esac 2>/dev/null >"$D/control"
+		esac 2>/dev/null >"$CTL/control"
 	done
 }
 ctl alloc 8
@@ -192,7 +192,7 @@ for w in 1 2 3 4; do
 done
 # Readers too, while they write.
 (for i in 1 2 3 4 5 6 7 8 9 10; do
-	cat "$D/handles" "$D/stats" "$D/last" "$D/finq" >/dev/null
+	cat "$CTL/handles" "$D/stats" "$CTL/last" "$D/finq" >/dev/null
 	sleep 0.2
 done) &
 pids="$pids $!"

@@ -1,30 +1,36 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 #
-# test_lifecycle.sh - unloading dslab with objects still held through
-# debugfs control (with destructors registered, running and queued),
-# unloading while shells write to control, and reloading afterwards.
+# test_lifecycle.sh - unloading a client (the test module dslab_ctl) with
+# objects still held through its control file (with destructors
+# registered, running and queued), unloading it while shells write to
+# control, then dslab itself, and reloading both afterwards.
 #
-# Leaves dslab loaded.  Prints TAP.
+# Leaves dslab and dslab_ctl loaded.  Prints TAP.
 
 . "$(dirname "$0")/lib.sh"
 need_dslab
 
 mark_kmsg lifecycle
 
-# rmmod_retry <tries>: rmmod dslab, retrying while a shell holds a file.
+# rmmod_retry <tries>: rmmod dslab_ctl, then dslab (those loaded),
+# retrying while a shell holds a file.
 rmmod_retry() {
 	r_left=$1
-	while ! rmmod dslab 2>"$T_TMP/rmmod.err"; do
-		r_left=$((r_left - 1))
-		[ $r_left -le 0 ] && return 1
-		sleep 0.1
+	for r_mod in dslab_ctl dslab; do
+		[ -d /sys/module/$r_mod ] || continue
+		while ! rmmod $r_mod 2>"$T_TMP/rmmod.err"; do
+			r_left=$((r_left - 1))
+			[ $r_left -le 0 ] && return 1
+			sleep 0.1
+		done
 	done
 	return 0
 }
 
 reload() {
-	insmod "$DSLAB_KO" 2>"$T_TMP/insmod.err"
+	insmod "$DSLAB_KO" 2>"$T_TMP/insmod.err" &&
+		insmod "$DSLAB_CTL_KO" 2>>"$T_TMP/insmod.err"
 }
 
 # === Unload with objects, destructors and cleanups held ===
@@ -49,9 +55,12 @@ expect_ok "dtor sleep 500 on a freed object" dtor "$s" sleep 500
 expect_ok "free it: destructor queued" free "$s"
 t_eq "13 handles held" 13 "$(sval ctl_handles)"
 
+t_check "rmmod dslab refused while its client is loaded" \
+	sh -c '! rmmod dslab 2>/dev/null'
 t_check "rmmod with 13 objects held" rmmod_retry 50
-t_check "dslab is gone" [ ! -d /sys/module/dslab ]
-t_check "debugfs directory is gone" [ ! -e "$D" ]
+t_check "dslab_ctl and dslab are gone" \
+	[ ! -d /sys/module/dslab_ctl ] && [ ! -d /sys/module/dslab ]
+t_check "debugfs directories are gone" [ ! -e "$D" ] && [ ! -e "$CTL" ]
 t_check "exit reported the held objects" \
 	sh -c "dmesg | grep -q 'freed 13 objects still held through control'"
 t_check "no kernel report from the unload" kmsg_clean lifecycle
@@ -59,9 +68,9 @@ t_check "no kernel report from the unload" kmsg_clean lifecycle
 # === Reload ===
 
 t_check "insmod after rmmod" reload
-t_check "control is back" [ -w "$D/control" ]
+t_check "control is back" [ -w "$CTL/control" ]
 t_eq "no objects in use after reload" 0 "$(sval objects_inuse)"
-t_eq "no handles after reload" 1 "$(wc -l <"$D/handles")"
+t_eq "no handles after reload" 1 "$(wc -l <"$CTL/handles")"
 t_eq "last is fresh" none "$(last)"
 expect_ok "alloc after reload" alloc 128 4
 expect_ok "free after reload" free all
@@ -71,18 +80,18 @@ expect_ok "free after reload" free all
 mark_kmsg lifecycle-race
 hammer() {	# write until the file is gone
 	n=0
-	while [ $n -lt 2000 ] && [ -e "$D/control" ]; do
+	while [ $n -lt 2000 ] && [ -e "$CTL/control" ]; do
 		n=$((n + 1))
 		{
 			echo "alloc 96 2"
 			echo "new rect"
-		} 2>/dev/null >"$D/control"
-		h=$(sed -n 's/^ok handles \([0-9]*\).*/\1/p' "$D/last" \
+		} 2>/dev/null >"$CTL/control"
+		h=$(sed -n 's/^ok handles \([0-9]*\).*/\1/p' "$CTL/last" \
 			2>/dev/null)
-		[ -n "$h" ] && echo "dtor $h count" 2>/dev/null >"$D/control"
-		echo "cleanup $h" 2>/dev/null >"$D/control"
-		[ $((n % 3)) -eq 0 ] && echo "free all" 2>/dev/null >"$D/control"
-		cat "$D/handles" >/dev/null 2>&1
+		[ -n "$h" ] && echo "dtor $h count" 2>/dev/null >"$CTL/control"
+		echo "cleanup $h" 2>/dev/null >"$CTL/control"
+		[ $((n % 3)) -eq 0 ] && echo "free all" 2>/dev/null >"$CTL/control"
+		cat "$CTL/handles" >/dev/null 2>&1
 	done
 }
 hammer &
@@ -93,7 +102,7 @@ sleep 2
 t_check "rmmod while two shells write (retried while busy)" rmmod_retry 100
 wait $p1
 wait $p2
-t_check "writers stopped once the files were gone" [ ! -e "$D/control" ]
+t_check "writers stopped once the files were gone" [ ! -e "$CTL/control" ]
 t_check "no kernel report from racing writers" kmsg_clean lifecycle-race
 t_check "insmod after the race" reload
 
@@ -107,7 +116,7 @@ ctl free "$h"
 (ctl barrier; echo $? >"$T_TMP/barrier.rc") &
 bp=$!
 sleep 0.5
-if rmmod dslab 2>/dev/null; then
+if rmmod dslab_ctl 2>/dev/null; then
 	# Allowed only once the write has finished.
 	t_check "rmmod waited for the blocked write" [ -f "$T_TMP/barrier.rc" ]
 else
@@ -115,9 +124,7 @@ else
 fi
 wait $bp
 t_eq "the blocked barrier write succeeded" 0 "$(cat "$T_TMP/barrier.rc")"
-if dslab_loaded; then
-	t_check "rmmod after the write" rmmod_retry 50
-fi
+t_check "rmmod after the write" rmmod_retry 50
 t_check "no kernel report" kmsg_clean lifecycle-barrier
 t_check "insmod again" reload
 t_check "dslab works after three reloads" ctl alloc 8

@@ -26,7 +26,7 @@
 #     runs tools/testing/dslab/test_*.sh, unloads, scans for leaks; the
 #     console must be free of kernel reports
 #  5. harness self-test: the same checker must turn red on
-#     dslab_test.selftest_fail=1, on dslab.selftest_warn=1 and (when the
+#     dslab_test.selftest_fail=1, on dslab_ctl.selftest_warn=1 and (when the
 #     torture module exists) on dslab_torture.leak_one=1 (kmemleak)
 #  6. Debian's stock kernels, 6.1 (Debian 12's linux-headers-amd64), the
 #     newest and the newest's PREEMPT_RT flavour: dslab built against
@@ -114,7 +114,8 @@ checkpatch_files() {
 		cd "$SRC"
 		shopt -s nullglob globstar
 		for f in mm/*.[ch] include/**/*.h kunit/*.c bench/*.c \
-			 samples/*.c tools/testing/torture/*.c; do
+			 samples/*.c tools/testing/torture/*.c \
+			 tools/testing/control/*.c; do
 			grep -qx "$f" <<<"$excl" || echo "$f"
 		done
 	)

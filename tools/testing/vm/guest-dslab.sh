@@ -7,13 +7,15 @@
 #   check     debug kernel: load dslab and dslab_test (KUnit runs on load),
 #             dump every dslab* KUnit suite's results, run the sample,
 #             connection-table and torture modules if present, run the
-#             shell tests, unload, scan for leaks.
+#             shell tests (with the test module dslab_ctl), unload, scan
+#             for leaks.
 #   stock     Debian kernel (no KUnit): load dslab, sample, connection
 #             table, shell tests, unload.
 #   selftest  load with the harness self-test faults switched on
-#             (dslab.selftest_warn=1, dslab_test.selftest_fail=1); the host
-#             expects its checker to turn red.
-#   run       load dslab, run tools/testing/dslab/demo.sh, unload.
+#             (dslab_ctl.selftest_warn=1, dslab_test.selftest_fail=1); the
+#             host expects its checker to turn red.
+#   run       load dslab and dslab_ctl, run tools/testing/dslab/demo.sh,
+#             unload.
 #
 # Everything the host parses is printed between markers on the console:
 #   DSLAB-STEP: ok|not ok|skip <name> [# detail]
@@ -26,6 +28,7 @@ mode=${1:-check}
 D=/dslab
 KMEMLEAK=/sys/kernel/debug/kmemleak
 export DSLAB_KO=$D/dslab.ko
+export DSLAB_CTL_KO=$D/dslab_ctl.ko
 export DSLAB_DEBUGFS=/sys/kernel/debug/dslab
 export DSLAB_MODE=$mode
 SHTEST_TIMEOUT=600
@@ -104,7 +107,10 @@ run_shell_tests() {
 		echo "DSLAB-SHTEST-END $name rc=$rc"
 		# A test may unload dslab; the next one expects it loaded.
 		loaded dslab || insmod $DSLAB_KO >/dev/null 2>&1
+		loaded dslab_ctl || insmod $DSLAB_CTL_KO >/dev/null 2>&1
 	done
+	# The shell tests' command language goes before dslab does.
+	! loaded dslab_ctl || unload dslab_ctl
 	echo "DSLAB-SHTESTS: $n"
 }
 
@@ -210,7 +216,8 @@ stock)
 	unload dslab
 	;;
 selftest)
-	load dslab $DSLAB_KO selftest_warn=1 || exit 1
+	load dslab $DSLAB_KO || exit 1
+	load dslab_ctl $DSLAB_CTL_KO selftest_warn=1 && unload dslab_ctl
 	if load dslab_test $D/dslab_test.ko selftest_fail=1; then
 		dump_kunit
 		unload dslab_test
@@ -243,6 +250,7 @@ run)
 			cat $DSLAB_DEBUGFS/$f
 		done
 	fi
+	! loaded dslab_ctl || unload dslab_ctl
 	unload dslab
 	;;
 *)

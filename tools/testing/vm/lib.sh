@@ -251,6 +251,7 @@ make_initramfs() {
 		"$MOD_DIR/dslab.ko" "$MOD_DIR/dslab_test.ko" \
 		"$MOD_DIR/dslab_torture.ko" "$MOD_DIR/samples/dslab_sample.ko" \
 		"$MOD_DIR/samples/dslab_conn.ko" "$MOD_DIR/dslab_bench.ko" \
+		"$MOD_DIR/dslab_ctl.ko" \
 		"$MOD_DIR/tools/testing/dslab:/dslab/tests" \
 		"$MOD_DIR/tools/testing/lifecycle/dslab_client.ko:/dslab/tests/dslab_client.ko" \
 		"$MOD_DIR/tools/testing/lifecycle/test_pin.sh:/dslab/tests/test_pin.sh"
@@ -311,9 +312,9 @@ selftest_boot() {
 	fi
 	if grep -q "^FAIL $id: kernel reports" "$LOGS/selftest-results.txt" &&
 	   grep -q 'WARNING:' "$CONSOLE"; then
-		pass "$id: dslab.selftest_warn=1 turns the checker red"
+		pass "$id: dslab_ctl.selftest_warn=1 turns the checker red"
 	else
-		fail "$id: dslab.selftest_warn=1 not caught ($LOGS/selftest-checker.txt)"
+		fail "$id: dslab_ctl.selftest_warn=1 not caught ($LOGS/selftest-checker.txt)"
 	fi
 	# The leak shows in kmemleak's report, or in dslab's own count of
 	# objects left over when it is unloaded.

@@ -1,7 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The debugfs `control` file: a small command language to exercise dslab
- * from a shell, one command per write(2).
+ * dslab_ctl - drive dslab from a shell: a test module, and a client of
+ * dslab's API like any other (lib/test_hmm.c and lib/test_vmalloc.c are
+ * the kernel's pattern).  The shell tests and "make run" load it.
+ *
+ * /sys/kernel/debug/dslab_ctl/:
+ *   control   (0200) a small command language, one command per write(2)
+ *   last      (0444) result of the last command (any writer)
+ *   handles   (0444) objects held through control
+ *   stats     (0444) ctl_handles and the test destructors' counters
+ *
+ * The command language:
  *
  *   alloc <size> [count]        new <type> [count]
  *   free <h> | <h1>-<h2> | all  free_rcu <h>
@@ -38,14 +47,16 @@
  * whose own lock makes lookup-and-erase atomic: whoever erases an id
  * (the cleanup when it runs, or `cancel`) owns the entry.
  */
-#define pr_fmt(fmt) "dslab: " fmt
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/atomic.h>
 #include <linux/ctype.h>
+#include <linux/debugfs.h>
 #include <linux/delay.h>
 #include <linux/err.h>
 #include <linux/hashtable.h>
 #include <linux/kernel.h>
+#include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/seq_file.h>
 #include <linux/sizes.h>
@@ -54,10 +65,13 @@
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
 
+#include <linux/dslab.h>
 #include "dslab.h"
-#include "control.h"
 
 /* === Limits === */
+
+/* Longest command accepted by one write, newline included. */
+#define DSLAB_CTL_LINE_MAX	256
 
 #define DSLAB_CTL_MAX_ARGS	4		/* words including the command */
 #define DSLAB_CTL_MAX_COUNT	4096		/* objects per command */
@@ -941,9 +955,8 @@ static int dslab_ctl_parse(struct dslab_ctl_ctx *ctx, char *line,
  *	allowed.  Copied, not modified.
  * @len: its length in bytes, at most %DSLAB_CTL_LINE_MAX.
  *
- * What a write to debugfs `control` does, for tests that drive the
- * command language without a shell.  The result is kept for `last` and
- * dslab_ctl_last().
+ * What a write to debugfs `control` does.  The result is kept for
+ * `last`.
  *
  * Context: Process context; may sleep.  Must not be called from a dslab
  * destructor or cleanup (barrier would wait for itself).
@@ -952,7 +965,7 @@ static int dslab_ctl_parse(struct dslab_ctl_ctx *ctx, char *line,
  * handle or cleanup id, -ENOMEM, -ENOSPC (too many handles), -EINTR if
  * killed while waiting for another writer, or what dslab refused with.
  */
-int dslab_ctl_exec(const char *line, size_t len)
+static int dslab_ctl_exec(const char *line, size_t len)
 {
 	const struct dslab_ctl_cmd *cmd = NULL;
 	struct dslab_ctl_ctx *ctx;
@@ -984,27 +997,11 @@ out_free:
 	kfree(ctx);
 	return ret;
 }
-EXPORT_SYMBOL_NS_GPL(dslab_ctl_exec, DSLAB_NS);
 
-/**
- * dslab_ctl_last() - the result of the last `control` command
- * @buf: where to copy it, NUL-terminated
- * @size: size of @buf
- *
- * Context: Process context; may sleep.
- */
-void dslab_ctl_last(char *buf, size_t size)
-{
-	mutex_lock(&dslab_ctl_mutex);
-	strscpy(buf, dslab_ctl_last_buf, size);
-	mutex_unlock(&dslab_ctl_mutex);
-}
-EXPORT_SYMBOL_NS_GPL(dslab_ctl_last, DSLAB_NS);
+/* === debugfs files === */
 
-/* === debugfs glue (the files themselves are made in debugfs.c) === */
-
-ssize_t dslab_ctl_write(struct file *file, const char __user *ubuf,
-			size_t count, loff_t *ppos)
+static ssize_t dslab_ctl_write(struct file *file, const char __user *ubuf,
+			       size_t count, loff_t *ppos)
 {
 	char buf[DSLAB_CTL_LINE_MAX];
 	int ret;
@@ -1020,7 +1017,7 @@ ssize_t dslab_ctl_write(struct file *file, const char __user *ubuf,
 	return ret ? ret : count;
 }
 
-int dslab_ctl_show_last(struct seq_file *m)
+static int dslab_ctl_last_show(struct seq_file *m, void *v)
 {
 	if (mutex_lock_killable(&dslab_ctl_mutex))
 		return -EINTR;
@@ -1029,7 +1026,9 @@ int dslab_ctl_show_last(struct seq_file *m)
 	return 0;
 }
 
-int dslab_ctl_show_handles(struct seq_file *m)
+DEFINE_SHOW_ATTRIBUTE(dslab_ctl_last);
+
+static int dslab_ctl_handles_show(struct seq_file *m, void *v)
 {
 	struct dslab_ctl_handle *h;
 	unsigned long id;
@@ -1053,7 +1052,9 @@ int dslab_ctl_show_handles(struct seq_file *m)
 	return 0;
 }
 
-void dslab_ctl_show_stats(struct seq_file *m)
+DEFINE_SHOW_ATTRIBUTE(dslab_ctl_handles);
+
+static int dslab_ctl_stats_show(struct seq_file *m, void *v)
 {
 	unsigned int i;
 
@@ -1062,20 +1063,48 @@ void dslab_ctl_show_stats(struct seq_file *m)
 	for (i = 0; i < DSLAB_CTL_NR_COUNTERS; i++)
 		seq_printf(m, "%s %ld\n", dslab_ctl_counter_names[i],
 			   atomic_long_read(&dslab_ctl_counters[i]));
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(dslab_ctl_stats);
+
+static const struct file_operations dslab_ctl_control_fops = {
+	.owner		= THIS_MODULE,
+	.open		= nonseekable_open,
+	.write		= dslab_ctl_write,
+};
+
+/* === Init and exit === */
+
+static struct dentry *dslab_ctl_dir;
+
+static bool selftest_warn;
+module_param(selftest_warn, bool, 0444);
+MODULE_PARM_DESC(selftest_warn, "Harness self-test only: WARN once at load so make check must turn red");
+
+static int __init dslab_ctl_init(void)
+{
+	struct dentry *dir = debugfs_create_dir(KBUILD_MODNAME, NULL);
+
+	if (IS_ERR_OR_NULL(dir))
+		return dir ? PTR_ERR(dir) : -ENODEV;
+	debugfs_create_file("control", 0200, dir, NULL, &dslab_ctl_control_fops);
+	debugfs_create_file("last", 0444, dir, NULL, &dslab_ctl_last_fops);
+	debugfs_create_file("handles", 0444, dir, NULL, &dslab_ctl_handles_fops);
+	debugfs_create_file("stats", 0444, dir, NULL, &dslab_ctl_stats_fops);
+	dslab_ctl_dir = dir;
+	WARN(selftest_warn, "dslab_ctl: selftest_warn set: deliberate warning for the harness self-test\n");
+	return 0;
 }
 
-/**
- * dslab_ctl_exit() - free everything `control` still holds
- *
- * Called after the debugfs files are gone, so no command runs
- * concurrently.  Frees every object still named by a handle (which may
+/*
+ * Free everything `control` still holds.  The debugfs files go first
+ * (debugfs_remove_recursive() waits for writers in them), so no command
+ * runs concurrently.  Frees every object still named by a handle (which may
  * queue destructors), waits for those destructors, then frees what they
  * did not consume: destructor records and cleanup ids whose cleanups ran
  * or were dropped.
- *
- * Context: Process context; may sleep.
  */
-void dslab_ctl_exit(void)
+static void __exit dslab_ctl_exit(void)
 {
 	struct dslab_ctl_cleanup *c;
 	struct dslab_ctl_handle *h;
@@ -1085,6 +1114,7 @@ void dslab_ctl_exit(void)
 	unsigned int bkt;
 	u32 n = 0;
 
+	debugfs_remove_recursive(dslab_ctl_dir);
 	mutex_lock(&dslab_ctl_mutex);
 	xa_for_each(&dslab_ctl_handles, id, h) {
 		dslab_ctl_unlink(id);
@@ -1109,3 +1139,9 @@ void dslab_ctl_exit(void)
 	}
 	spin_unlock(&dslab_ctl_rec_lock);
 }
+
+module_init(dslab_ctl_init);
+module_exit(dslab_ctl_exit);
+MODULE_DESCRIPTION("dslab's debugfs command language, for the shell tests");
+MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS(DSLAB_NS);
