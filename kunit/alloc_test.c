@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Suite dslab_alloc: the allocator of issue 3, from the outside.
+ * Suite dslab_alloc: the allocator (mm/alloc.c, mm/span.c), from the
+ * outside.
  *
  * Parameterised cases run over every size class: alloc/free, dslab_ksize,
  * dslab_find_object on every kind of pointer, alignment, __GFP_ZERO on a

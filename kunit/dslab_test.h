@@ -95,10 +95,9 @@ unsigned int dslab_test_overlaps(void **objs, unsigned int n, size_t size);
  * when dslab runs in debug mode.  dslab_alloc(dslab_test_usable(c)) lands
  * in class c in both modes.
  */
-#define DSLAB_TEST_REDZONE 8	/* DSLAB_REDZONE in mm/alloc.c */
 static inline size_t dslab_test_usable(unsigned int class)
 {
-	return dslab_classes[class].size - (dslab_debug ? DSLAB_TEST_REDZONE : 0);
+	return dslab_classes[class].size - (dslab_debug ? DSLAB_REDZONE : 0);
 }
 
 /* Smallest request that lands in @class. */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Suite dslab_dtor: typed objects, destructors and cleanups (issue 4).
+ * Suite dslab_dtor: typed objects, destructors and cleanups (mm/dtor.c).
  *
  * One case per row of the SetFinalizer validation table, for
  * dslab_set_destructor() and dslab_add_cleanup() alike.  Every refusal is

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Suite dslab_runner: the FinBlock queue and the destructor runner
- * (issue 5).
+ * (mm/finq.c).
  *
  * Destructors run exactly once for thousands of objects freed from every
  * CPU at once, and for objects freed in hardirq and softirq; an object's

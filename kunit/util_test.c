@@ -2,7 +2,7 @@
 /*
  * Suite dslab_util: the kmalloc-style helpers (mm/util.c), the typed
  * allocation with a flexible array (dslab_new_size() and
- * dslab_new_flex_typed()) and __free(dslab) (issue 20).
+ * dslab_new_flex_typed()) and __free(dslab).
  *
  * Zeroing and copying are checked on a reused, dirtied slot: a case
  * fills an object, frees it and, with migration disabled, allocates the

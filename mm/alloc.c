@@ -57,10 +57,9 @@
  * destructors or cleanups leave the free path through dtor.c and reach
  * dslab_release_objects() only after the runner has run them.
  *
- * Debug mode (module parameter "debug") adds, like slub_debug=PZ, an 8-byte
- * red zone at the end of every small object, checked at free, and poisons
- * free objects (all but the first word, which may hold the freelist link),
- * checked at allocation.  Reports name the class and the offset.
+ * Debug mode (module parameter "debug", debug.c) adds, like slub_debug=PZ,
+ * a red zone to every small object and poisons free ones; here it only
+ * sends the fast paths to their slow paths.
  *
  * kmemleak: an object is registered at allocation and unregistered when its
  * memory is released, not when it is freed, so that whatever a queued
@@ -101,15 +100,12 @@
 /* === Data === */
 
 #define DSLAB_MAG_MAX		128
-#define DSLAB_REDZONE		8
-#define DSLAB_POISON_FREE	0x6b
-#define DSLAB_POISON_RED	0xbb
 
 /* One CPU's cache of free objects of one class. */
 struct dslab_mag {
-	u64 state;			/* count and transaction id, below */
+	u64 state;			/* M: count and transaction id, below */
 	unsigned int cap;		/* I: dslab_mag_cap(class) */
-	void *objs[];			/* [0, count): free objects */
+	void *objs[];			/* M: [0, count): free objects */
 };
 
 /*
@@ -140,11 +136,6 @@ static __always_inline void dslab_mag_lock_held(void)
 	lockdep_assert_held(this_cpu_ptr(&dslab_mag_lock));
 }
 
-bool dslab_debug;
-EXPORT_SYMBOL_NS_GPL(dslab_debug, DSLAB_NS);
-/* dslab_debug for the fast paths; set once at load. */
-static DEFINE_STATIC_KEY_FALSE(dslab_debug_key);
-
 /* Smaller objects get deeper magazines: about 32 KiB per class at most. */
 static unsigned int dslab_mag_cap(unsigned int class)
 {
@@ -159,7 +150,7 @@ static unsigned int dslab_mag_cap(unsigned int class)
 	return 8;
 }
 
-/* === Internals: debug checks === */
+/* === Internals: debug mode (debug.c) and zeroing === */
 
 static inline size_t dslab_usable(const struct dslab_span *span)
 {
@@ -169,46 +160,6 @@ static inline size_t dslab_usable(const struct dslab_span *span)
 	return span->size;
 }
 
-static void dslab_debug_check_poison(struct dslab_span *span, void *obj)
-{
-	u8 *p = obj;
-	unsigned int i;
-
-	for (i = sizeof(void *); i < span->size; i++) {
-		if (p[i] != DSLAB_POISON_FREE) {
-			dslab_stat_inc(DSLAB_STAT_DEBUG_CORRUPTION);
-			pr_err_ratelimited("use after free: class %u (%u bytes) written at offset %u\n",
-					   span->class, span->size, i);
-			return;
-		}
-	}
-}
-
-static void dslab_debug_check_redzone(struct dslab_span *span, void *obj)
-{
-	u8 *p = obj;
-	unsigned int i;
-
-	for (i = span->size - DSLAB_REDZONE; i < span->size; i++) {
-		if (p[i] != DSLAB_POISON_RED) {
-			dslab_stat_inc(DSLAB_STAT_DEBUG_CORRUPTION);
-			pr_err_ratelimited("red zone overwritten: class %u (%u bytes) at offset %u\n",
-					   span->class, span->size, i);
-			return;
-		}
-	}
-}
-
-/* Poison every object of a new span; called before it is published. */
-void dslab_debug_poison_span(struct dslab_span *span)
-{
-	unsigned int i;
-
-	for (i = 0; i < span->nelems; i++)
-		memset(dslab_span_obj(span, i) + sizeof(void *),
-		       DSLAB_POISON_FREE, span->size - sizeof(void *));
-}
-
 /* Debug checks and zeroing at allocation: off the fast path. */
 static noinline void dslab_alloc_prepare(struct dslab_span *span, void *obj,
 					 gfp_t gfp)
@@ -216,10 +167,8 @@ static noinline void dslab_alloc_prepare(struct dslab_span *span, void *obj,
 	size_t usable = dslab_usable(span);
 
 	if (static_branch_unlikely(&dslab_debug_key) &&
-	    span->class != DSLAB_CLASS_LARGE) {
-		dslab_debug_check_poison(span, obj);
-		memset(obj + usable, DSLAB_POISON_RED, DSLAB_REDZONE);
-	}
+	    span->class != DSLAB_CLASS_LARGE)
+		dslab_debug_alloc(span, obj);
 	if (gfp & __GFP_ZERO)
 		memset(obj, 0, usable);
 }
@@ -308,11 +257,8 @@ static noinline void dslab_release_slow(struct dslab_span *span, void *obj)
 		dslab_span_release(span);
 		return;
 	}
-	if (static_branch_unlikely(&dslab_debug_key)) {
-		dslab_debug_check_redzone(span, obj);
-		memset(obj + sizeof(void *), DSLAB_POISON_FREE,
-		       span->size - sizeof(void *));
-	}
+	if (static_branch_unlikely(&dslab_debug_key))
+		dslab_debug_free(span, obj);
 	dslab_mag_push_locked(span->class, obj);
 	this_cpu_dec(dslab_cpu_stats.inuse[span->class]);
 }
@@ -642,8 +588,8 @@ dslab_free_check(const void *p, struct dslab_span **spanp, unsigned int *idxp)
  * (for its destructors and cleanups, or a grace period).  Returns false
  * when the caller releases it.
  * @dtor_inline: queue an object with a destructor without a call.  The
- * bulk free does not: inlined into its loop, that path made every bulk
- * free about twice as slow (make bench, TCG).
+ * bulk free does not: inlined into its loop, that path slows every bulk
+ * free (Documentation/benchmarks.rst).
  */
 static __always_inline bool dslab_free_queue(struct dslab_span *span,
 					     unsigned int idx, void *obj,
@@ -1033,6 +979,7 @@ EXPORT_SYMBOL_GPL(dslab_find_object);
  */
 void dslab_test_mag_writer(bool busy)
 {
+	lockdep_assert_preemption_disabled();
 	__this_cpu_write(dslab_mag_writer, busy);
 }
 EXPORT_SYMBOL_IF_KUNIT(dslab_test_mag_writer);
@@ -1046,6 +993,7 @@ EXPORT_SYMBOL_IF_KUNIT(dslab_test_mag_writer);
  */
 unsigned int dslab_test_mag_count(unsigned int class)
 {
+	lockdep_assert_preemption_disabled();
 	return dslab_mag_get(this_cpu_ptr(dslab_mags[class]));
 }
 EXPORT_SYMBOL_IF_KUNIT(dslab_test_mag_count);
@@ -1131,8 +1079,7 @@ int dslab_alloc_init(void)
 	unsigned int class, cap;
 	int cpu;
 
-	if (dslab_debug)
-		static_branch_enable(&dslab_debug_key);
+	dslab_debug_init();
 	for_each_possible_cpu(cpu)
 		INIT_WORK(per_cpu_ptr(&dslab_drain_works, cpu), dslab_drain_work_fn);
 	for (class = 0; class < DSLAB_NR_CLASSES; class++) {

@@ -28,12 +28,26 @@
  * magazines, one block set per context level for FinBlocks; alloc.c and
  * finq.c), and other CPUs reach them from a work item or an IPI there.
  * Documentation/design.rst says what each protects.
+ *
+ * Field annotations, one legend for every file (as kernel/workqueue.c):
+ *   I: set before the structure is published, read-only after
+ *   A: changed with atomic operations only
+ *   C: class->lock (span.c)
+ *   S: span->special_lock (dtor.c, whose header argues the free path's
+ *      lockless reads)
+ *   Q: dslab_finq.lock (finq.c)
+ *   L: only on its own CPU at one context level, or by the runner's
+ *      steal (finq.h)
+ *   M: only on its own CPU, by a fast-path transaction or under
+ *      dslab_mag_lock (alloc.c)
+ *   O: dslab_owner_lock (owner.c)
  */
 #ifndef _DSLAB_INTERNAL_H
 #define _DSLAB_INTERNAL_H
 
 #include <linux/dslab.h>
 #include <linux/fault-inject.h>
+#include <linux/jump_label.h>
 #include <linux/list.h>
 #include <linux/llist.h>
 #include <linux/module.h>
@@ -97,8 +111,7 @@ struct dslab_objmeta;
  * one large object.  Freed with kfree_rcu() so that page-map readers
  * (which run under RCU or with interrupts off) never touch freed memory.
  *
- * Locking legend: I immutable after creation; C class->lock;
- * S special_lock (readers without it: see dtor.c); A atomic bitops.
+ * Fields are annotated with the legend at the top of this file.
  */
 struct dslab_span {
 	/* Off the lookup path: lists, RCU, registration. */
@@ -289,24 +302,44 @@ void dslab_central_put(unsigned int class, void *const *objs, unsigned int nr);
 unsigned int dslab_central_put_run(struct dslab_span *span, void *const *objs,
 				   unsigned int nr);
 unsigned long dslab_span_trim(unsigned int keep);
+extern unsigned int dslab_span_reserve;
+
+struct dslab_class_stats {
+	unsigned long spans;		/* spans of this class */
+	unsigned long inuse;		/* live objects (and queued ones) */
+	unsigned long free;		/* spans * objects per span - inuse */
+	unsigned long wasted;		/* bytes: tails + free slots */
+};
+
+void dslab_class_stats(unsigned int class, struct dslab_class_stats *st);
 
 /* === Allocation core (alloc.c) === */
 
 /* Release the memory of objects that are no longer live (the runner). */
 void dslab_release_objects(void *const *objs, unsigned int n);
 void dslab_drain_cpu_caches(void);
+/* Drain every per-CPU cache and free every empty span: pages freed. */
+unsigned long dslab_shrink(void);
 /* KUnit hooks (alloc.c). */
 void dslab_test_mag_writer(bool busy);
 unsigned int dslab_test_mag_count(unsigned int class);
 int dslab_alloc_init(void);
 void dslab_alloc_exit(void);
 
-extern bool dslab_debug;
 extern bool dslab_warn_bad_free;
 extern unsigned long dslab_bad_free_caller;
-extern int dslab_runner_nice;
-extern unsigned int dslab_span_reserve;
+
+/* === Debug mode (debug.c) === */
+
+/* Bytes of red zone at the end of every small object in debug mode. */
+#define DSLAB_REDZONE		8
+
+extern bool dslab_debug;
+DECLARE_STATIC_KEY_FALSE(dslab_debug_key);	/* dslab_debug, for fast paths */
+void dslab_debug_alloc(const struct dslab_span *span, void *obj);
+void dslab_debug_free(const struct dslab_span *span, void *obj);
 void dslab_debug_poison_span(struct dslab_span *span);
+void dslab_debug_init(void);
 
 /* === Statistics (stats.c) === */
 
@@ -362,18 +395,6 @@ void dslab_stats_reset(void);
 
 /* Pages held by dslab: spans, FinBlocks, per-object metadata excluded. */
 extern atomic_long_t dslab_pages_held;
-
-struct dslab_class_stats {
-	unsigned long spans;		/* spans of this class */
-	unsigned long inuse;		/* live objects (and queued ones) */
-	unsigned long free;		/* spans * objects per span - inuse */
-	unsigned long wasted;		/* bytes: tails + free slots */
-};
-
-void dslab_class_stats(unsigned int class, struct dslab_class_stats *st);
-
-/* Drain every per-CPU cache and free every empty span: pages freed. */
-unsigned long dslab_shrink(void);
 
 /* === Owner module pins (owner.c) === */
 
@@ -455,11 +476,15 @@ struct dslab_finrec;
 void dslab_dtor_run_records(struct dslab_finrec *rec, unsigned int nr);
 /* Unload: drop the specials of a span's leaked objects without running. */
 void dslab_dtor_forget_span(struct dslab_span *span);
+/* A span descriptor is freed: its metadata with it. */
+void dslab_dtor_span_free(struct dslab_span *span);
 void dslab_dtor_forget_owner(struct dslab_owner *o, struct module *mod,
 			     struct dslab_forgotten *f);
 void dslab_dtor_exit(void);
 
 /* === FinBlock queue and runner (finq.c) === */
+
+extern int dslab_runner_nice;
 
 struct dslab_finq_stats {
 	unsigned long blocks_total;

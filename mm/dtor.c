@@ -298,6 +298,8 @@ static struct dslab_objmeta *dslab_commit_meta(struct dslab_span *span,
 	struct dslab_objmeta *meta = dslab_meta_of(span);
 	unsigned long flags;
 
+	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "metadata commit outside RCU");
+	lockdep_assert_not_held(&span->special_lock);
 	if (meta)
 		return meta;
 	if (!p->meta || p->meta_n != span->nelems)
@@ -988,10 +990,24 @@ void dslab_dtor_run_records(struct dslab_finrec *rec, unsigned int nr)
 	dslab_owner_batch_flush(&unpin);
 }
 
+/*
+ * The destructor side's span hooks: span.c calls them and leaves the
+ * metadata to this file.
+ */
+
+/* A span's descriptor is being freed (an RCU callback): its metadata. */
+void dslab_dtor_span_free(struct dslab_span *span)
+{
+	kfree(span->meta);
+}
+
 /* Unload with leaked objects: drop their records without running them. */
 void dslab_dtor_forget_span(struct dslab_span *span)
 {
 	unsigned int idx;
+
+	if (!span->meta)
+		return;
 
 	for (idx = 0; idx < span->nelems; idx++) {
 		struct dslab_objmeta *m = &span->meta[idx];

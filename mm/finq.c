@@ -2,7 +2,7 @@
 /*
  * dslab FinBlock queue and the destructor runner.
  *
- * This is the Go runtime's finq/finc/allfin and runfinq (see the seed's
+ * This is the Go runtime's finq/finc/allfin and runfinq (mfinal.go's
  * queuefinalizer, createfing and runfinq), in the kernel.  A FinBlock is a
  * page of records, one per freed object with destructors or cleanups (its
  * detached list of specials) or per plain object freed through
@@ -95,7 +95,7 @@ static struct dslab_fcpu *dslab_fcpu_of(int cpu, unsigned int lvl)
 	return per_cpu_ptr(&dslab_fcpu[lvl], cpu);
 }
 
-/* Q: dslab_finq.lock */
+/* The global block lists (legend in dslab.h). */
 static struct {
 	raw_spinlock_t lock;		/* Q: protects the fields below */
 	struct list_head free;		/* Q: empty reserved-pool blocks */
@@ -456,6 +456,8 @@ static void dslab_steal_cpu(int cpu, struct dslab_loot *loot)
 {
 	unsigned int lvl;
 
+	/* On @cpu itself (an IPI), or for an offline @cpu: see the header. */
+	lockdep_assert_irqs_disabled();
 	for (lvl = 0; lvl < DSLAB_FLEVELS; lvl++)
 		dslab_steal_level(dslab_fcpu_of(cpu, lvl), loot);
 }

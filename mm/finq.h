@@ -72,6 +72,7 @@ static __always_inline struct dslab_fcpu *dslab_fcpu_enter(void)
 	struct dslab_fcpu *fc;
 
 	preempt_disable_nested();
+	lockdep_assert_preemption_disabled();
 	lvl = min_t(unsigned int, interrupt_context_level(), DSLAB_FLEVELS - 1);
 	fc = this_cpu_ptr(&dslab_fcpu[lvl]);
 	WRITE_ONCE(fc->busy, true);

@@ -260,7 +260,7 @@ static void dslab_span_free_rcu(struct rcu_head *head)
 {
 	struct dslab_span *span = container_of(head, struct dslab_span, rcu);
 
-	kfree(span->meta);
+	dslab_dtor_span_free(span);
 	kfree(span);
 }
 
@@ -599,8 +599,7 @@ static unsigned long dslab_span_forget(struct dslab_span *span)
 		kmemleak_free(dslab_span_obj(span, idx));
 		n++;
 	}
-	if (span->meta)
-		dslab_dtor_forget_span(span);
+	dslab_dtor_forget_span(span);
 	return n;
 }
 

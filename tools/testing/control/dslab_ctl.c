@@ -17,6 +17,7 @@
  *   dtor <h> count|sleep <ms>|realloc|free <h2>|point|shape|clear
  *   cleanup <h> [count]         cancel <cleanup-id>
  *   barrier  shrink  reset
+ *   uaf <size> <offset>         redzone <size>   (debug mode's checks)
  *
  * Objects are named by handles, small integers from an allocating xarray,
  * never by address; cleanups get ids the same way.  The outcome of the
@@ -837,6 +838,87 @@ static int dslab_ctl_cmd_shrink(struct dslab_ctl_ctx *ctx)
 	return 0;
 }
 
+/*
+ * Debug mode's checks, set off on purpose (dslab loaded with debug=1;
+ * refused otherwise, when nothing would catch the damage).  Test use
+ * only, as lib/test_kasan.c's cases: they corrupt dslab memory.
+ */
+static int dslab_ctl_debug_only(struct dslab_ctl_ctx *ctx, u32 *size)
+{
+	if (!READ_ONCE(dslab_debug)) {
+		dslab_ctl_res(ctx, "%s needs dslab's debug mode (debug=1)",
+			      ctx->argv[0]);
+		return -EPERM;
+	}
+	/* Large objects get no poison and no red zone. */
+	return dslab_ctl_u32(ctx, ctx->argv[1], "size", 1,
+			     DSLAB_MAX_SMALL_SIZE / 2, size);
+}
+
+/*
+ * uaf <size> <offset>: allocate an object, free it, write one byte at
+ * @offset of the freed object, and allocate again with migration
+ * disabled: this CPU's magazine gives the same object back, and debug
+ * mode finds its poison broken.  "ok uaf same" when it did.
+ */
+static int dslab_ctl_cmd_uaf(struct dslab_ctl_ctx *ctx)
+{
+	u32 size, off;
+	u8 *obj, *again;
+	int ret;
+
+	ret = dslab_ctl_debug_only(ctx, &size);
+	if (ret)
+		return ret;
+	/* The first word of a free object holds a link: not poisoned. */
+	ret = dslab_ctl_u32(ctx, ctx->argv[2], "offset", sizeof(void *),
+			    size - 1, &off);
+	if (ret)
+		return ret;
+	migrate_disable();
+	obj = dslab_alloc(size, GFP_KERNEL);
+	if (obj) {
+		dslab_free(obj);
+		obj[off] ^= 0xff;	/* the use after free */
+	}
+	again = obj ? dslab_alloc(size, GFP_KERNEL) : NULL;
+	migrate_enable();
+	if (!again) {
+		dslab_ctl_res(ctx, "out of memory");
+		return -ENOMEM;
+	}
+	dslab_free(again);
+	dslab_ctl_res(ctx, "uaf %s", again == obj ? "same" : "other");
+	return 0;
+}
+
+/*
+ * redzone <size>: allocate an object, write the first byte of its red
+ * zone (the byte after dslab_ksize()), free it: debug mode's check at
+ * free finds the damage.  "ok redzone offset N".
+ */
+static int dslab_ctl_cmd_redzone(struct dslab_ctl_ctx *ctx)
+{
+	size_t usable;
+	u32 size;
+	u8 *obj;
+	int ret;
+
+	ret = dslab_ctl_debug_only(ctx, &size);
+	if (ret)
+		return ret;
+	obj = dslab_alloc(size, GFP_KERNEL);
+	if (!obj) {
+		dslab_ctl_res(ctx, "out of memory");
+		return -ENOMEM;
+	}
+	usable = dslab_ksize(obj);
+	obj[usable] ^= 0xff;		/* the overflow */
+	dslab_free(obj);
+	dslab_ctl_res(ctx, "redzone offset %zu", usable);
+	return 0;
+}
+
 /* reset: zero the event counters (dslab's and the ctl_* ones) */
 static int dslab_ctl_cmd_reset(struct dslab_ctl_ctx *ctx)
 {
@@ -862,6 +944,8 @@ static const struct dslab_ctl_cmd {
 	{ "dtor",	2, 3, true,  dslab_ctl_cmd_dtor },
 	{ "cleanup",	1, 2, true,  dslab_ctl_cmd_cleanup },
 	{ "cancel",	1, 1, true,  dslab_ctl_cmd_cancel },
+	{ "uaf",	2, 2, true,  dslab_ctl_cmd_uaf },
+	{ "redzone",	1, 1, true,  dslab_ctl_cmd_redzone },
 	/* Never under the mutex: see the "free <h2>" destructor. */
 	{ "barrier",	0, 0, false, dslab_ctl_cmd_barrier },
 	{ "shrink",	0, 0, false, dslab_ctl_cmd_shrink },
@@ -949,38 +1033,28 @@ static int dslab_ctl_parse(struct dslab_ctl_ctx *ctx, char *line,
 	return 0;
 }
 
-/**
- * dslab_ctl_exec() - run one `control` command
- * @line: the command; need not be NUL-terminated; a trailing newline is
- *	allowed.  Copied, not modified.
- * @len: its length in bytes, at most %DSLAB_CTL_LINE_MAX.
+/*
+ * Run one `control` command, what a write does: @line holds @len bytes
+ * and room for a NUL after them (memdup_user_nul()), or is NULL when
+ * @len is over DSLAB_CTL_LINE_MAX, which is refused unread.  The result
+ * is kept for `last`.  Not from a dslab destructor or cleanup (barrier
+ * would wait for itself).
  *
- * What a write to debugfs `control` does.  The result is kept for
- * `last`.
- *
- * Context: Process context; may sleep.  Must not be called from a dslab
- * destructor or cleanup (barrier would wait for itself).
- * Return: 0 on success; -E2BIG for an overlong command, -EINVAL for bad
- * syntax, -ERANGE for a number out of range, -ENOENT for an unknown
- * handle or cleanup id, -ENOMEM, -ENOSPC (too many handles), -EINTR if
- * killed while waiting for another writer, or what dslab refused with.
+ * Returns 0; -E2BIG for an overlong command, -EINVAL for bad syntax,
+ * -ERANGE for a number out of range, -ENOENT for an unknown handle or
+ * cleanup id, -ENOMEM, -ENOSPC (too many handles), -EINTR if killed while
+ * waiting for another writer, or what dslab refused with.
  */
-static int dslab_ctl_exec(const char *line, size_t len)
+static int dslab_ctl_exec(char *line, size_t len)
 {
 	const struct dslab_ctl_cmd *cmd = NULL;
 	struct dslab_ctl_ctx *ctx;
-	char *buf;
 	int ret;
 
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
-	buf = kmalloc(DSLAB_CTL_LINE_MAX + 1, GFP_KERNEL);
-	if (!ctx || !buf) {
-		ret = -ENOMEM;
-		goto out_free;
-	}
-	if (len <= DSLAB_CTL_LINE_MAX)
-		memcpy(buf, line, len);
-	ret = dslab_ctl_parse(ctx, buf, len, &cmd);
+	if (!ctx)
+		return -ENOMEM;
+	ret = dslab_ctl_parse(ctx, line, len, &cmd);
 
 	if (!ret && !cmd->locked)
 		ret = cmd->fn(ctx);
@@ -993,7 +1067,6 @@ static int dslab_ctl_exec(const char *line, size_t len)
 	dslab_ctl_set_last(ret, ctx->res);
 	mutex_unlock(&dslab_ctl_mutex);
 out_free:
-	kfree(buf);
 	kfree(ctx);
 	return ret;
 }
@@ -1003,17 +1076,17 @@ out_free:
 static ssize_t dslab_ctl_write(struct file *file, const char __user *ubuf,
 			       size_t count, loff_t *ppos)
 {
-	char buf[DSLAB_CTL_LINE_MAX];
+	char *line = NULL;
 	int ret;
 
-	if (count > DSLAB_CTL_LINE_MAX) {
-		/* Record the refusal without copying anything. */
-		ret = dslab_ctl_exec(NULL, count);
-		return ret ? ret : -E2BIG;
+	/* An overlong command is refused, and recorded, without a copy. */
+	if (count <= DSLAB_CTL_LINE_MAX) {
+		line = memdup_user_nul(ubuf, count);
+		if (IS_ERR(line))
+			return PTR_ERR(line);
 	}
-	if (copy_from_user(buf, ubuf, count))
-		return -EFAULT;
-	ret = dslab_ctl_exec(buf, count);
+	ret = dslab_ctl_exec(line, count);
+	kfree(line);
 	return ret ? ret : count;
 }
 
