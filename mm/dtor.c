@@ -290,7 +290,9 @@ static const char *dslab_prep_why(int ret)
 /*
  * Commit step: the span's metadata array, installing the candidate from
  * dslab_prep() if there is none yet.  NULL when neither exists (the
- * object changed under us).  Called under RCU, without special_lock.
+ * object changed under us).  Called without special_lock, under RCU
+ * (dslab_commit_find()) or by the owner of a live object of @span
+ * (dslab_span_meta()): either keeps the span.
  */
 static struct dslab_objmeta *dslab_commit_meta(struct dslab_span *span,
 					       struct dslab_prep *p)
@@ -298,7 +300,6 @@ static struct dslab_objmeta *dslab_commit_meta(struct dslab_span *span,
 	struct dslab_objmeta *meta = dslab_meta_of(span);
 	unsigned long flags;
 
-	RCU_LOCKDEP_WARN(!rcu_read_lock_held(), "metadata commit outside RCU");
 	lockdep_assert_not_held(&span->special_lock);
 	if (meta)
 		return meta;
