@@ -589,7 +589,7 @@ dslab_free_check(const void *p, struct dslab_span **spanp, unsigned int *idxp)
  * when the caller releases it.
  * @dtor_inline: queue an object with a destructor without a call.  The
  * bulk free does not: inlined into its loop, that path slows every bulk
- * free (Documentation/benchmarks.rst).
+ * free (Documentation/benchmarks.rst, "History").
  */
 static __always_inline bool dslab_free_queue(struct dslab_span *span,
 					     unsigned int idx, void *obj,
