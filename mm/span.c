@@ -18,17 +18,19 @@
  *   addr -> index -+- top[index >> 9] -> leaf -+
  *                  +- index & 511 -------------+-> span or NULL
  *
- * Leaves are installed once and kept until unload.  Spans are freed with
- * kfree_rcu(), so a reader that found a span under RCU (or with interrupts
- * off) may still read its descriptor; the pages themselves are never read
- * by lookups.  Memory added by hotplug above the size of the map at load
- * time cannot hold spans: allocation there fails and is retried once.
+ * Leaves are installed once and kept until unload.  Span descriptors are
+ * freed after a grace period (call_rcu()), so a reader that found a span
+ * under RCU (or with preemption or interrupts off) may still read it; the
+ * pages themselves are never read by lookups.  Memory added by hotplug
+ * above the size of the map at load time cannot hold spans: allocation
+ * there fails and is retried once.
  *
  * Locks (dslab.h has the whole graph): class->lock and dslab_map_lock are
  * leaves, never held together.  class->lock protects a class's partial
  * list, span freelists and counts; spans are allocated and released
- * outside it.  dslab_map_lock only serialises leaf installation; entries
- * are published with a release store and read with READ_ONCE().
+ * outside it.  dslab_map_lock only serialises leaf installation: a leaf
+ * is published with a release store, and its entries, RCU-published
+ * descriptors, are __rcu (rcu_assign_pointer(), rcu_dereference_check()).
  *
  * Documentation/design.rst describes the layering.
  */
