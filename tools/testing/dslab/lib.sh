@@ -98,6 +98,28 @@ ctl_loaded() {
 	[ -d /sys/module/dslab_ctl ]
 }
 
+# load_dslab [dslab args...]: insmod dslab, then dslab_ctl; errors in
+# $T_TMP/insmod.err.
+load_dslab() {
+	insmod "$DSLAB_KO" "$@" 2>"$T_TMP/insmod.err" &&
+		insmod "$DSLAB_CTL_KO" 2>>"$T_TMP/insmod.err"
+}
+
+# unload_dslab <tries>: rmmod dslab_ctl, then dslab (those loaded),
+# retrying while a shell holds a file, <tries> times in all.
+unload_dslab() {
+	u_left=$1
+	for u_mod in dslab_ctl dslab; do
+		[ -d /sys/module/$u_mod ] || continue
+		while ! rmmod $u_mod 2>"$T_TMP/rmmod.err"; do
+			u_left=$((u_left - 1))
+			[ $u_left -le 0 ] && return 1
+			sleep 0.1
+		done
+	done
+	return 0
+}
+
 # Bail out (TAP "Bail out!") unless dslab, dslab_ctl and their debugfs
 # files are there.
 need_dslab() {

@@ -16,8 +16,7 @@ EPERM=1
 
 # reload_dslab [dslab args...]: dslab_ctl and dslab out, then back in.
 reload_dslab() {
-	rmmod dslab_ctl && rmmod dslab && insmod "$DSLAB_KO" "$@" &&
-		insmod "$DSLAB_CTL_KO"
+	unload_dslab 1 && load_dslab "$@"
 }
 
 debug_param() {

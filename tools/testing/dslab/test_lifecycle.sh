@@ -13,26 +13,6 @@ need_dslab
 
 mark_kmsg lifecycle
 
-# rmmod_retry <tries>: rmmod dslab_ctl, then dslab (those loaded),
-# retrying while a shell holds a file.
-rmmod_retry() {
-	r_left=$1
-	for r_mod in dslab_ctl dslab; do
-		[ -d /sys/module/$r_mod ] || continue
-		while ! rmmod $r_mod 2>"$T_TMP/rmmod.err"; do
-			r_left=$((r_left - 1))
-			[ $r_left -le 0 ] && return 1
-			sleep 0.1
-		done
-	done
-	return 0
-}
-
-reload() {
-	insmod "$DSLAB_KO" 2>"$T_TMP/insmod.err" &&
-		insmod "$DSLAB_CTL_KO" 2>>"$T_TMP/insmod.err"
-}
-
 # === Unload with objects, destructors and cleanups held ===
 
 ctl free all
@@ -57,7 +37,7 @@ t_eq "13 handles held" 13 "$(sval ctl_handles)"
 
 t_check "rmmod dslab refused while its client is loaded" \
 	sh -c '! rmmod dslab 2>/dev/null'
-t_check "rmmod with 13 objects held" rmmod_retry 50
+t_check "rmmod with 13 objects held" unload_dslab 50
 t_check "dslab_ctl and dslab are gone" \
 	[ ! -d /sys/module/dslab_ctl ] && [ ! -d /sys/module/dslab ]
 t_check "debugfs directories are gone" [ ! -e "$D" ] && [ ! -e "$CTL" ]
@@ -67,7 +47,7 @@ t_check "no kernel report from the unload" kmsg_clean lifecycle
 
 # === Reload ===
 
-t_check "insmod after rmmod" reload
+t_check "insmod after rmmod" load_dslab
 t_check "control is back" [ -w "$CTL/control" ]
 t_eq "no objects in use after reload" 0 "$(sval objects_inuse)"
 t_eq "no handles after reload" 1 "$(wc -l <"$CTL/handles")"
@@ -99,12 +79,12 @@ p1=$!
 hammer &
 p2=$!
 sleep 2
-t_check "rmmod while two shells write (retried while busy)" rmmod_retry 100
+t_check "rmmod while two shells write (retried while busy)" unload_dslab 100
 wait $p1
 wait $p2
 t_check "writers stopped once the files were gone" [ ! -e "$CTL/control" ]
 t_check "no kernel report from racing writers" kmsg_clean lifecycle-race
-t_check "insmod after the race" reload
+t_check "insmod after the race" load_dslab
 
 # === Unload while a write is blocked in barrier ===
 
@@ -124,9 +104,9 @@ else
 fi
 wait $bp
 t_eq "the blocked barrier write succeeded" 0 "$(cat "$T_TMP/barrier.rc")"
-t_check "rmmod after the write" rmmod_retry 50
+t_check "rmmod after the write" unload_dslab 50
 t_check "no kernel report" kmsg_clean lifecycle-barrier
-t_check "insmod again" reload
+t_check "insmod again" load_dslab
 t_check "dslab works after three reloads" ctl alloc 8
 ctl free all
 t_check "no kernel report in the whole test" kmsg_clean lifecycle
