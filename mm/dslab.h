@@ -167,7 +167,7 @@ struct dslab_objmeta {
 	const struct dslab_type *type;		/* S (set by dslab_new) */
 	void (*dtor)(void *obj);		/* S: destructor, or NULL */
 	struct dslab_owner *dtor_owner;		/* S: pinned while dtor is set */
-	struct dslab_special *specials;		/* S: cleanups, in order added */
+	struct hlist_head specials;		/* S: cleanups, newest first */
 };
 
 /**
@@ -460,14 +460,18 @@ enum dslab_special_kind {
  * lives in struct dslab_objmeta).
  */
 struct dslab_special {
-	struct dslab_special *next;	/* S while attached; runner after */
+	union {
+		/* S on the object's list; the runner's once detached */
+		struct hlist_node node;
+		/* freed: dslab_cleanup_cancel() may still look at span */
+		struct rcu_head rcu;
+	};
 	struct dslab_span *span;	/* I: the object's span */
 	unsigned int idx;		/* I: the object's index in it */
 	u32 id;				/* I: cleanup handle id */
 	void (*fn)(void *arg);		/* I */
 	void *arg;			/* I: cleanup argument */
 	struct dslab_owner *owner;	/* I: pinned while attached/queued */
-	struct rcu_head rcu;
 };
 
 /* The free paths queue objects with dslab_dtor_on_free() (dtor.h). */

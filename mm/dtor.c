@@ -186,7 +186,7 @@ static void dslab_special_free(struct dslab_special *sp)
 /* Does the object hold a FinBlock slot (a destructor or a cleanup)? */
 static bool dslab_meta_reserved(const struct dslab_objmeta *m)
 {
-	return m->dtor || m->specials;
+	return m->dtor || !hlist_empty(&m->specials);
 }
 
 static int dslab_cleanup_id_alloc(u32 *id, gfp_t gfp)
@@ -715,7 +715,6 @@ struct dslab_cleanup *__dslab_add_cleanup(const void *obj,
 					  gfp_t flags, struct module *owner)
 {
 	const struct dslab_type *otype;
-	struct dslab_special **pp;
 	struct dslab_objmeta *meta;
 	struct dslab_target t;
 	struct dslab_prep p;
@@ -763,10 +762,8 @@ struct dslab_cleanup *__dslab_add_cleanup(const void *obj,
 			first = !dslab_meta_reserved(&meta[t.idx]);
 			p.sp->span = t.span;
 			p.sp->idx = t.idx;
-			/* Cleanups run in the order they were added. */
-			for (pp = &meta[t.idx].specials; *pp; pp = &(*pp)->next)
-				;
-			*pp = p.sp;
+			/* Newest first; dslab_dtor_detach() turns it round. */
+			hlist_add_head(&p.sp->node, &meta[t.idx].specials);
 			xa_lock(&dslab_cleanup_ids);
 			__xa_store(&dslab_cleanup_ids, id, p.sp, GFP_ATOMIC);
 			xa_unlock(&dslab_cleanup_ids);
@@ -812,7 +809,7 @@ EXPORT_SYMBOL_GPL(__dslab_add_cleanup);
  */
 bool dslab_cleanup_cancel(struct dslab_cleanup *cleanup)
 {
-	struct dslab_special *sp, **pp;
+	struct dslab_special *sp;
 	struct dslab_span *span;
 	u32 id = dslab_cleanup_decode(cleanup);
 	bool unreserve = false, found = false;
@@ -827,22 +824,18 @@ bool dslab_cleanup_cancel(struct dslab_cleanup *cleanup)
 	/* The span outlives this RCU section: freed through call_rcu(). */
 	span = sp->span;
 	dslab_reg_lock(span, &flags);
-	/* Once the object is dead the free owns its list: a no-op then. */
+	/*
+	 * Once the object is dead the free owns its list: a no-op then.
+	 * While the id maps to @sp and the object lives, @sp is on its list.
+	 */
 	if (xa_load(&dslab_cleanup_ids, id) == sp &&
 	    test_bit(sp->idx, span->live)) {
-		for (pp = &span->meta[sp->idx].specials; *pp; pp = &(*pp)->next) {
-			if (*pp == sp) {
-				*pp = sp->next;
-				found = true;
-				break;
-			}
-		}
-		if (!WARN_ON_ONCE(!found)) {
-			unreserve = !dslab_meta_reserved(&span->meta[sp->idx]);
-			xa_lock(&dslab_cleanup_ids);
-			__xa_erase(&dslab_cleanup_ids, id);
-			xa_unlock(&dslab_cleanup_ids);
-		}
+		hlist_del(&sp->node);
+		found = true;
+		unreserve = !dslab_meta_reserved(&span->meta[sp->idx]);
+		xa_lock(&dslab_cleanup_ids);
+		__xa_erase(&dslab_cleanup_ids, id);
+		xa_unlock(&dslab_cleanup_ids);
 	}
 	dslab_reg_unlock(span, flags);
 out:
@@ -865,24 +858,25 @@ EXPORT_SYMBOL_GPL(dslab_cleanup_cancel);
  */
 /*
  * Take a dead object's entry for the free: forget its type, detach its
- * cleanups (their handles stop working).  Returns whether it has anything
- * to run, and its cleanups in @list.
+ * cleanups (their handles stop working) onto @list, oldest first, the
+ * order they run in.  Returns whether it has anything to run.
  */
-static bool dslab_dtor_detach(struct dslab_objmeta *m,
-			      struct dslab_special **list)
+static bool dslab_dtor_detach(struct dslab_objmeta *m, struct hlist_head *list)
 {
 	struct dslab_special *sp;
+	struct hlist_node *tmp;
 	unsigned long xflags;
 	bool queue;
 
 	dslab_dtor_forget_type(m);
 	queue = dslab_meta_reserved(m);
-	*list = m->specials;
-	if (*list) {
-		m->specials = NULL;
+	if (!hlist_empty(&m->specials)) {
 		xa_lock_irqsave(&dslab_cleanup_ids, xflags);
-		for (sp = *list; sp; sp = sp->next)
+		hlist_for_each_entry_safe(sp, tmp, &m->specials, node) {
 			__xa_erase(&dslab_cleanup_ids, sp->id);
+			hlist_del(&sp->node);
+			hlist_add_head(&sp->node, list);
+		}
 		xa_unlock_irqrestore(&dslab_cleanup_ids, xflags);
 	}
 	return queue;
@@ -892,7 +886,7 @@ bool dslab_dtor_on_free_slow(struct dslab_span *span, unsigned int idx,
 			     void *obj, bool rcu)
 {
 	struct dslab_objmeta *m = &dslab_meta_of(span)[idx];
-	struct dslab_special *list;
+	HLIST_HEAD(list);
 	unsigned long flags;
 	bool queue;
 
@@ -911,16 +905,16 @@ bool dslab_dtor_on_free_slow(struct dslab_span *span, unsigned int idx,
 
 	if (!queue)
 		return false;
-	dslab_dtor_queue(obj, list, rcu);
+	dslab_dtor_queue(obj, &list, rcu);
 	return true;
 }
 
 /*
  * Run a dead object's destructor, then its cleanups (@list, in the order
- * they were added).  The destructor's pin goes to @unpin.
+ * they were added), and empty @list.  The destructor's pin goes to @unpin.
  */
 static __always_inline void dslab_dtor_run_object(void *obj,
-						  struct dslab_special *list,
+						  struct hlist_head *list,
 						  struct dslab_owner_batch *unpin)
 {
 	struct dslab_span *span = dslab_own_span(obj);
@@ -928,6 +922,8 @@ static __always_inline void dslab_dtor_run_object(void *obj,
 	struct dslab_objmeta *m = &dslab_meta_of(span)[idx];
 	void (*dtor)(void *obj) = m->dtor;
 	bool trace = trace_dslab_dtor_run_enabled();
+	struct dslab_special *sp;
+	struct hlist_node *tmp;
 	u64 t0 = 0;
 
 	if (dtor) {
@@ -946,12 +942,9 @@ static __always_inline void dslab_dtor_run_object(void *obj,
 		dslab_stat_inc(DSLAB_STAT_DTOR_RUN);
 		dslab_owner_batch_add(unpin, owner);
 	}
-	while (list) {
-		struct dslab_special *sp = list;
-
-		if (dtor || sp != list)
+	hlist_for_each_entry_safe(sp, tmp, list, node) {
+		if (dtor || &sp->node != list->first)
 			cond_resched();
-		list = sp->next;
 		if (trace)
 			t0 = ktime_get_ns();
 		sp->fn(sp->arg);
@@ -961,6 +954,7 @@ static __always_inline void dslab_dtor_run_object(void *obj,
 		dslab_stat_inc(DSLAB_STAT_CLEANUP_RUN);
 		dslab_special_free(sp);
 	}
+	INIT_HLIST_HEAD(list);
 }
 
 /**
@@ -983,8 +977,7 @@ void dslab_dtor_run_records(struct dslab_finrec *rec, unsigned int nr)
 	unsigned int i;
 
 	for (i = 0; i < nr; i++) {
-		dslab_dtor_run_object(rec[i].obj, rec[i].list, &unpin);
-		rec[i].list = NULL;
+		dslab_dtor_run_object(rec[i].obj, &rec[i].list, &unpin);
 		if (need_resched())
 			cond_resched();
 	}
@@ -1012,7 +1005,8 @@ void dslab_dtor_forget_span(struct dslab_span *span)
 
 	for (idx = 0; idx < span->nelems; idx++) {
 		struct dslab_objmeta *m = &span->meta[idx];
-		struct dslab_special *list = m->specials;
+		struct dslab_special *sp;
+		struct hlist_node *tmp;
 
 		if (!dslab_meta_reserved(m))
 			continue;
@@ -1021,14 +1015,11 @@ void dslab_dtor_forget_span(struct dslab_span *span)
 		dslab_owner_unpin(m->dtor_owner, 1);
 		m->dtor = NULL;
 		m->dtor_owner = NULL;
-		m->specials = NULL;
-		while (list) {
-			struct dslab_special *sp = list;
-
-			list = sp->next;
+		hlist_for_each_entry_safe(sp, tmp, &m->specials, node) {
 			dslab_cleanup_id_free(sp->id);
 			dslab_special_free(sp);
 		}
+		INIT_HLIST_HEAD(&m->specials);
 		dslab_finq_unreserve();
 	}
 }
@@ -1039,14 +1030,15 @@ struct dslab_forget_owner {
 	struct module *mod;
 	struct dslab_forgotten *f;
 	unsigned long unreserve;
-	struct dslab_special *dropped;	/* linked through ->next */
+	struct hlist_head dropped;	/* cleanups to free */
 };
 
 static void dslab_forget_owner_span(struct dslab_span *span, void *arg)
 {
 	struct dslab_forget_owner *fo = arg;
-	struct dslab_special *sp, **pp;
 	struct dslab_objmeta *meta, *m;
+	struct dslab_special *sp;
+	struct hlist_node *tmp;
 	unsigned long flags;
 	unsigned int idx;
 	bool reserved;
@@ -1070,17 +1062,14 @@ static void dslab_forget_owner_span(struct dslab_span *span, void *arg)
 			m->dtor_owner = NULL;
 			fo->f->dtors++;
 		}
-		for (pp = &m->specials; (sp = *pp);) {
-			if (sp->owner != fo->owner) {
-				pp = &sp->next;
+		hlist_for_each_entry_safe(sp, tmp, &m->specials, node) {
+			if (sp->owner != fo->owner)
 				continue;
-			}
-			*pp = sp->next;
+			hlist_del(&sp->node);
 			xa_lock(&dslab_cleanup_ids);
 			__xa_erase(&dslab_cleanup_ids, sp->id);
 			xa_unlock(&dslab_cleanup_ids);
-			sp->next = fo->dropped;
-			fo->dropped = sp;
+			hlist_add_head(&sp->node, &fo->dropped);
 			fo->f->cleanups++;
 		}
 		if (reserved && !dslab_meta_reserved(m))
@@ -1109,15 +1098,14 @@ void dslab_dtor_forget_owner(struct dslab_owner *o, struct module *mod,
 {
 	struct dslab_forget_owner fo = { .owner = o, .mod = mod, .f = f };
 	struct dslab_special *sp;
+	struct hlist_node *tmp;
 
 	dslab_walk_spans(dslab_forget_owner_span, &fo);
 	if (fo.unreserve)
 		dslab_finq_unreserve_n(fo.unreserve);
 	dslab_owner_unpin(o, f->dtors);
-	while ((sp = fo.dropped)) {
-		fo.dropped = sp->next;
+	hlist_for_each_entry_safe(sp, tmp, &fo.dropped, node)
 		dslab_special_free(sp);
-	}
 }
 
 void dslab_dtor_exit(void)

@@ -29,7 +29,7 @@ static __always_inline void dslab_dtor_forget_type(struct dslab_objmeta *m)
 }
 
 static __always_inline void dslab_dtor_queue(void *obj,
-					     struct dslab_special *list,
+					     struct hlist_head *list,
 					     bool rcu)
 {
 	trace_dslab_dtor_queue(obj, rcu);
@@ -59,7 +59,8 @@ static __always_inline bool dslab_dtor_on_free(struct dslab_span *span,
 	struct dslab_objmeta *m = &dslab_meta_of(span)[idx];
 
 	/* The acquire comes first: it orders the reads of the entry. */
-	if (unlikely(smp_load_acquire(&span->reg_busy) || m->specials))
+	if (unlikely(smp_load_acquire(&span->reg_busy) ||
+		     !hlist_empty(&m->specials)))
 		return dslab_dtor_on_free_slow(span, idx, obj, rcu);
 	dslab_dtor_forget_type(m);
 	if (!m->dtor)

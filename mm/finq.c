@@ -297,7 +297,7 @@ static struct dslab_finblock *dslab_fcpu_block(struct dslab_fcpu *fc,
  * dslab_finq_enqueue_slow() - queue a record that needs a new open block
  * @fc: the caller's level, from dslab_fcpu_enter(); left by this function
  * @obj: the object, no longer live; its destructor stays in its metadata
- * @list: its detached cleanups; one reserved slot covers them all
+ * @list: its detached cleanups, moved into the record; NULL for none
  * @rcu: run them only after an RCU grace period
  *
  * The out-of-line part of dslab_finq_enqueue() (finq.h): the open block is
@@ -307,7 +307,7 @@ static struct dslab_finblock *dslab_fcpu_block(struct dslab_fcpu *fc,
  * dslab_mag_lock.  Never allocates.
  */
 void dslab_finq_enqueue_slow(struct dslab_fcpu *fc, void *obj,
-			     struct dslab_special *list, bool rcu)
+			     struct hlist_head *list, bool rcu)
 {
 	struct dslab_finblock *blk;
 
@@ -708,6 +708,21 @@ static void dslab_gen_advance(void)
 }
 
 /*
+ * Move @n records within or between blocks.  Each record's cleanup list
+ * moves by value, so its first node's back pointer is set again.
+ */
+static void dslab_recs_move(struct dslab_finrec *dst,
+			    struct dslab_finrec *src, unsigned int n)
+{
+	unsigned int i;
+
+	memmove(dst, src, n * sizeof(*dst));
+	for (i = 0; i < n; i++)
+		if (!hlist_empty(&dst[i].list))
+			dst[i].list.first->pprev = &dst[i].list.first;
+}
+
+/*
  * Append a stolen block's records to a generation, topping up its last
  * block first, so that every block of a generation but the last is full
  * and a generation waiting for its grace period holds no more blocks than
@@ -724,10 +739,10 @@ static void dslab_gen_append(struct list_head *gen, struct dslab_finblock *blk)
 	       list_last_entry(gen, struct dslab_finblock, list);
 	if (tail) {
 		k = min(blk->nr, (unsigned int)DSLAB_FINBLOCK_RECORDS - tail->nr);
-		memcpy(&tail->rec[tail->nr], blk->rec, k * sizeof(blk->rec[0]));
+		dslab_recs_move(&tail->rec[tail->nr], blk->rec, k);
 		tail->nr += k;
 		blk->nr -= k;
-		memmove(blk->rec, &blk->rec[k], blk->nr * sizeof(blk->rec[0]));
+		dslab_recs_move(blk->rec, &blk->rec[k], blk->nr);
 	}
 	if (blk->nr) {
 		list_add_tail(&blk->list, gen);

@@ -20,7 +20,7 @@
 
 struct dslab_finrec {
 	void *obj;
-	struct dslab_special *list;	/* its cleanups (none in plain blocks) */
+	struct hlist_head list;		/* its cleanups (none in plain blocks) */
 };
 
 struct dslab_finblock {
@@ -89,17 +89,24 @@ static __always_inline void dslab_fcpu_exit(struct dslab_fcpu *fc)
 }
 
 void dslab_finq_enqueue_slow(struct dslab_fcpu *fc, void *obj,
-			     struct dslab_special *list, bool rcu);
+			     struct hlist_head *list, bool rcu);
 
 /*
- * Append a record to @blk, an open block of @fc with room.  True when it
- * is the block's first record, which has to kick the runner.
+ * Append a record to @blk, an open block of @fc with room, moving @list
+ * (NULL for none) into it.  True when it is the block's first record,
+ * which has to kick the runner.
  */
 static __always_inline bool dslab_fcpu_put(struct dslab_fcpu *fc,
 					   struct dslab_finblock *blk,
-					   void *obj, struct dslab_special *list)
+					   void *obj, struct hlist_head *list)
 {
-	blk->rec[blk->nr++] = (struct dslab_finrec){ .obj = obj, .list = list };
+	struct dslab_finrec *rec = &blk->rec[blk->nr++];
+
+	rec->obj = obj;
+	if (list)
+		hlist_move_list(list, &rec->list);
+	else
+		INIT_HLIST_HEAD(&rec->list);
 	WRITE_ONCE(fc->nr, fc->nr + 1);
 	return blk->nr == 1;
 }
@@ -107,7 +114,8 @@ static __always_inline bool dslab_fcpu_put(struct dslab_fcpu *fc,
 /**
  * dslab_finq_enqueue() - queue a dead object for the runner
  * @obj: the object, no longer live; its destructor stays in its metadata
- * @list: its detached cleanups; one reserved slot covers them all
+ * @list: its detached cleanups, moved into the record; NULL for none.
+ *	One reserved slot covers them all.
  * @rcu: run them only after an RCU grace period
  *
  * The common case appends to an open block that already holds a record,
@@ -117,7 +125,7 @@ static __always_inline bool dslab_fcpu_put(struct dslab_fcpu *fc,
  * dslab_mag_lock.  Never allocates or fails.
  */
 static __always_inline void dslab_finq_enqueue(void *obj,
-					       struct dslab_special *list,
+					       struct hlist_head *list,
 					       bool rcu)
 {
 	struct dslab_fcpu *fc = dslab_fcpu_enter();

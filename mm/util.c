@@ -48,7 +48,7 @@ static bool dslab_util_bound(const void *obj)
 		spin_lock_irqsave(&span->special_lock, flags);
 		if (span->meta && idx < span->nelems) {
 			m = &span->meta[idx];
-			bound = m->type || m->dtor || m->specials;
+			bound = m->type || m->dtor || !hlist_empty(&m->specials);
 		}
 		spin_unlock_irqrestore(&span->special_lock, flags);
 	}
