@@ -116,6 +116,24 @@ DSLAB_TYPE_IMPL(dslab_ctl_rect_type, struct dslab_ctl_rect,
 		&dslab_ctl_shape_iface);
 DSLAB_TYPE(dslab_ctl_blob_type, struct dslab_ctl_blob);
 
+/*
+ * The entry of @table, an array of structs whose .name is a word of the
+ * language, called @word; NULL if none.  match_string() wants an array of
+ * strings; these tables carry more than the name.
+ */
+#define dslab_ctl_find(table, word) ({					\
+	typeof(&(table)[0]) __entry = NULL;				\
+	size_t __i;							\
+									\
+	for (__i = 0; __i < ARRAY_SIZE(table); __i++) {			\
+		if (!strcmp((word), (table)[__i].name)) {		\
+			__entry = &(table)[__i];			\
+			break;						\
+		}							\
+	}								\
+	__entry;							\
+})
+
 struct dslab_ctl_type {
 	const char *name;		/* as typed after `new` */
 	const struct dslab_type *type;
@@ -560,14 +578,11 @@ static int dslab_ctl_cmd_alloc(struct dslab_ctl_ctx *ctx)
 /* new <type> [count] */
 static int dslab_ctl_cmd_new(struct dslab_ctl_ctx *ctx)
 {
-	const struct dslab_ctl_type *type = NULL;
-	unsigned int i;
+	const struct dslab_ctl_type *type;
 	u32 count;
 	int ret;
 
-	for (i = 0; i < ARRAY_SIZE(dslab_ctl_types); i++)
-		if (!strcmp(ctx->argv[1], dslab_ctl_types[i].name))
-			type = &dslab_ctl_types[i];
+	type = dslab_ctl_find(dslab_ctl_types, ctx->argv[1]);
 	if (!type) {
 		dslab_ctl_res(ctx, "unknown type '%.24s'", ctx->argv[1]);
 		return -EINVAL;
@@ -658,7 +673,7 @@ static int dslab_ctl_cmd_free_rcu(struct dslab_ctl_ctx *ctx)
 /* dtor <h> count|sleep <ms>|realloc|free <h2>|point|shape|clear */
 static int dslab_ctl_cmd_dtor(struct dslab_ctl_ctx *ctx)
 {
-	const struct dslab_ctl_dtor_info *info = NULL;
+	const struct dslab_ctl_dtor_info *info;
 	struct dslab_ctl_rec *rec = NULL, *old;
 	struct dslab_ctl_handle *h;
 	enum dslab_ctl_dtor_kind kind;
@@ -669,16 +684,12 @@ static int dslab_ctl_cmd_dtor(struct dslab_ctl_ctx *ctx)
 	h = dslab_ctl_lookup(ctx, ctx->argv[1], &id, &ret);
 	if (!h)
 		return ret;
-	for (kind = 0; kind < ARRAY_SIZE(dslab_ctl_dtors); kind++) {
-		if (!strcmp(ctx->argv[2], dslab_ctl_dtors[kind].name)) {
-			info = &dslab_ctl_dtors[kind];
-			break;
-		}
-	}
+	info = dslab_ctl_find(dslab_ctl_dtors, ctx->argv[2]);
 	if (!info) {
 		dslab_ctl_res(ctx, "unknown destructor '%.24s'", ctx->argv[2]);
 		return -EINVAL;
 	}
+	kind = info - dslab_ctl_dtors;
 	got_arg = ctx->argc > 3;
 	if (info->has_arg != got_arg) {
 		dslab_ctl_res(ctx, "destructor %s takes %s argument",
@@ -990,7 +1001,7 @@ static int dslab_ctl_split(struct dslab_ctl_ctx *ctx, char *line)
 static int dslab_ctl_parse(struct dslab_ctl_ctx *ctx, char *line,
 			   size_t len, const struct dslab_ctl_cmd **cmdp)
 {
-	const struct dslab_ctl_cmd *cmd = NULL;
+	const struct dslab_ctl_cmd *cmd;
 	unsigned int i;
 	int ret, nargs;
 
@@ -1016,9 +1027,7 @@ static int dslab_ctl_parse(struct dslab_ctl_ctx *ctx, char *line,
 	if (ret)
 		return ret;
 
-	for (i = 0; i < ARRAY_SIZE(dslab_ctl_cmds); i++)
-		if (!strcmp(ctx->argv[0], dslab_ctl_cmds[i].name))
-			cmd = &dslab_ctl_cmds[i];
+	cmd = dslab_ctl_find(dslab_ctl_cmds, ctx->argv[0]);
 	if (!cmd) {
 		dslab_ctl_res(ctx, "unknown command '%.24s'", ctx->argv[0]);
 		return -EINVAL;
