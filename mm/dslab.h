@@ -180,6 +180,7 @@ struct dslab_objmeta {
  * NULL alone may use READ_ONCE().
  *
  * Context: Any context.
+ * Return: the array, or NULL while none has been published.
  */
 static inline struct dslab_objmeta *dslab_meta_of(struct dslab_span *span)
 {

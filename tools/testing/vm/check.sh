@@ -140,7 +140,7 @@ gate_checkpatch() {
 
 gate_kerneldoc() {
 	local ksrc=$1 log=$LOGS/kernel-doc.log files
-	mapfile -t files < <(cd "$SRC" && ls include/linux/dslab.h mm/*.c mm/finq.h 2>/dev/null)
+	mapfile -t files < <(cd "$SRC" && ls include/linux/dslab.h mm/*.c mm/*.h 2>/dev/null)
 	if [ ${#files[@]} -eq 0 ]; then
 		skip "static: kernel-doc (no sources yet)"
 		return
