@@ -7,7 +7,8 @@
  *
  *   dslab_alloc/dslab_free          alloc.c    per-CPU magazines, no shared lock
  *     -> central (one per class)    span.c     class->lock, partial spans
- *       -> spans + page map         span.c     contiguous pages, pfn -> span
+ *       -> spans                    span.c     contiguous pages
+ *         -> page map               pagemap.c  address -> span, lockless
  *   destructors and cleanups        dtor.c     span->special_lock per span
  *     -> owner module pins          owner.c    dslab_owner_lock, 0 <-> 1 only
  *   FinBlock queue and runner       finq.c     per-CPU open blocks, runner thread
@@ -101,7 +102,7 @@ static inline unsigned int dslab_size_class(size_t size)
 	return DSLAB_CLASS_LARGE;
 }
 
-/* === Spans and the page map (span.c) === */
+/* === Spans (span.c) and the page map (pagemap.c) === */
 
 struct dslab_special;
 struct dslab_objmeta;
@@ -189,14 +190,20 @@ static inline struct dslab_objmeta *dslab_meta_of(struct dslab_span *span)
 }
 
 /*
- * The page map (span.c): fixed at load, leaves installed once (a release
- * store) and kept; their entries are RCU-published span descriptors,
- * which are freed after a grace period.
+ * The page map (pagemap.c): fixed at load, leaves installed once (a
+ * release store) and kept; their entries are RCU-published span
+ * descriptors, which are freed after a grace period.
  */
 #define DSLAB_LEAF_SHIFT	(PAGE_SHIFT - 3)
 #define DSLAB_LEAF_ENTRIES	BIT(DSLAB_LEAF_SHIFT)
 extern struct dslab_span __rcu ***dslab_map;
 extern unsigned long dslab_map_pages;
+
+int dslab_map_init(void);
+void dslab_map_exit(void);
+int dslab_map_set(struct dslab_span *span, struct dslab_span *val, gfp_t gfp);
+typedef void (*dslab_span_fn)(struct dslab_span *span, void *arg);
+void dslab_walk_spans(dslab_span_fn fn, void *arg);
 
 static __always_inline unsigned long dslab_addr_index(const void *addr)
 {
@@ -290,8 +297,6 @@ static inline void *dslab_span_obj(const struct dslab_span *span,
 
 int dslab_span_init(void);
 void dslab_span_exit(void);
-typedef void (*dslab_span_fn)(struct dslab_span *span, void *arg);
-void dslab_walk_spans(dslab_span_fn fn, void *arg);
 struct dslab_span *dslab_span_new(unsigned int class, size_t size, gfp_t gfp);
 void dslab_span_release(struct dslab_span *span);
 /* central: refill @objs with up to @nr free objects of @class */

@@ -75,9 +75,12 @@ static int __init dslab_init(void)
 {
 	int ret;
 
-	ret = dslab_span_init();
+	ret = dslab_map_init();
 	if (ret)
 		return ret;
+	ret = dslab_span_init();
+	if (ret)
+		goto err_map;
 	ret = dslab_alloc_init();
 	if (ret)
 		goto err_span;
@@ -99,6 +102,8 @@ err_alloc:
 	dslab_alloc_exit();
 err_span:
 	dslab_span_exit();
+err_map:
+	dslab_map_exit();
 	return ret;
 }
 
@@ -110,6 +115,7 @@ static void __exit dslab_exit(void)
 	dslab_finq_exit();
 	dslab_alloc_exit();
 	dslab_span_exit();
+	dslab_map_exit();
 	dslab_dtor_exit();
 	dslab_owner_exit();
 	pr_info("unloaded\n");

@@ -1,36 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * dslab spans, the page-to-span map and the per-class central lists.
+ * dslab spans and the per-class central lists.
  *
  * A span is a run of npages contiguous pages (alloc_pages_exact(), so the
  * count need not be a power of two) carved into objects of one size class,
  * or holding one large object.  This is the Go runtime's mspan; the central
- * lists below are its mcentral, and the page allocator plays mheap.
+ * lists below are its mcentral, and the page allocator plays mheap.  A new
+ * span is entered in the page map (pagemap.c) before any of its objects is
+ * handed out, and removed before its pages go back; its descriptor is
+ * freed after a grace period (call_rcu()), so a page-map reader under RCU
+ * may still read it.
  *
- * The page map answers "which span holds this address?" in O(1) for any
- * pointer value, without dereferencing it.  Spans live in the kernel's
- * direct map, so an address is turned into a page index by arithmetic
- * alone, (addr - PAGE_OFFSET) >> PAGE_SHIFT, which rejects user, vmalloc,
- * module and ERR_PTR addresses by range.  The index selects a leaf (one
- * page of span pointers, 512 on x86-64) from a top-level array sized for
- * the direct map at load time, and an entry in it:
- *
- *   addr -> index -+- top[index >> 9] -> leaf -+
- *                  +- index & 511 -------------+-> span or NULL
- *
- * Leaves are installed once and kept until unload.  Span descriptors are
- * freed after a grace period (call_rcu()), so a reader that found a span
- * under RCU (or with preemption or interrupts off) may still read it; the
- * pages themselves are never read by lookups.  Memory added by hotplug
- * above the size of the map at load time cannot hold spans: allocation
- * there fails and is retried once.
- *
- * Locks (dslab.h has the whole graph): class->lock and dslab_map_lock are
- * leaves, never held together.  class->lock protects a class's partial
- * list, span freelists and counts; spans are allocated and released
- * outside it.  dslab_map_lock only serialises leaf installation: a leaf
- * is published with a release store, and its entries, RCU-published
- * descriptors, are __rcu (rcu_assign_pointer(), rcu_dereference_check()).
+ * Locks (dslab.h has the whole graph): class->lock is a leaf.  It
+ * protects a class's partial list, span freelists and counts; spans are
+ * allocated and released outside it.
  *
  * Documentation/design.rst describes the layering.
  */
@@ -41,15 +24,10 @@
 #include <linux/mm.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
-#include <linux/vmalloc.h>
 
 #include "dslab.h"
 
 /* === Data === */
-
-struct dslab_span __rcu ***dslab_map;	/* top level, fixed at load */
-unsigned long dslab_map_pages;		/* pages covered by the map */
-static DEFINE_SPINLOCK(dslab_map_lock);	/* serialises leaf installation */
 
 /*
  * The Go runtime's mcentral: one per class.  Spans with free objects sit
@@ -72,51 +50,6 @@ static atomic_long_t dslab_large_spans = ATOMIC_LONG_INIT(0);
 unsigned int dslab_span_reserve = 1;
 
 static struct shrinker *dslab_shrinker;
-
-/* === Internals: the page map === */
-
-static int dslab_map_set(struct dslab_span *span, struct dslab_span *val,
-			 gfp_t gfp)
-{
-	unsigned long first = dslab_addr_index(span->base);
-	unsigned long i;
-
-	if (first + span->npages > dslab_map_pages)
-		return -ERANGE;
-	for (i = first; i < first + span->npages; i++) {
-		struct dslab_span __rcu **leaf;
-		unsigned long flags;
-
-		/* Pairs with the release below (we may race an installer). */
-		leaf = smp_load_acquire(&dslab_map[i >> DSLAB_LEAF_SHIFT]);
-		if (!leaf && !val)
-			continue;	/* never set: nothing to clear */
-		if (!leaf) {
-			struct dslab_span __rcu **fresh;
-
-			/* Allocate outside the lock, recheck under it. */
-			if (dslab_should_fail(gfp, PAGE_SIZE))
-				return -ENOMEM;
-			fresh = kzalloc(PAGE_SIZE, gfp & DSLAB_GFP_META);
-			if (!fresh)
-				return -ENOMEM;
-			spin_lock_irqsave(&dslab_map_lock, flags);
-			leaf = dslab_map[i >> DSLAB_LEAF_SHIFT];
-			if (!leaf) {
-				leaf = fresh;
-				fresh = NULL;
-				/* Pairs with READ_ONCE() in dslab_span_lookup(). */
-				smp_store_release(&dslab_map[i >> DSLAB_LEAF_SHIFT],
-						  leaf);
-			}
-			spin_unlock_irqrestore(&dslab_map_lock, flags);
-			kfree(fresh);
-		}
-		/* Pairs with rcu_dereference_check() in dslab_span_lookup(). */
-		rcu_assign_pointer(leaf[i & (DSLAB_LEAF_ENTRIES - 1)], val);
-	}
-	return 0;
-}
 
 /* === Internals: spans === */
 
@@ -532,7 +465,6 @@ static unsigned long dslab_shrink_scan(struct shrinker *s,
 
 int dslab_span_init(void)
 {
-	unsigned long leaves;
 	unsigned int class;
 
 	for (class = 0; class < DSLAB_NR_CLASSES; class++) {
@@ -540,55 +472,9 @@ int dslab_span_init(void)
 		INIT_LIST_HEAD(&dslab_central[class].partial);
 	}
 
-	dslab_map_pages = ((unsigned long)high_memory - PAGE_OFFSET) >> PAGE_SHIFT;
-	leaves = DIV_ROUND_UP(dslab_map_pages, DSLAB_LEAF_ENTRIES);
-	dslab_map = kvcalloc(leaves, sizeof(*dslab_map), GFP_KERNEL);
-	if (!dslab_map)
-		return -ENOMEM;
-
 	dslab_shrinker = dslab_compat_shrinker_create(dslab_shrink_count,
 						      dslab_shrink_scan);
-	if (!dslab_shrinker) {
-		kvfree(dslab_map);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/**
- * dslab_walk_spans() - call @fn once for every span
- * @fn: called under rcu_read_lock(), so the descriptor stays valid; it
- *	must not sleep
- * @arg: passed to @fn
- *
- * Walks the page map leaf by leaf, calling @fn at each span's first
- * page, with a chance to reschedule between leaves.  Spans created or
- * released meanwhile may or may not be visited.
- *
- * Context: Process context; sleeps.
- */
-void dslab_walk_spans(dslab_span_fn fn, void *arg)
-{
-	unsigned long leaves = DIV_ROUND_UP(dslab_map_pages, DSLAB_LEAF_ENTRIES);
-	struct dslab_span __rcu **leaf;
-	struct dslab_span *span;
-	unsigned long i, j;
-
-	for (i = 0; i < leaves; i++) {
-		/* Pairs with smp_store_release() in dslab_map_set(). */
-		leaf = READ_ONCE(dslab_map[i]);
-		if (!leaf)
-			continue;
-		rcu_read_lock();
-		for (j = 0; j < DSLAB_LEAF_ENTRIES; j++) {
-			span = rcu_dereference(leaf[j]);
-			if (span && dslab_addr_index(span->base) ==
-				    i * DSLAB_LEAF_ENTRIES + j)
-				fn(span, arg);
-		}
-		rcu_read_unlock();
-		cond_resched();
-	}
+	return dslab_shrinker ? 0 : -ENOMEM;
 }
 
 /* Forget the live objects of a span being torn down: leaked by users. */
@@ -619,9 +505,7 @@ static void dslab_span_exit_one(struct dslab_span *span, void *live)
 
 void dslab_span_exit(void)
 {
-	unsigned long leaves = DIV_ROUND_UP(dslab_map_pages, DSLAB_LEAF_ENTRIES);
 	unsigned long live[DSLAB_NR_CLASSES + 1] = { };
-	unsigned long i;
 	unsigned int class;
 
 	dslab_compat_shrinker_destroy(dslab_shrinker);
@@ -635,7 +519,4 @@ void dslab_span_exit(void)
 	}
 	/* Descriptors go through call_rcu(): wait for them before unload. */
 	rcu_barrier();
-	for (i = 0; i < leaves; i++)
-		kfree(dslab_map[i]);
-	kvfree(dslab_map);
 }
