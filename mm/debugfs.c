@@ -5,6 +5,7 @@
  *   stats     (0444) global counters, one "name value" per line
  *   classes   (0444) one row per size class, after a header line
  *   finq      (0444) the FinBlock queue and the runner
+ *   runners   (0444) what each runner runs, run times, slow destructors
  *   owners    (0444) modules with destructors or cleanups registered
  *   shrink    (0200) "1": drain every CPU cache, free every empty span
  *   barrier   (0200) "1": wait until every queued destructor has run
@@ -95,6 +96,21 @@ static int dslab_dbg_finq_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(dslab_dbg_finq);
 
+static int dslab_dbg_runners_show(struct seq_file *m, void *v)
+{
+	static const enum dslab_stat_item totals[] = {
+		DSLAB_STAT_OBJ_QUEUED, DSLAB_STAT_DTOR_RUN, DSLAB_STAT_CLEANUP_RUN,
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(totals); i++)
+		seq_printf(m, "%s %llu\n", dslab_stat_names[totals[i]],
+			   dslab_stat_read(totals[i]));
+	dslab_runner_show(m);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(dslab_dbg_runners);
+
 static int dslab_dbg_owners_show(struct seq_file *m, void *v)
 {
 	return dslab_owner_show(m);
@@ -166,6 +182,7 @@ void dslab_debugfs_init(void)
 	debugfs_create_file("stats", 0444, dir, NULL, &dslab_dbg_stats_fops);
 	debugfs_create_file("classes", 0444, dir, NULL, &dslab_dbg_classes_fops);
 	debugfs_create_file("finq", 0444, dir, NULL, &dslab_dbg_finq_fops);
+	debugfs_create_file("runners", 0444, dir, NULL, &dslab_dbg_runners_fops);
 	debugfs_create_file("owners", 0444, dir, NULL, &dslab_dbg_owners_fops);
 	debugfs_create_file("shrink", 0200, dir, (void *)&dslab_dbg_shrink_action,
 			    &dslab_dbg_action_fops);

@@ -14,7 +14,8 @@
  *   FinBlock queue and runner       finq.c     per-CPU open blocks, runner thread
  *
  * Locks: every nesting dslab takes (anything else is a leaf: class->lock,
- * dslab_finq.lock, the xa_lock, dslab_map_lock, dslab_owner_lock):
+ * dslab_finq.lock, the xa_lock, dslab_map_lock, dslab_owner_lock,
+ * watch->lock):
  *   dslab_drain_mutex -> cpus_read_lock -> dslab_mag_lock (per-CPU work)
  *   dslab_mag_lock -> class->lock
  *   dslab_mag_lock -> span->special_lock -> dslab_cleanup_ids xa_lock
@@ -42,6 +43,8 @@
  *   M: only on its own CPU, by a fast-path transaction or under
  *      dslab_mag_lock (alloc.c)
  *   O: dslab_owner_lock (owner.c)
+ *   R: written by its runner only, with WRITE_ONCE(); read locklessly
+ *   W: watch->lock (watch.c)
  */
 #ifndef _DSLAB_INTERNAL_H
 #define _DSLAB_INTERNAL_H
@@ -49,16 +52,19 @@
 #include <linux/dslab.h>
 #include <linux/fault-inject.h>
 #include <linux/jump_label.h>
+#include <linux/kallsyms.h>
 #include <linux/list.h>
 #include <linux/llist.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
+#include <linux/sched/clock.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 
 #include "compat.h"
 
 struct dentry;
+struct seq_file;
 
 /*
  * The part of a caller's gfp that applies to dslab's own metadata: how hard
@@ -480,10 +486,48 @@ struct dslab_special {
 	struct dslab_owner *owner;	/* I: pinned while attached/queued */
 };
 
+/* === The runner's instruments (watch.c) === */
+
+#define DSLAB_WATCH_SHIFT	10	/* the first bucket: below 1024 ns */
+#define DSLAB_WATCH_BUCKETS	24	/* the last: 2^32 ns (4.3 s) and more */
+
+/* One runner's: what it runs now, how long runs take, the longest. */
+struct dslab_watch {
+	const void *fn;			/* R: running now, or NULL */
+	u64 t0;				/* R: local_clock() at its start */
+	unsigned long hist[DSLAB_WATCH_BUCKETS];	/* R: run times */
+	unsigned long slow;		/* R: runs of slow_dtor_ms or more */
+	const void *reported[16];	/* runner only: reported once */
+	unsigned int nr_reported;	/* runner only */
+	spinlock_t lock;		/* protects the W fields, a leaf */
+	u64 longest_ns;			/* W (runner reads it unlocked) */
+	unsigned long longest_at;	/* W: jiffies */
+	char longest_sym[KSYM_SYMBOL_LEN];	/* W: its symbol */
+};
+
+extern unsigned int dslab_slow_dtor_ms;
+extern struct dslab_watch dslab_runner_watch;
+
+/* Note @fn as running on @w; returns the clock for dslab_watch_stop(). */
+static __always_inline u64 dslab_watch_start(struct dslab_watch *w,
+					     const void *fn)
+{
+	u64 t0 = local_clock();
+
+	WRITE_ONCE(w->t0, t0);
+	WRITE_ONCE(w->fn, fn);
+	return t0;
+}
+
+u64 dslab_watch_stop(struct dslab_watch *w, const void *fn, int kind, u64 t0);
+void dslab_watch_show(struct seq_file *m, struct dslab_watch *w,
+		      const char *state);
+
 /* The free paths queue objects with dslab_dtor_on_free() (dtor.h). */
 /* Runner: run a FinBlock's records (finq.h); the caller releases them. */
 struct dslab_finrec;
-void dslab_dtor_run_records(struct dslab_finrec *rec, unsigned int nr);
+void dslab_dtor_run_records(struct dslab_finrec *rec, unsigned int nr,
+			    struct dslab_watch *w);
 /* Unload: drop the specials of a span's leaked objects without running. */
 void dslab_dtor_forget_span(struct dslab_span *span);
 /* A span descriptor is freed: its metadata with it. */
@@ -517,6 +561,7 @@ void dslab_finq_enqueue_rcu_plain(struct dslab_span *span, unsigned int idx,
 void dslab_finq_stats(struct dslab_finq_stats *st);
 unsigned long dslab_finq_trim(void);
 bool dslab_in_runner(void);
+void dslab_runner_show(struct seq_file *m);
 int dslab_finq_init(void);
 void dslab_finq_exit(void);
 

@@ -911,20 +911,21 @@ bool dslab_dtor_on_free_slow(struct dslab_span *span, unsigned int idx,
 
 /*
  * Run a dead object's destructor, then its cleanups (@list, in the order
- * they were added), and empty @list.  The destructor's pin goes to @unpin.
+ * they were added), and empty @list.  Each is timed on @w (watch.c) while
+ * its owner is still pinned; the destructor's pin goes to @unpin.
  */
 static __always_inline void dslab_dtor_run_object(void *obj,
 						  struct hlist_head *list,
-						  struct dslab_owner_batch *unpin)
+						  struct dslab_owner_batch *unpin,
+						  struct dslab_watch *w)
 {
 	struct dslab_span *span = dslab_own_span(obj);
 	unsigned int idx = span->nelems > 1 ? dslab_own_index(span, obj) : 0;
 	struct dslab_objmeta *m = &dslab_meta_of(span)[idx];
 	void (*dtor)(void *obj) = m->dtor;
-	bool trace = trace_dslab_dtor_run_enabled();
 	struct dslab_special *sp;
 	struct hlist_node *tmp;
-	u64 t0 = 0;
+	u64 t0, ns;
 
 	if (dtor) {
 		struct dslab_owner *owner = m->dtor_owner;
@@ -932,25 +933,20 @@ static __always_inline void dslab_dtor_run_object(void *obj,
 		/* The runner owns a queued object's entry: no lock. */
 		m->dtor = NULL;
 		m->dtor_owner = NULL;
-		/* The clock is read only for the tracepoint. */
-		if (trace)
-			t0 = ktime_get_ns();
+		t0 = dslab_watch_start(w, dtor);
 		dtor(obj);
-		if (trace)
-			trace_dslab_dtor_run(obj, DSLAB_SPECIAL_DTOR,
-					     ktime_get_ns() - t0);
+		ns = dslab_watch_stop(w, dtor, DSLAB_SPECIAL_DTOR, t0);
+		trace_dslab_dtor_run(obj, DSLAB_SPECIAL_DTOR, ns);
 		dslab_stat_inc(DSLAB_STAT_DTOR_RUN);
 		dslab_owner_batch_add(unpin, owner);
 	}
 	hlist_for_each_entry_safe(sp, tmp, list, node) {
 		if (dtor || &sp->node != list->first)
 			cond_resched();
-		if (trace)
-			t0 = ktime_get_ns();
+		t0 = dslab_watch_start(w, sp->fn);
 		sp->fn(sp->arg);
-		if (trace)
-			trace_dslab_dtor_run(obj, DSLAB_SPECIAL_CLEANUP,
-					     ktime_get_ns() - t0);
+		ns = dslab_watch_stop(w, sp->fn, DSLAB_SPECIAL_CLEANUP, t0);
+		trace_dslab_dtor_run(obj, DSLAB_SPECIAL_CLEANUP, ns);
 		dslab_stat_inc(DSLAB_STAT_CLEANUP_RUN);
 		dslab_special_free(sp);
 	}
@@ -961,6 +957,7 @@ static __always_inline void dslab_dtor_run_object(void *obj,
  * dslab_dtor_run_records() - run the records of a FinBlock
  * @rec: the records, objects queued by dslab_dtor_on_free()
  * @nr: how many
+ * @w: the calling runner's watch
  *
  * Clears each record's cleanup list once it has run.  Between records it
  * gives way when a reschedule is due (need_resched() first, so that a
@@ -971,13 +968,14 @@ static __always_inline void dslab_dtor_run_object(void *obj,
  *
  * Context: Process context (the runner); may sleep.
  */
-void dslab_dtor_run_records(struct dslab_finrec *rec, unsigned int nr)
+void dslab_dtor_run_records(struct dslab_finrec *rec, unsigned int nr,
+			    struct dslab_watch *w)
 {
 	struct dslab_owner_batch unpin = { };
 	unsigned int i;
 
 	for (i = 0; i < nr; i++) {
-		dslab_dtor_run_object(rec[i].obj, &rec[i].list, &unpin);
+		dslab_dtor_run_object(rec[i].obj, &rec[i].list, &unpin, w);
 		if (need_resched())
 			cond_resched();
 	}

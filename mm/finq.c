@@ -80,8 +80,11 @@
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/seq_file.h>
 #include <linux/smp.h>
 #include <linux/wait.h>
+
+#include <trace/events/dslab.h>
 
 #include "dslab.h"
 #include "finq.h"
@@ -123,6 +126,7 @@ static DECLARE_WAIT_QUEUE_HEAD(dslab_barrier_wq);
 
 static struct task_struct *dslab_runner;
 static int dslab_runner_sleeping;	/* see the wake-up argument above */
+static unsigned long dslab_runner_ran;	/* runner: records since it woke */
 
 /* RCU generations: runner-private, except what the callback writes. */
 static LIST_HEAD(dslab_rcu_next);		/* waiting for call_rcu() */
@@ -546,7 +550,8 @@ static unsigned long dslab_run_blocks(struct list_head *blocks)
 		unsigned int nr = blk->nr;
 
 		if (!blk->plain)
-			dslab_dtor_run_records(blk->rec, nr);
+			dslab_dtor_run_records(blk->rec, nr,
+					       &dslab_runner_watch);
 		/* Clears every reference the block holds. */
 		dslab_release_block(blk);
 		WRITE_ONCE(dslab_runner_held, dslab_runner_held - nr);
@@ -870,7 +875,10 @@ static bool dslab_runner_wait(void)
 			schedule_timeout(max_t(long, dslab_open_deadline - jiffies, 1));
 		} else {
 			WRITE_ONCE(dslab_runner_state, "sleeping");
+			trace_dslab_runner_stop(0, dslab_runner_ran);
+			dslab_runner_ran = 0;
 			schedule();
+			trace_dslab_runner_start(0);
 			dslab_stat_inc(DSLAB_STAT_RUNNER_WAKEUPS);
 		}
 		WRITE_ONCE(dslab_runner_sleeping, 0);
@@ -921,7 +929,7 @@ static int dslab_runner_fn(void *unused)
 	bool open = false;
 
 	for (;;) {
-		unsigned long req, flags;
+		unsigned long req, flags, n;
 		bool stop = kthread_should_stop();
 		int i;
 
@@ -938,17 +946,19 @@ static int dslab_runner_fn(void *unused)
 			 * barrier forever).
 			 */
 			WRITE_ONCE(dslab_runner_state, "flushing");
-			for (i = 0; i < 64; i++)
-				if (!dslab_runner_pass(true, true) &&
-				    !dslab_queued_work())
+			for (i = 0; i < 64; i++) {
+				n = dslab_runner_pass(true, true);
+				dslab_runner_ran += n;
+				if (!n && !dslab_queued_work())
 					break;
+			}
 			/* Pairs with READ_ONCE() in dslab_dtor_barrier(). */
 			smp_store_release(&dslab_barrier_done, req);
 			wake_up_all(&dslab_barrier_wq);
 			if (stop)
 				break;
 		} else {
-			dslab_runner_pass(false, open);
+			dslab_runner_ran += dslab_runner_pass(false, open);
 		}
 		dslab_plain_pool_fill(GFP_KERNEL);
 		cond_resched();
@@ -1028,6 +1038,19 @@ void dslab_finq_stats(struct dslab_finq_stats *st)
 	st->runner_state = READ_ONCE(dslab_runner_state);
 }
 EXPORT_SYMBOL_NS_GPL(dslab_finq_stats, DSLAB_NS);
+
+/**
+ * dslab_runner_show() - print every runner for debugfs
+ * @m: the file
+ *
+ * Context: Process context.
+ */
+void dslab_runner_show(struct seq_file *m)
+{
+	seq_puts(m, "runners 1\n");
+	seq_puts(m, "runner 0\n");
+	dslab_watch_show(m, &dslab_runner_watch, READ_ONCE(dslab_runner_state));
+}
 
 /**
  * dslab_finq_trim() - free FinBlocks the reservations do not need

@@ -49,6 +49,24 @@ static const struct kernel_param_ops dslab_reserve_ops = {
 module_param_cb(span_reserve, &dslab_reserve_ops, &dslab_span_reserve, 0644);
 MODULE_PARM_DESC(span_reserve, "Empty spans kept per size class before pages go back (0-64, default 1)");
 
+static int dslab_param_set_slow(const char *val, const struct kernel_param *kp)
+{
+	unsigned int v;
+	int ret = kstrtouint(val, 0, &v);
+
+	if (ret)
+		return ret;
+	WRITE_ONCE(dslab_slow_dtor_ms, v);
+	return 0;
+}
+
+static const struct kernel_param_ops dslab_slow_ops = {
+	.set = dslab_param_set_slow,
+	.get = param_get_uint,
+};
+module_param_cb(slow_dtor_ms, &dslab_slow_ops, &dslab_slow_dtor_ms, 0644);
+MODULE_PARM_DESC(slow_dtor_ms, "Report a destructor or cleanup that runs this long, once per function (ms, default 10 like the workqueue's CPU hog report; 0: off)");
+
 static int dslab_param_set_nice(const char *val, const struct kernel_param *kp)
 {
 	int v;

@@ -95,6 +95,27 @@ TRACE_EVENT(dslab_dtor_run,
 		      __entry->ns)
 );
 
+/* A runner wakes from its idle sleep to work. */
+TRACE_EVENT(dslab_runner_start,
+	    TP_PROTO(unsigned int runner),
+	    TP_ARGS(runner),
+	    TP_STRUCT__entry(__field(unsigned int, runner)),
+	    TP_fast_assign(__entry->runner = runner;),
+	    TP_printk("runner=%u", __entry->runner)
+);
+
+/* A runner goes idle; @records: what it ran since it started. */
+TRACE_EVENT(dslab_runner_stop,
+	    TP_PROTO(unsigned int runner, unsigned long records),
+	    TP_ARGS(runner, records),
+	    TP_STRUCT__entry(__field(unsigned int, runner)
+			     __field(unsigned long, records)),
+	    TP_fast_assign(__entry->runner = runner;
+			   __entry->records = records;),
+	    TP_printk("runner=%u records=%lu", __entry->runner,
+		      __entry->records)
+);
+
 #endif /* _TRACE_DSLAB_H */
 
 /*

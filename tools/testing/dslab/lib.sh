@@ -120,6 +120,11 @@ unload_dslab() {
 	return 0
 }
 
+# reload_dslab [dslab args...]: dslab_ctl and dslab out, then back in.
+reload_dslab() {
+	unload_dslab 1 && load_dslab "$@"
+}
+
 # Bail out (TAP "Bail out!") unless dslab, dslab_ctl and their debugfs
 # files are there.
 need_dslab() {

@@ -14,11 +14,6 @@ need_dslab
 
 EPERM=1
 
-# reload_dslab [dslab args...]: dslab_ctl and dslab out, then back in.
-reload_dslab() {
-	unload_dslab 1 && load_dslab "$@"
-}
-
 debug_param() {
 	cat /sys/module/dslab/parameters/debug
 }

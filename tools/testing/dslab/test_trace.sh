@@ -20,7 +20,7 @@ if [ ! -d "$EV" ]; then
 fi
 
 for e in dslab_alloc dslab_free dslab_set_destructor dslab_dtor_queue \
-	 dslab_dtor_run; do
+	 dslab_dtor_run dslab_runner_start dslab_runner_stop; do
 	t_check "event $e exists" [ -f "$EV/$e/enable" ]
 done
 
@@ -65,6 +65,11 @@ t_check "dslab_set_destructor reports the refusal" \
 t_check "dslab_dtor_queue" has "dslab_dtor_queue: obj=$P rcu=0"
 t_check "dslab_dtor_run of a destructor with its duration" \
 	has "dslab_dtor_run: obj=$P kind=destructor ns=[0-9]+"
+
+t_check "dslab_runner_start when the runner wakes" \
+	has "dslab_runner_start: runner=0"
+t_check "dslab_runner_stop with what it ran" \
+	has "dslab_runner_stop: runner=0 records=[1-9][0-9]*"
 
 # Hashed %p prints the upper half of a 64-bit hash: 8 zeros, 8 digits.
 if grep -q no_hash_pointers /proc/cmdline; then

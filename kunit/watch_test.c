@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Suite dslab_watch: the runner's instruments (mm/watch.c).
+ *
+ * While a destructor runs, the runner's watch names it; every run lands in
+ * the histogram; a run of slow_dtor_ms or more is counted and reported
+ * once per function; the longest recent run is kept with its symbol; and
+ * slow_dtor_ms=0 switches the slow count off.
+ */
+#include <linux/delay.h>
+#include <linux/string.h>
+
+#include "dslab_test.h"
+
+struct dslab_watch_case {
+	atomic_t runs;
+	atomic_t saw_self;	/* the watch named the running destructor */
+	unsigned int sleep_ms;
+};
+
+static struct dslab_watch_case *dslab_watch_cur;
+static unsigned int dslab_watch_saved_ms;
+
+static void dslab_watch_sleep_fn(void *obj)
+{
+	struct dslab_watch_case *c = READ_ONCE(dslab_watch_cur);
+
+	if (!c)
+		return;
+	if (READ_ONCE(dslab_runner_watch.fn) == (void *)dslab_watch_sleep_fn)
+		atomic_inc(&c->saw_self);
+	if (c->sleep_ms)
+		msleep(c->sleep_ms);
+	atomic_inc(&c->runs);
+}
+
+static const struct dslab_dtor dslab_watch_sleep_dtor = {
+	.fn = dslab_watch_sleep_fn,
+};
+
+/* Allocate, register, free and wait for @n objects' destructors. */
+static void dslab_watch_run(struct kunit *test, unsigned int n)
+{
+	unsigned int i;
+	void *p;
+
+	for (i = 0; i < n; i++) {
+		p = dslab_alloc(32, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, p);
+		KUNIT_ASSERT_EQ(test, dslab_set_destructor(p, &dslab_watch_sleep_dtor), 0);
+		dslab_free(p);
+	}
+	dslab_dtor_barrier();
+}
+
+static unsigned long dslab_watch_hist_total(void)
+{
+	unsigned long n = 0;
+	unsigned int b;
+
+	for (b = 0; b < DSLAB_WATCH_BUCKETS; b++)
+		n += READ_ONCE(dslab_runner_watch.hist[b]);
+	return n;
+}
+
+/* How often @fn is in the reported-once table. */
+static unsigned int dslab_watch_times_reported(const void *fn)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < READ_ONCE(dslab_runner_watch.nr_reported); i++)
+		if (READ_ONCE(dslab_runner_watch.reported[i]) == fn)
+			n++;
+	return n;
+}
+
+static int dslab_watch_test_init(struct kunit *test)
+{
+	struct dslab_watch_case *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+
+	if (!c)
+		return -ENOMEM;
+	dslab_test_drain();
+	dslab_watch_saved_ms = READ_ONCE(dslab_slow_dtor_ms);
+	test->priv = c;
+	WRITE_ONCE(dslab_watch_cur, c);
+	return 0;
+}
+
+static void dslab_watch_test_exit(struct kunit *test)
+{
+	dslab_test_drain();
+	WRITE_ONCE(dslab_watch_cur, NULL);
+	WRITE_ONCE(dslab_slow_dtor_ms, dslab_watch_saved_ms);
+}
+
+/* Quick runs: each lands in the histogram, none is slow. */
+static void dslab_watch_histogram(struct kunit *test)
+{
+	struct dslab_watch_case *c = test->priv;
+	unsigned long h0 = dslab_watch_hist_total();
+	unsigned long slow0 = READ_ONCE(dslab_runner_watch.slow);
+	u64 run0 = dslab_test_stat(DTOR_RUN) + dslab_test_stat(CLEANUP_RUN);
+	u64 runs;
+
+	WRITE_ONCE(dslab_slow_dtor_ms, 1000);
+	dslab_watch_run(test, 40);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->runs), 40);
+	runs = dslab_test_stat(DTOR_RUN) + dslab_test_stat(CLEANUP_RUN) - run0;
+	KUNIT_EXPECT_EQ(test, runs, 40ULL);
+	KUNIT_EXPECT_EQ(test, (u64)(dslab_watch_hist_total() - h0), runs);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(dslab_runner_watch.slow), slow0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->saw_self), 40);
+	KUNIT_EXPECT_NULL(test, READ_ONCE(dslab_runner_watch.fn));
+}
+
+/* A slow destructor: counted each time, reported once, the longest. */
+static void dslab_watch_slow(struct kunit *test)
+{
+	struct dslab_watch_case *c = test->priv;
+	unsigned long slow0 = READ_ONCE(dslab_runner_watch.slow);
+	unsigned long hist_top0, flags;
+	char want[KSYM_SYMBOL_LEN];
+	char sym[KSYM_SYMBOL_LEN];
+	unsigned int b;
+	u64 longest;
+
+	/* Forget the longest run so far: this one must take its place. */
+	spin_lock_irqsave(&dslab_runner_watch.lock, flags);
+	dslab_runner_watch.longest_ns = 0;
+	spin_unlock_irqrestore(&dslab_runner_watch.lock, flags);
+
+	WRITE_ONCE(dslab_slow_dtor_ms, 20);
+	c->sleep_ms = 60;
+	/* The bucket of a 60 ms run: [2^25, 2^26) ns. */
+	b = 26 - DSLAB_WATCH_SHIFT;
+	hist_top0 = READ_ONCE(dslab_runner_watch.hist[b]);
+	dslab_watch_run(test, 2);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->runs), 2);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(dslab_runner_watch.slow), slow0 + 2);
+	KUNIT_EXPECT_EQ(test, dslab_watch_times_reported(dslab_watch_sleep_fn), 1U);
+	/* msleep(60) sleeps 60 ms or more, so the bucket or one above. */
+	KUNIT_EXPECT_GE(test, READ_ONCE(dslab_runner_watch.hist[b]) +
+			READ_ONCE(dslab_runner_watch.hist[b + 1]) +
+			READ_ONCE(dslab_runner_watch.hist[b + 2]), hist_top0 + 2);
+
+	spin_lock_irqsave(&dslab_runner_watch.lock, flags);
+	longest = dslab_runner_watch.longest_ns;
+	strscpy(sym, dslab_runner_watch.longest_sym, sizeof(sym));
+	spin_unlock_irqrestore(&dslab_runner_watch.lock, flags);
+	KUNIT_EXPECT_GE(test, longest, 60ULL * NSEC_PER_MSEC);
+	snprintf(want, sizeof(want), "%ps", dslab_watch_sleep_fn);
+	KUNIT_EXPECT_STREQ(test, sym, want);
+
+	/* slow_dtor_ms=0: no longer counted. */
+	WRITE_ONCE(dslab_slow_dtor_ms, 0);
+	dslab_watch_run(test, 1);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->runs), 3);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(dslab_runner_watch.slow), slow0 + 2);
+}
+
+static struct kunit_case dslab_watch_cases[] = {
+	KUNIT_CASE(dslab_watch_histogram),
+	KUNIT_CASE(dslab_watch_slow),
+	{}
+};
+
+static struct kunit_suite dslab_watch_suite = {
+	.name = "dslab_watch",
+	.init = dslab_watch_test_init,
+	.exit = dslab_watch_test_exit,
+	.test_cases = dslab_watch_cases,
+};
+
+kunit_test_suite(dslab_watch_suite);

@@ -1,0 +1,106 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# test_runners.sh - what /sys/kernel/debug/dslab/runners tells an
+# administrator: the queued and executed totals, what the runner is
+# running now and for how long, a histogram of run times, the longest
+# recent run and the slow-destructor report (slow_dtor_ms), all as
+# symbols, never as addresses.  dslab_ctl's "sleep" destructor is the
+# slow one.  Prints TAP.
+
+. "$(dirname "$0")/lib.sh"
+need_dslab
+
+R=$D/runners
+P=/sys/module/dslab/parameters/slow_dtor_ms
+
+# rval <name>: a value of the runners file.
+rval() {
+	awk -v n="$1" '$1 == n { $1 = ""; sub(/^ /, ""); print; exit }' "$R"
+}
+
+# The histogram's total.
+hist_total() {
+	awk '$1 ~ /^run_ns_/ { n += $2 } END { print n + 0 }' "$R"
+}
+
+# A fresh dslab: no function has been reported yet.
+t_check "reload dslab" reload_dslab
+mark_kmsg runners
+
+t_check "runners file exists" test -r "$R"
+for k in objects_queued destructors_run cleanups_run runners runner state \
+	 running running_ms slow_runs slow_dtor_ms longest_ns longest_fn \
+	 longest_age_s run_ns_lt_1024 run_ns_ge_4294967296; do
+	t_check "runners shows $k" sh -c "grep -q '^$k ' '$R'"
+done
+t_eq "the default threshold is the workqueue's 10 ms" 10 "$(cat $P)"
+
+# Quick destructors: counted in the totals and the histogram.
+q0=$(rval objects_queued)
+r0=$(rval destructors_run)
+h0=$(hist_total)
+ctl alloc 32 8
+h=$(last_id)
+h2=$(last_id2)
+i=$h
+while [ "$i" -le "$h2" ]; do
+	ctl dtor "$i" count
+	i=$((i + 1))
+done
+expect_ok "free 8 objects with destructors" free "$h-$h2"
+expect_ok "barrier" barrier
+t_eq "objects_queued counts them" $((q0 + 8)) "$(rval objects_queued)"
+t_eq "destructors_run counts them" $((r0 + 8)) "$(rval destructors_run)"
+t_eq "the histogram counts every run" $((h0 + 8)) "$(hist_total)"
+
+# A slow destructor: seen while it runs, then reported once.
+echo 100 >"$P"
+t_eq "slow_dtor_ms is writable" 100 "$(rval slow_dtor_ms)"
+s0=$(rval slow_runs)
+ctl alloc 8
+h=$(last_id)
+expect_ok "dtor <h> sleep 1500" dtor "$h" sleep 1500
+expect_ok "free it" free "$h"
+t_check "the runner is seen running it" \
+	wait_for 5 sh -c "grep -q '^running dslab_ctl_sleep_fn \[dslab_ctl\]$' '$R'"
+t_check "... with its time so far" \
+	sh -c "[ \"\$(awk '\$1 == \"running_ms\" { print \$2 }' '$R')\" -gt 0 ]"
+t_eq "... in state running" running "$(rval state)"
+expect_ok "barrier waits for it" barrier
+t_eq "nothing runs after the barrier" - "$(rval running)"
+t_eq "it counts as slow" $((s0 + 1)) "$(rval slow_runs)"
+t_eq "it is the longest recent run" "dslab_ctl_sleep_fn [dslab_ctl]" \
+	"$(rval longest_fn)"
+t_check "... of 1.5 s or more" \
+	sh -c "[ $(rval longest_ns) -ge 1500000000 ]"
+t_eq "reported once on the console" 1 \
+	"$(kmsg_since runners | grep -c 'slow destructor dslab_ctl_sleep_fn \[dslab_ctl\] ran')"
+
+# Again: counted, not reported again.
+ctl alloc 8
+h=$(last_id)
+ctl dtor "$h" sleep 150
+expect_ok "free a second slow one" free "$h"
+expect_ok "barrier" barrier
+t_eq "the second counts as slow" $((s0 + 2)) "$(rval slow_runs)"
+t_eq "... and is not reported again" 1 \
+	"$(kmsg_since runners | grep -c 'slow destructor dslab_ctl_sleep_fn')"
+
+# 0 switches the report off; bad input changes nothing.
+echo 0 >"$P"
+ctl alloc 8
+h=$(last_id)
+ctl dtor "$h" sleep 150
+expect_ok "free a slow one with slow_dtor_ms=0" free "$h"
+expect_ok "barrier" barrier
+t_eq "slow_dtor_ms=0: not counted" $((s0 + 2)) "$(rval slow_runs)"
+t_check "slow_dtor_ms refuses a word" sh -c "! echo ten >'$P' 2>/dev/null"
+t_check "... and a negative number" sh -c "! echo -1 >'$P' 2>/dev/null"
+t_eq "... and keeps its value" 0 "$(cat $P)"
+echo 10 >"$P"
+
+t_check "no kernel address in runners" \
+	sh -c "! grep -E -q '0x[0-9a-f]{8}|ffff[0-9a-f]{12}' '$R'"
+t_check "no kernel report" kmsg_clean runners
+t_done
