@@ -51,6 +51,7 @@
 
 #include <linux/dslab.h>
 #include <linux/fault-inject.h>
+#include <linux/jiffies.h>
 #include <linux/jump_label.h>
 #include <linux/kallsyms.h>
 #include <linux/list.h>
@@ -490,13 +491,17 @@ struct dslab_special {
 
 #define DSLAB_WATCH_SHIFT	10	/* the first bucket: below 1024 ns */
 #define DSLAB_WATCH_BUCKETS	24	/* the last: 2^32 ns (4.3 s) and more */
+#define DSLAB_WATCH_SAMPLE	16	/* one call in 16 is timed exactly */
 
 /* One runner's: what it runs now, how long runs take, the longest. */
 struct dslab_watch {
 	const void *fn;			/* R: running now, or NULL */
-	u64 t0;				/* R: local_clock() at its start */
-	unsigned long hist[DSLAB_WATCH_BUCKETS];	/* R: run times */
+	unsigned long start;		/* R: jiffies at its start */
+	unsigned long calls;		/* R: functions called */
+	unsigned long hist[DSLAB_WATCH_BUCKETS];	/* R: sampled run times */
 	unsigned long slow;		/* R: runs of slow_dtor_ms or more */
+	u64 t0;				/* runner only: a sampled call's clock */
+	u64 slow_ns;			/* runner only: slow_dtor_ms, in ns */
 	const void *reported[16];	/* runner only: reported once */
 	unsigned int nr_reported;	/* runner only */
 	spinlock_t lock;		/* protects the W fields, a leaf */
@@ -508,20 +513,38 @@ struct dslab_watch {
 extern unsigned int dslab_slow_dtor_ms;
 extern struct dslab_watch dslab_runner_watch;
 
-/* Note @fn as running on @w; returns the clock for dslab_watch_stop(). */
-static __always_inline u64 dslab_watch_start(struct dslab_watch *w,
-					     const void *fn)
-{
-	u64 t0 = local_clock();
-
-	WRITE_ONCE(w->t0, t0);
-	WRITE_ONCE(w->fn, fn);
-	return t0;
-}
-
-u64 dslab_watch_stop(struct dslab_watch *w, const void *fn, int kind, u64 t0);
+void dslab_watch_begin(struct dslab_watch *w);
+void dslab_watch_note(struct dslab_watch *w, const void *fn, int kind);
 void dslab_watch_show(struct seq_file *m, struct dslab_watch *w,
 		      const char *state);
+
+/*
+ * Around each destructor or cleanup, the common case: note @fn and the
+ * jiffy it starts in.  Every DSLAB_WATCH_SAMPLE-th call also reads
+ * local_clock() before and after, for the histogram; a call that ends in
+ * a later jiffy is measured in jiffies, which is enough to tell a slow
+ * one.  dslab_watch_note() (watch.c) takes both rare cases.
+ */
+static __always_inline void dslab_watch_start(struct dslab_watch *w,
+					      const void *fn)
+{
+	unsigned long calls = w->calls + 1;
+
+	WRITE_ONCE(w->calls, calls);
+	WRITE_ONCE(w->start, jiffies);
+	WRITE_ONCE(w->fn, fn);
+	if (unlikely(!(calls % DSLAB_WATCH_SAMPLE)))
+		w->t0 = local_clock();
+}
+
+static __always_inline void dslab_watch_stop(struct dslab_watch *w,
+					     const void *fn, int kind)
+{
+	if (unlikely(!(w->calls % DSLAB_WATCH_SAMPLE) ||
+		     time_after(jiffies, w->start)))
+		dslab_watch_note(w, fn, kind);
+	WRITE_ONCE(w->fn, NULL);
+}
 
 /* The free paths queue objects with dslab_dtor_on_free() (dtor.h). */
 /* Runner: run a FinBlock's records (finq.h); the caller releases them. */

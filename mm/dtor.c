@@ -911,8 +911,8 @@ bool dslab_dtor_on_free_slow(struct dslab_span *span, unsigned int idx,
 
 /*
  * Run a dead object's destructor, then its cleanups (@list, in the order
- * they were added), and empty @list.  Each is timed on @w (watch.c) while
- * its owner is still pinned; the destructor's pin goes to @unpin.
+ * they were added), and empty @list.  Each is watched on @w (watch.c)
+ * while its owner is still pinned; the destructor's pin goes to @unpin.
  */
 static __always_inline void dslab_dtor_run_object(void *obj,
 						  struct hlist_head *list,
@@ -923,9 +923,10 @@ static __always_inline void dslab_dtor_run_object(void *obj,
 	unsigned int idx = span->nelems > 1 ? dslab_own_index(span, obj) : 0;
 	struct dslab_objmeta *m = &dslab_meta_of(span)[idx];
 	void (*dtor)(void *obj) = m->dtor;
+	bool trace = trace_dslab_dtor_run_enabled();
 	struct dslab_special *sp;
 	struct hlist_node *tmp;
-	u64 t0, ns;
+	u64 t0 = 0;
 
 	if (dtor) {
 		struct dslab_owner *owner = m->dtor_owner;
@@ -933,20 +934,29 @@ static __always_inline void dslab_dtor_run_object(void *obj,
 		/* The runner owns a queued object's entry: no lock. */
 		m->dtor = NULL;
 		m->dtor_owner = NULL;
-		t0 = dslab_watch_start(w, dtor);
+		/* The clock is read only for the tracepoint. */
+		if (trace)
+			t0 = local_clock();
+		dslab_watch_start(w, dtor);
 		dtor(obj);
-		ns = dslab_watch_stop(w, dtor, DSLAB_SPECIAL_DTOR, t0);
-		trace_dslab_dtor_run(obj, DSLAB_SPECIAL_DTOR, ns);
+		dslab_watch_stop(w, dtor, DSLAB_SPECIAL_DTOR);
+		if (trace)
+			trace_dslab_dtor_run(obj, DSLAB_SPECIAL_DTOR,
+					     local_clock() - t0);
 		dslab_stat_inc(DSLAB_STAT_DTOR_RUN);
 		dslab_owner_batch_add(unpin, owner);
 	}
 	hlist_for_each_entry_safe(sp, tmp, list, node) {
 		if (dtor || &sp->node != list->first)
 			cond_resched();
-		t0 = dslab_watch_start(w, sp->fn);
+		if (trace)
+			t0 = local_clock();
+		dslab_watch_start(w, sp->fn);
 		sp->fn(sp->arg);
-		ns = dslab_watch_stop(w, sp->fn, DSLAB_SPECIAL_CLEANUP, t0);
-		trace_dslab_dtor_run(obj, DSLAB_SPECIAL_CLEANUP, ns);
+		dslab_watch_stop(w, sp->fn, DSLAB_SPECIAL_CLEANUP);
+		if (trace)
+			trace_dslab_dtor_run(obj, DSLAB_SPECIAL_CLEANUP,
+					     local_clock() - t0);
 		dslab_stat_inc(DSLAB_STAT_CLEANUP_RUN);
 		dslab_special_free(sp);
 	}
@@ -974,6 +984,7 @@ void dslab_dtor_run_records(struct dslab_finrec *rec, unsigned int nr,
 	struct dslab_owner_batch unpin = { };
 	unsigned int i;
 
+	dslab_watch_begin(w);
 	for (i = 0; i < nr; i++) {
 		dslab_dtor_run_object(rec[i].obj, &rec[i].list, &unpin, w);
 		if (need_resched())
