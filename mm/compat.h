@@ -125,9 +125,10 @@ typedef unsigned long (*dslab_shrink_fn)(struct shrinker *s,
 
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
 static inline struct shrinker *
-dslab_compat_shrinker_create(dslab_shrink_fn count, dslab_shrink_fn scan)
+dslab_compat_shrinker_create(const char *name, dslab_shrink_fn count,
+			     dslab_shrink_fn scan)
 {
-	struct shrinker *s = shrinker_alloc(0, "dslab");
+	struct shrinker *s = shrinker_alloc(0, "%s", name);
 
 	if (!s)
 		return NULL;
@@ -144,7 +145,8 @@ static inline void dslab_compat_shrinker_destroy(struct shrinker *s)
 }
 #else
 static inline struct shrinker *
-dslab_compat_shrinker_create(dslab_shrink_fn count, dslab_shrink_fn scan)
+dslab_compat_shrinker_create(const char *name, dslab_shrink_fn count,
+			     dslab_shrink_fn scan)
 {
 	struct shrinker *s = kzalloc(sizeof(*s), GFP_KERNEL);
 
@@ -153,7 +155,7 @@ dslab_compat_shrinker_create(dslab_shrink_fn count, dslab_shrink_fn scan)
 	s->count_objects = count;
 	s->scan_objects = scan;
 	s->seeks = DEFAULT_SEEKS;
-	if (register_shrinker(s, "dslab")) {
+	if (register_shrinker(s, "%s", name)) {
 		kfree(s);
 		return NULL;
 	}

@@ -1083,6 +1083,41 @@ unsigned long dslab_finq_trim(void)
 	return n;
 }
 
+/* === Shrinker === */
+
+/*
+ * The pool grows with the reservations, so a burst of registrations (a
+ * backlog of destructors, then their frees) leaves it larger than they
+ * now need.  dslab_shrink() gives the surplus back on request; this
+ * shrinker gives it back under memory pressure, as kfree_rcu()'s page
+ * cache is given back through its shrinker.
+ */
+static struct shrinker *dslab_finq_shrinker;
+
+static unsigned long dslab_finq_shrink_count(struct shrinker *s,
+					     struct shrink_control *sc)
+{
+	unsigned long needed, flags, n = 0;
+
+	/* What dslab_finq_trim() would free now. */
+	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
+	needed = dslab_blocks_needed(dslab_finq.reserved);
+	if (dslab_finq.nr_blocks > needed)
+		n += min(dslab_finq.nr_blocks - needed, dslab_finq.nr_free);
+	if (dslab_finq.nr_free_plain > dslab_plain_pool_min)
+		n += dslab_finq.nr_free_plain - dslab_plain_pool_min;
+	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	return n ? n : SHRINK_EMPTY;
+}
+
+static unsigned long dslab_finq_shrink_scan(struct shrinker *s,
+					    struct shrink_control *sc)
+{
+	unsigned long freed = dslab_finq_trim();
+
+	return freed ? freed : SHRINK_STOP;
+}
+
 /* === Init and exit === */
 
 int dslab_finq_init(void)
@@ -1102,14 +1137,23 @@ int dslab_finq_init(void)
 		goto err_free;
 	dslab_plain_pool_fill(GFP_KERNEL);
 
+	dslab_finq_shrinker = dslab_compat_shrinker_create("dslab-finblocks",
+							   dslab_finq_shrink_count,
+							   dslab_finq_shrink_scan);
+	if (!dslab_finq_shrinker) {
+		ret = -ENOMEM;
+		goto err_free;
+	}
 	dslab_runner = kthread_run(dslab_runner_fn, NULL, "dslab_runner");
 	if (IS_ERR(dslab_runner)) {
 		ret = PTR_ERR(dslab_runner);
-		goto err_free;
+		goto err_shrinker;
 	}
 	set_user_nice(dslab_runner, dslab_runner_nice);
 	return 0;
 
+err_shrinker:
+	dslab_compat_shrinker_destroy(dslab_finq_shrinker);
 err_free:
 	dslab_finq_exit_blocks();
 	return ret;
@@ -1149,6 +1193,7 @@ static void dslab_finq_exit_blocks(void)
 
 void dslab_finq_exit(void)
 {
+	dslab_compat_shrinker_destroy(dslab_finq_shrinker);
 	/* The runner's last pass is a full flush; see dslab_runner_fn(). */
 	kthread_stop(dslab_runner);
 	dslab_runner = NULL;

@@ -472,7 +472,8 @@ int dslab_span_init(void)
 		INIT_LIST_HEAD(&dslab_central[class].partial);
 	}
 
-	dslab_shrinker = dslab_compat_shrinker_create(dslab_shrink_count,
+	dslab_shrinker = dslab_compat_shrinker_create("dslab-spans",
+						      dslab_shrink_count,
 						      dslab_shrink_scan);
 	return dslab_shrinker ? 0 : -ENOMEM;
 }
