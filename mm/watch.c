@@ -35,9 +35,9 @@
 #define pr_fmt(fmt) "dslab: " fmt
 
 #include <kunit/visibility.h>
+#include <linux/bitops.h>
 #include <linux/jiffies.h>
 #include <linux/kallsyms.h>
-#include <linux/log2.h>
 #include <linux/ratelimit.h>
 #include <linux/sched/clock.h>
 #include <linux/seq_file.h>
