@@ -532,7 +532,8 @@ static __always_inline void dslab_watch_start(struct dslab_watch *w,
 
 	WRITE_ONCE(w->calls, calls);
 	WRITE_ONCE(w->start, jiffies);
-	WRITE_ONCE(w->fn, fn);
+	/* The start before the function; pairs with dslab_watch_show(). */
+	smp_store_release(&w->fn, fn);
 	if (unlikely(!(calls % DSLAB_WATCH_SAMPLE)))
 		w->t0 = local_clock();
 }

@@ -184,7 +184,8 @@ void dslab_watch_show(struct seq_file *m, struct dslab_watch *w,
 	u64 ns;
 
 	seq_printf(m, "state %s\n", state);
-	fn = READ_ONCE(w->fn);
+	/* Pairs with smp_store_release() in dslab_watch_start(). */
+	fn = smp_load_acquire(&w->fn);
 	if (fn) {
 		at = READ_ONCE(w->start);
 		dslab_watch_sym(sym, fn);
