@@ -75,6 +75,22 @@ static unsigned int dslab_watch_times_reported(const void *fn)
 	return n;
 }
 
+/* Reads for the expectations, so that a failure names them plainly. */
+static unsigned long dslab_watch_slow_runs(void)
+{
+	return READ_ONCE(dslab_runner_watch.slow);
+}
+
+static unsigned long dslab_watch_calls(void)
+{
+	return READ_ONCE(dslab_runner_watch.calls);
+}
+
+static const void *dslab_watch_running(void)
+{
+	return READ_ONCE(dslab_runner_watch.fn);
+}
+
 static int dslab_watch_test_init(struct kunit *test)
 {
 	struct dslab_watch_case *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
@@ -100,8 +116,8 @@ static void dslab_watch_histogram(struct kunit *test)
 {
 	struct dslab_watch_case *c = test->priv;
 	unsigned long h0 = dslab_watch_hist_total();
-	unsigned long slow0 = READ_ONCE(dslab_runner_watch.slow);
-	unsigned long calls0 = READ_ONCE(dslab_runner_watch.calls), calls;
+	unsigned long slow0 = dslab_watch_slow_runs();
+	unsigned long calls0 = dslab_watch_calls(), calls;
 	u64 run0 = dslab_test_stat(DTOR_RUN) + dslab_test_stat(CLEANUP_RUN);
 	u64 runs;
 
@@ -110,21 +126,21 @@ static void dslab_watch_histogram(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic_read(&c->runs), 40);
 	runs = dslab_test_stat(DTOR_RUN) + dslab_test_stat(CLEANUP_RUN) - run0;
 	KUNIT_EXPECT_EQ(test, runs, 40ULL);
-	calls = READ_ONCE(dslab_runner_watch.calls);
+	calls = dslab_watch_calls();
 	KUNIT_EXPECT_EQ(test, (u64)(calls - calls0), runs);
 	/* Calls number 16, 32, ... were timed. */
 	KUNIT_EXPECT_EQ(test, dslab_watch_hist_total() - h0,
 			calls / DSLAB_WATCH_SAMPLE - calls0 / DSLAB_WATCH_SAMPLE);
-	KUNIT_EXPECT_EQ(test, READ_ONCE(dslab_runner_watch.slow), slow0);
+	KUNIT_EXPECT_EQ(test, dslab_watch_slow_runs(), slow0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&c->saw_self), 40);
-	KUNIT_EXPECT_NULL(test, READ_ONCE(dslab_runner_watch.fn));
+	KUNIT_EXPECT_NULL(test, dslab_watch_running());
 }
 
 /* A slow destructor: counted each time, reported once, the longest. */
 static void dslab_watch_slow(struct kunit *test)
 {
 	struct dslab_watch_case *c = test->priv;
-	unsigned long slow0 = READ_ONCE(dslab_runner_watch.slow);
+	unsigned long slow0 = dslab_watch_slow_runs();
 	unsigned long flags;
 	char want[KSYM_SYMBOL_LEN];
 	char sym[KSYM_SYMBOL_LEN];
@@ -139,7 +155,7 @@ static void dslab_watch_slow(struct kunit *test)
 	c->sleep_ms = 60;
 	dslab_watch_run(test, 2);
 	KUNIT_EXPECT_EQ(test, atomic_read(&c->runs), 2);
-	KUNIT_EXPECT_EQ(test, READ_ONCE(dslab_runner_watch.slow), slow0 + 2);
+	KUNIT_EXPECT_EQ(test, dslab_watch_slow_runs(), slow0 + 2);
 	KUNIT_EXPECT_EQ(test, dslab_watch_times_reported(dslab_watch_sleep_fn), 1U);
 
 	spin_lock_irqsave(&dslab_runner_watch.lock, flags);
@@ -155,7 +171,7 @@ static void dslab_watch_slow(struct kunit *test)
 	WRITE_ONCE(dslab_slow_dtor_ms, 0);
 	dslab_watch_run(test, 1);
 	KUNIT_EXPECT_EQ(test, atomic_read(&c->runs), 3);
-	KUNIT_EXPECT_EQ(test, READ_ONCE(dslab_runner_watch.slow), slow0 + 2);
+	KUNIT_EXPECT_EQ(test, dslab_watch_slow_runs(), slow0 + 2);
 }
 
 static struct kunit_case dslab_watch_cases[] = {
