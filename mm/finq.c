@@ -1052,6 +1052,28 @@ void dslab_runner_show(struct seq_file *m)
 	dslab_watch_show(m, &dslab_runner_watch, READ_ONCE(dslab_runner_state));
 }
 
+/*
+ * Free blocks the pools can spare: beyond what the reservations need (and
+ * no more than are free), and beyond the plain pool's minimum.
+ */
+static unsigned long dslab_surplus_reserved(void)
+{
+	unsigned long needed = dslab_blocks_needed(dslab_finq.reserved);
+
+	lockdep_assert_held(&dslab_finq.lock);
+	if (dslab_finq.nr_blocks <= needed)
+		return 0;
+	return min(dslab_finq.nr_blocks - needed, dslab_finq.nr_free);
+}
+
+static unsigned long dslab_surplus_plain(void)
+{
+	lockdep_assert_held(&dslab_finq.lock);
+	if (dslab_finq.nr_free_plain <= dslab_plain_pool_min)
+		return 0;
+	return dslab_finq.nr_free_plain - dslab_plain_pool_min;
+}
+
 /**
  * dslab_finq_trim() - free FinBlocks the reservations do not need
  *
@@ -1061,17 +1083,17 @@ void dslab_runner_show(struct seq_file *m)
 unsigned long dslab_finq_trim(void)
 {
 	struct dslab_finblock *blk, *tmp;
-	unsigned long flags, n = 0;
+	unsigned long flags, k, n = 0;
 	LIST_HEAD(victims);
 
 	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
-	while (dslab_finq.nr_blocks > dslab_blocks_needed(dslab_finq.reserved) &&
-	       (blk = dslab_block_get(false))) {
+	for (k = dslab_surplus_reserved(); k; k--) {
+		blk = dslab_block_get(false);
 		list_add(&blk->list, &victims);
 		dslab_finq.nr_blocks--;
 	}
-	while (dslab_finq.nr_free_plain > dslab_plain_pool_min &&
-	       (blk = dslab_block_get(true))) {
+	for (k = dslab_surplus_plain(); k; k--) {
+		blk = dslab_block_get(true);
 		list_add(&blk->list, &victims);
 		dslab_finq.nr_plain--;
 	}
@@ -1097,15 +1119,11 @@ static struct shrinker *dslab_finq_shrinker;
 static unsigned long dslab_finq_shrink_count(struct shrinker *s,
 					     struct shrink_control *sc)
 {
-	unsigned long needed, flags, n = 0;
+	unsigned long flags, n;
 
 	/* What dslab_finq_trim() would free now. */
 	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
-	needed = dslab_blocks_needed(dslab_finq.reserved);
-	if (dslab_finq.nr_blocks > needed)
-		n += min(dslab_finq.nr_blocks - needed, dslab_finq.nr_free);
-	if (dslab_finq.nr_free_plain > dslab_plain_pool_min)
-		n += dslab_finq.nr_free_plain - dslab_plain_pool_min;
+	n = dslab_surplus_reserved() + dslab_surplus_plain();
 	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
 	return n ? n : SHRINK_EMPTY;
 }
