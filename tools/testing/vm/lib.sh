@@ -214,8 +214,12 @@ build_modules() {
 	local id=$1 kdir=$2 log=$LOGS/build-$1.log rc=0 checker= what="W=1"
 	MOD_DIR=$CACHE/mod/$id
 	sync_tree "$MOD_DIR"
-	# No stale module may stand in for one that no longer builds.
-	find "$MOD_DIR" -name '*.ko' -delete
+	# No stale module may stand in for one that no longer builds, and
+	# no stale symbol version: the client dirs' modpost does not depend
+	# on KBUILD_EXTRA_SYMBOLS (6.1), so an unchanged client would keep
+	# the CRCs of an older dslab.ko and fail to load ("disagrees about
+	# version of symbol").  Without its Module.symvers, modpost reruns.
+	find "$MOD_DIR" \( -name '*.ko' -o -name Module.symvers \) -delete
 	if [ -f "$kdir/source/scripts/checkpatch.pl" ]; then
 		checker=C=1
 		what="W=1 and sparse"
