@@ -28,7 +28,8 @@ static void dslab_watch_sleep_fn(void *obj)
 
 	if (!c)
 		return;
-	if (READ_ONCE(dslab_runner_watch.fn) == (void *)dslab_watch_sleep_fn)
+	/* The watch of the runner calling us names us. */
+	if (READ_ONCE(dslab_current_watch()->fn) == (void *)dslab_watch_sleep_fn)
 		atomic_inc(&c->saw_self);
 	if (c->sleep_ms)
 		msleep(c->sleep_ms);
@@ -54,41 +55,69 @@ static void dslab_watch_run(struct kunit *test, unsigned int n)
 	dslab_dtor_barrier();
 }
 
+/* Every runner's watch added up (watch.c); a static: it is large. */
+static struct dslab_watch dslab_watch_total;
+
+static struct dslab_watch *dslab_watch_summed(void)
+{
+	dslab_watch_sum(&dslab_watch_total);
+	return &dslab_watch_total;
+}
+
 static unsigned long dslab_watch_hist_total(void)
 {
+	struct dslab_watch *w = dslab_watch_summed();
 	unsigned long n = 0;
 	unsigned int b;
 
 	for (b = 0; b < DSLAB_WATCH_BUCKETS; b++)
-		n += READ_ONCE(dslab_runner_watch.hist[b]);
-	return n;
-}
-
-/* How often @fn is in the reported-once table. */
-static unsigned int dslab_watch_times_reported(const void *fn)
-{
-	unsigned int i, n = 0;
-
-	for (i = 0; i < READ_ONCE(dslab_runner_watch.nr_reported); i++)
-		if (READ_ONCE(dslab_runner_watch.reported[i]) == fn)
-			n++;
+		n += w->hist[b];
 	return n;
 }
 
 /* Reads for the expectations, so that a failure names them plainly. */
 static unsigned long dslab_watch_slow_runs(void)
 {
-	return READ_ONCE(dslab_runner_watch.slow);
+	return dslab_watch_summed()->slow;
 }
 
 static unsigned long dslab_watch_calls(void)
 {
-	return READ_ONCE(dslab_runner_watch.calls);
+	return dslab_watch_summed()->calls;
 }
 
 static const void *dslab_watch_running(void)
 {
-	return READ_ONCE(dslab_runner_watch.fn);
+	return dslab_watch_summed()->fn;
+}
+
+/*
+ * Each runner times its own calls 16, 32, ...: the sum over runners of
+ * calls / 16 now, less @sampled0 taken the same way before.
+ */
+static unsigned long dslab_watch_sampled(void)
+{
+	struct dslab_watch *w;
+	unsigned long n = 0;
+	unsigned int i;
+
+	for (i = 0; (w = dslab_runner_watch(i)); i++)
+		n += READ_ONCE(w->calls) / DSLAB_WATCH_SAMPLE;
+	return n;
+}
+
+/* Forget every runner's longest run, so that the next one replaces it. */
+static void dslab_watch_forget_longest(void)
+{
+	struct dslab_watch *w;
+	unsigned long flags;
+	unsigned int i;
+
+	for (i = 0; (w = dslab_runner_watch(i)); i++) {
+		spin_lock_irqsave(&w->lock, flags);
+		w->longest_ns = 0;
+		spin_unlock_irqrestore(&w->lock, flags);
+	}
 }
 
 static int dslab_watch_test_init(struct kunit *test)
@@ -118,6 +147,7 @@ static void dslab_watch_histogram(struct kunit *test)
 	unsigned long h0 = dslab_watch_hist_total();
 	unsigned long slow0 = dslab_watch_slow_runs();
 	unsigned long calls0 = dslab_watch_calls(), calls;
+	unsigned long sampled0 = dslab_watch_sampled();
 	u64 run0 = dslab_test_stat(DTOR_RUN) + dslab_test_stat(CLEANUP_RUN);
 	u64 runs;
 
@@ -128,9 +158,9 @@ static void dslab_watch_histogram(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, runs, 40ULL);
 	calls = dslab_watch_calls();
 	KUNIT_EXPECT_EQ(test, (u64)(calls - calls0), runs);
-	/* Calls number 16, 32, ... were timed. */
+	/* Each runner's calls number 16, 32, ... were timed. */
 	KUNIT_EXPECT_EQ(test, dslab_watch_hist_total() - h0,
-			calls / DSLAB_WATCH_SAMPLE - calls0 / DSLAB_WATCH_SAMPLE);
+			dslab_watch_sampled() - sampled0);
 	KUNIT_EXPECT_EQ(test, dslab_watch_slow_runs(), slow0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&c->saw_self), 40);
 	KUNIT_EXPECT_NULL(test, dslab_watch_running());
@@ -141,31 +171,24 @@ static void dslab_watch_slow(struct kunit *test)
 {
 	struct dslab_watch_case *c = test->priv;
 	unsigned long slow0 = dslab_watch_slow_runs();
-	unsigned long flags;
 	char want[KSYM_SYMBOL_LEN];
-	char sym[KSYM_SYMBOL_LEN];
-	u64 longest;
+	struct dslab_watch *w;
 
 	/* Forget the longest run so far: this one must take its place. */
-	spin_lock_irqsave(&dslab_runner_watch.lock, flags);
-	dslab_runner_watch.longest_ns = 0;
-	spin_unlock_irqrestore(&dslab_runner_watch.lock, flags);
+	dslab_watch_forget_longest();
 
 	WRITE_ONCE(dslab_slow_dtor_ms, 20);
 	c->sleep_ms = 60;
 	dslab_watch_run(test, 2);
 	KUNIT_EXPECT_EQ(test, atomic_read(&c->runs), 2);
 	KUNIT_EXPECT_EQ(test, dslab_watch_slow_runs(), slow0 + 2);
-	KUNIT_EXPECT_EQ(test, dslab_watch_times_reported(dslab_watch_sleep_fn), 1U);
+	KUNIT_EXPECT_TRUE(test, dslab_watch_reported(dslab_watch_sleep_fn, false));
 
-	spin_lock_irqsave(&dslab_runner_watch.lock, flags);
-	longest = dslab_runner_watch.longest_ns;
-	strscpy(sym, dslab_runner_watch.longest_sym, sizeof(sym));
-	spin_unlock_irqrestore(&dslab_runner_watch.lock, flags);
+	w = dslab_watch_summed();
 	/* Exact if sampled, else at most two ticks short (watch.c). */
-	KUNIT_EXPECT_GE(test, longest, 60ULL * NSEC_PER_MSEC - 2 * TICK_NSEC);
+	KUNIT_EXPECT_GE(test, w->longest_ns, 60ULL * NSEC_PER_MSEC - 2 * TICK_NSEC);
 	snprintf(want, sizeof(want), "%ps", dslab_watch_sleep_fn);
-	KUNIT_EXPECT_STREQ(test, sym, want);
+	KUNIT_EXPECT_STREQ(test, w->longest_sym, want);
 
 	/* slow_dtor_ms=0: no longer counted. */
 	WRITE_ONCE(dslab_slow_dtor_ms, 0);

@@ -502,8 +502,6 @@ struct dslab_watch {
 	unsigned long slow;		/* R: runs of slow_dtor_ms or more */
 	u64 t0;				/* runner only: a sampled call's clock */
 	u64 slow_ns;			/* runner only: slow_dtor_ms, in ns */
-	const void *reported[16];	/* runner only: reported once */
-	unsigned int nr_reported;	/* runner only */
 	spinlock_t lock;		/* protects the W fields, a leaf */
 	u64 longest_ns;			/* W (runner reads it unlocked) */
 	unsigned long longest_at;	/* W: jiffies */
@@ -511,12 +509,15 @@ struct dslab_watch {
 };
 
 extern unsigned int dslab_slow_dtor_ms;
-extern struct dslab_watch dslab_runner_watch;
 
+void dslab_watch_init(struct dslab_watch *w);
 void dslab_watch_begin(struct dslab_watch *w);
 void dslab_watch_note(struct dslab_watch *w, const void *fn, int kind);
-void dslab_watch_show(struct seq_file *m, struct dslab_watch *w,
-		      const char *state);
+bool dslab_watch_reported(const void *fn, bool add);
+void dslab_watch_sum(struct dslab_watch *sum);
+void dslab_watch_show_running(struct seq_file *m, struct dslab_watch *w,
+			      const char *state);
+void dslab_watch_show(struct seq_file *m);
 
 /*
  * Around each destructor or cleanup, the common case: note @fn and the
@@ -548,10 +549,11 @@ static __always_inline void dslab_watch_stop(struct dslab_watch *w,
 }
 
 /* The free paths queue objects with dslab_dtor_on_free() (dtor.h). */
-/* Runner: run a FinBlock's records (finq.h); the caller releases them. */
+/* Runner: run a FinBlock's record (finq.h); the caller releases it. */
 struct dslab_finrec;
-void dslab_dtor_run_records(struct dslab_finrec *rec, unsigned int nr,
-			    struct dslab_watch *w);
+void dslab_dtor_run_record(struct dslab_finrec *rec,
+			   struct dslab_owner_batch *unpin,
+			   struct dslab_watch *w);
 /* Unload: drop the specials of a span's leaked objects without running. */
 void dslab_dtor_forget_span(struct dslab_span *span);
 /* A span descriptor is freed: its metadata with it. */
@@ -585,6 +587,8 @@ void dslab_finq_enqueue_rcu_plain(struct dslab_span *span, unsigned int idx,
 void dslab_finq_stats(struct dslab_finq_stats *st);
 unsigned long dslab_finq_trim(void);
 bool dslab_in_runner(void);
+struct dslab_watch *dslab_runner_watch(unsigned int i);
+struct dslab_watch *dslab_current_watch(void);
 void dslab_runner_show(struct seq_file *m);
 int dslab_finq_init(void);
 void dslab_finq_exit(void);

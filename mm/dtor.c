@@ -964,33 +964,23 @@ static __always_inline void dslab_dtor_run_object(void *obj,
 }
 
 /**
- * dslab_dtor_run_records() - run the records of a FinBlock
- * @rec: the records, objects queued by dslab_dtor_on_free()
- * @nr: how many
- * @w: the calling runner's watch
+ * dslab_dtor_run_record() - run one record of a FinBlock
+ * @rec: the record, an object queued by dslab_dtor_on_free()
+ * @unpin: the caller's batch of owner pins, flushed by the caller
+ * @w: the calling runner's watch (dslab_watch_begin() called)
  *
- * Clears each record's cleanup list once it has run.  Between records it
- * gives way when a reschedule is due (need_resched() first, so that a
- * stream of short destructors does not pay a call per record; RCU asks for
- * its quiescent states through the same flag).  The pins of consecutive
- * records of one owner are dropped together.  The caller releases the
- * objects afterwards and gives their FinBlock slots back.
+ * Runs the object's destructor, then its cleanups, and clears the
+ * record's cleanup list.  The pins of consecutive records of one owner
+ * collect in @unpin and are dropped together.  The caller releases the
+ * object afterwards and gives its FinBlock slot back.
  *
- * Context: Process context (the runner); may sleep.
+ * Context: Process context (a runner); may sleep.
  */
-void dslab_dtor_run_records(struct dslab_finrec *rec, unsigned int nr,
-			    struct dslab_watch *w)
+void dslab_dtor_run_record(struct dslab_finrec *rec,
+			   struct dslab_owner_batch *unpin,
+			   struct dslab_watch *w)
 {
-	struct dslab_owner_batch unpin = { };
-	unsigned int i;
-
-	dslab_watch_begin(w);
-	for (i = 0; i < nr; i++) {
-		dslab_dtor_run_object(rec[i].obj, &rec[i].list, &unpin, w);
-		if (need_resched())
-			cond_resched();
-	}
-	dslab_owner_batch_flush(&unpin);
+	dslab_dtor_run_object(rec->obj, &rec->list, unpin, w);
 }
 
 /*

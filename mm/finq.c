@@ -3,27 +3,32 @@
  * dslab FinBlock queue and the destructor runner.
  *
  * This is the Go runtime's finq/finc/allfin and runfinq (mfinal.go's
- * queuefinalizer, createfing and runfinq), in the kernel.  A FinBlock is a
+ * queuefinalizer, createfing and runfinq), in the kernel, with Go 1.25's
+ * parallel cleanup queue (mcleanup.go) and the workqueue's answer to a
+ * work item that sleeps.  A FinBlock is a
  * page of records, one per freed object with destructors or cleanups (its
  * detached list of specials) or per plain object freed through
  * dslab_free_rcu().  Records are placed on an open block of the freeing
  * CPU with no lock and without disabling interrupts: each CPU has its
  * open blocks per context level (task, softirq, hardirq), a level never
  * interrupts itself, and an append marks its level busy while it runs.
- * Full blocks go to a pending list.  The runner steals partial ones by
+ * Full blocks go to a pending list.  The leader steals partial ones by
  * running the steal on their CPU (an IPI, which takes no lock), which
  * skips a level it interrupted in an append, so no record
  * waits long for a block to fill and the free path takes no per-CPU lock.
  *
  * No loss.  Registration reserves a record slot (dslab_finq_reserve()),
  * and the pool of blocks is kept at least
- *	ceil(reserved / records per block) + (3 * L + 1) * nr_cpu_ids + 3
- * blocks, L = 3 context levels.  Partly filled blocks are the only waste:
- * each CPU's open and open-RCU block at each level (2Ln), the immediate
- * blocks the runner stole and is running (Ln; stolen RCU blocks are
- * compacted into their generation before anything runs), and the last
- * block of the next and the in-flight RCU generation (2), plus one for
- * rounding: 3Ln + 3, with n blocks to spare.  So dslab_finq_enqueue()
+ *	ceil(reserved / records per block) + (3 * L + 1) * nr_cpu_ids + 3 + R
+ * blocks, L = 3 context levels, R runners.  Partly filled blocks are the
+ * only waste: each CPU's open and open-RCU block at each level (2Ln), the
+ * immediate blocks of the last steal (Ln; stolen RCU blocks are compacted
+ * into their generation before anything runs), the blocks of earlier
+ * steals that runners still work on (R: the leader steals open blocks
+ * only once every record taken before is claimed, and a runner works on
+ * one block at a time), and the last block of the next and the in-flight
+ * RCU generation (2), plus one for rounding: 3Ln + 3 + R, with n blocks
+ * to spare.  So dslab_finq_enqueue()
  * always finds a block and never allocates.  Plain dslab_free_rcu()
  * records use a separate pool that the runner tops up in process context.
  *
@@ -37,47 +42,71 @@
  * grace period itself and releases those objects.  No link, no
  * allocation, no loss.  The ordering argument is at dslab_limbo_add().
  *
- * The runner is one kthread, created once at load.  It runs full blocks as
- * soon as they are pending; records in open blocks wait up to a jiffy from
- * when it first saw them (unless a barrier is waiting), then a pass steals
- * every CPU's open blocks too.  So a stream of frees costs one wake-up and
- * one steal per jiffy at most, not one per object, while the runner works
- * alongside the freeing CPUs.  A pass runs the immediate records
- * (dslab_dtor_run_records(): cond_resched() between them when one is
- * due), gives their objects back to the central lists a run of one class
- * at a time (dslab_release_objects()), and moves RCU records to a generation
- * that waits for one grace period (one call_rcu() for the whole
- * generation, like kvfree_rcu()'s page-sized bulk blocks).
+ * The leader ("dslab_finq") is one kthread, created once at load.  It
+ * takes full blocks as soon as they are pending; records in open blocks
+ * wait up to a jiffy from when it first saw them (unless a barrier is
+ * waiting), then a pass steals every CPU's open blocks too.  So a stream
+ * of frees costs one wake-up and one steal per jiffy at most, not one per
+ * object.  A pass hands the immediate blocks to the runners (the ready
+ * list), moves RCU records to a generation that waits for one grace
+ * period (one call_rcu() for the whole generation, like kvfree_rcu()'s
+ * page-sized bulk blocks) and hands a generation whose grace period
+ * ended to the runners too.  The leader calls no destructor, so nothing
+ * a destructor does can stall it.
  *
- * No lost wake-up (Go's fingwait/fingwake).  The runner sets its task
- * state, then dslab_runner_sleeping = true, then smp_mb(), then checks
+ * Runners ("dslab_runner/N") run the records of ready blocks
+ * (dslab_dtor_run_record(), cond_resched() between them when one is due)
+ * and give their objects back to the central lists a batch at a time
+ * (dslab_release_objects()).  Blocks are taken whole; the runners on one
+ * block claim its records one at a time with an atomic increment, so each
+ * runs exactly once.  dslab_runners_at_once = max(nr_cpu_ids / 4, 1)
+ * work at once, Go's bound for its cleanup goroutines (the destructors
+ * are the rest of the system's overhead, not its work), and
+ * DSLAB_RUNNERS_SPARE more stand by: a runner that has been on one block
+ * for more than a tick, asleep in a destructor or just slow, does not
+ * count as working, so the leader, which looks every tick while blocks
+ * wait, wakes another to join that block or take the next.  Runners
+ * sleep again when nothing is ready.  Order across runners, even within
+ * one block, is unspecified.
+ *
+ * No lost wake-up (Go's fingwait/fingwake).  The leader sets its task
+ * state, then dslab_leader_sleeping = true, then smp_mb(), then checks
  * for work, and only then schedule()s.  An enqueuer that puts the first
  * record into an open block publishes it, then smp_mb(), then reads
- * dslab_runner_sleeping and, if set, clears it with xchg() and wakes the
- * runner.  Both sides store then load with a full barrier between, so at
- * least one sees the other's store: either the runner sees the record and
+ * dslab_leader_sleeping and, if set, clears it with xchg() and wakes the
+ * leader.  Both sides store then load with a full barrier between, so at
+ * least one sees the other's store: either the leader sees the record and
  * does not sleep, or the enqueuer sees the flag and wakes it; a wake-up
  * between the check and schedule() leaves the task runnable, so
  * schedule() returns at once.  Only the first record of a block kicks
- * (which, after a block filled, also announces the full one): the runner
+ * (which, after a block filled, also announces the full one): the leader
  * that kick wakes or keeps awake takes the whole block, open (after the
  * batching delay) or pending, with every record it holds by then, and a
  * steal closes the block, so a later record goes into a new block and
- * kicks again.
+ * kicks again.  The runner that finishes the last dispatched block kicks
+ * the leader the same way, for a flush waiting on it.  A runner sleeps in
+ * rcuwait_wait_event() until its busy flag is set: it clears the flag
+ * under dslab_finq.lock only when it found no ready block there, and the
+ * leader, or a runner that took a block with more waiting, sets it under
+ * the lock after queueing blocks, then calls rcuwait_wake_up(), whose
+ * full barrier pairs with the one in the runner's set_current_state().
  *
  * Lock order: dslab_finq.lock is a raw spinlock, taken with interrupts
  * off: a block fills inside an append, which runs with preemption off
  * even on PREEMPT_RT, so a sleeping lock cannot be taken there.  Its
  * sections are short list and counter updates that never allocate or
- * free, and it nests inside nothing of this file.  The runner holds no
- * lock while it runs a record.
+ * free, and it nests inside nothing of this file; the only call made
+ * under it is the runners' wake-up (rcuwait_wake_up(), which takes the
+ * scheduler's raw locks).  No runner holds a lock while it runs a record.
  */
 #define pr_fmt(fmt) "dslab: " fmt
 
+#include <kunit/visibility.h>
 #include <linux/cpu.h>
 #include <linux/kthread.h>
 #include <linux/llist.h>
 #include <linux/rcupdate.h>
+#include <linux/rcuwait.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/seq_file.h>
@@ -114,19 +143,42 @@ static struct {
 	unsigned long pending_records;	/* Q: records in those blocks */
 	unsigned long reserved;		/* Q: record slots promised */
 	unsigned long barrier_req;	/* Q: barrier requests issued */
+	struct list_head ready;		/* Q: dispatched, records unclaimed */
+	unsigned long nr_ready;		/* Q: blocks on it */
+	unsigned long nr_running;	/* Q: dispatched, not yet recycled */
+	unsigned long held;		/* Q: records taken, not yet run */
 } dslab_finq;
 
-/* Written by the runner only; read by stats and barrier waiters. */
+/* Written by the leader only; read by stats and barrier waiters. */
 static unsigned long dslab_barrier_done;
 static unsigned long dslab_largest_batch;
-static unsigned long dslab_runner_held;	/* stolen, not yet run */
-static u64 dslab_dtor_ns;
-static const char *dslab_runner_state = "starting";
+static const char *dslab_leader_state = "starting";
 static DECLARE_WAIT_QUEUE_HEAD(dslab_barrier_wq);
 
-static struct task_struct *dslab_runner;
-static int dslab_runner_sleeping;	/* see the wake-up argument above */
-static unsigned long dslab_runner_ran;	/* runner: records since it woke */
+static struct task_struct *dslab_leader;
+static int dslab_leader_sleeping;	/* see the wake-up argument above */
+
+/*
+ * Runners beyond dslab_runners_at_once, for destructors that sleep: up to
+ * this many may be stalled before the rest of the backlog waits.
+ */
+#define DSLAB_RUNNERS_SPARE	4
+
+/* A runner: a kthread that runs the records of dispatched blocks. */
+struct dslab_runner {
+	struct task_struct *task;	/* I */
+	struct rcuwait wait;		/* it sleeps here while idle */
+	bool busy;			/* Q: has a block or is woken for one */
+	unsigned long since;		/* Q: jiffies it took its block */
+	const char *state;		/* R */
+	unsigned long ran;		/* R: records since it woke */
+	u64 dtor_ns;			/* R: time in its blocks */
+	struct dslab_watch watch;	/* R: see watch.c */
+};
+
+static struct dslab_runner *dslab_runners;	/* I: dslab_nr_runners */
+static unsigned int dslab_nr_runners;		/* I */
+static unsigned int dslab_runners_at_once;	/* I: not stalled, at most */
 
 /* RCU generations: runner-private, except what the callback writes. */
 static LIST_HEAD(dslab_rcu_next);		/* waiting for call_rcu() */
@@ -153,7 +205,7 @@ static void dslab_finq_exit_blocks(void);
 static unsigned long dslab_blocks_needed(unsigned long reserved)
 {
 	return DIV_ROUND_UP(reserved, DSLAB_FINBLOCK_RECORDS) +
-	       (3 * DSLAB_FLEVELS + 1) * nr_cpu_ids + 3;
+	       (3 * DSLAB_FLEVELS + 1) * nr_cpu_ids + 3 + dslab_nr_runners;
 }
 
 static struct dslab_finblock *dslab_block_alloc(gfp_t gfp, bool plain)
@@ -167,6 +219,8 @@ static struct dslab_finblock *dslab_block_alloc(gfp_t gfp, bool plain)
 		return NULL;
 	INIT_LIST_HEAD(&blk->list);
 	blk->nr = 0;
+	blk->users = 0;
+	atomic_set(&blk->claim, 0);
 	blk->plain = plain;
 	return blk;
 }
@@ -175,6 +229,7 @@ static void dslab_block_put(struct dslab_finblock *blk)
 {
 	lockdep_assert_held(&dslab_finq.lock);
 	blk->nr = 0;
+	atomic_set(&blk->claim, 0);
 	/*
 	 * At the tail: the block the runner just cleared is reused last, not
 	 * first, so a freeing CPU rarely writes lines still dirty in the
@@ -251,13 +306,13 @@ static void dslab_plain_pool_fill(gfp_t gfp)
 
 /* === Internals: wake-up === */
 
-static void dslab_runner_kick(void)
+static void dslab_leader_kick(void)
 {
-	/* Pairs with smp_mb() in dslab_runner_wait(); see the header. */
+	/* Pairs with smp_mb() in dslab_leader_arm(); see the header. */
 	smp_mb();
-	if (READ_ONCE(dslab_runner_sleeping) &&
-	    xchg(&dslab_runner_sleeping, 0))
-		wake_up_process(dslab_runner);
+	if (READ_ONCE(dslab_leader_sleeping) &&
+	    xchg(&dslab_leader_sleeping, 0))
+		wake_up_process(dslab_leader);
 }
 
 /* === Queueing (any context but NMI) === */
@@ -323,7 +378,7 @@ void dslab_finq_enqueue_slow(struct dslab_fcpu *fc, void *obj,
 		dslab_fcpu_put(fc, blk, obj, list);
 	dslab_fcpu_exit(fc);
 	/* The block's first record, and maybe a full block pending. */
-	dslab_runner_kick();
+	dslab_leader_kick();
 }
 
 /*
@@ -376,7 +431,7 @@ void dslab_finq_enqueue_rcu_plain(struct dslab_span *span, unsigned int idx,
 		dslab_limbo_add(span, idx);
 	dslab_fcpu_exit(fc);
 	if (kick)
-		dslab_runner_kick();
+		dslab_leader_kick();
 }
 
 /**
@@ -505,7 +560,6 @@ static void dslab_steal(struct dslab_loot *loot, bool open)
 		}
 	}
 	cpus_read_unlock();
-	WRITE_ONCE(dslab_runner_held, dslab_runner_held + loot->records);
 
 pending:
 	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
@@ -513,60 +567,195 @@ pending:
 	list_splice_tail_init(&dslab_finq.pending_rcu, &loot->rcu);
 	list_splice_tail_init(&dslab_finq.pending_plain, &loot->plain);
 	WRITE_ONCE(dslab_finq.nr_pending, 0);
-	WRITE_ONCE(dslab_runner_held,
-		   dslab_runner_held + dslab_finq.pending_records);
+	dslab_finq.held += loot->records + dslab_finq.pending_records;
 	dslab_finq.pending_records = 0;
 	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
 }
 
-/* Give a block's objects back to the allocator, a few at a time. */
-static void dslab_release_block(struct dslab_finblock *blk)
-{
-	void *batch[32];
-	unsigned int i, j, k;
+/* === Runners === */
 
-	for (i = 0; i < blk->nr; i += k) {
-		k = min_t(unsigned int, blk->nr - i, ARRAY_SIZE(batch));
-		for (j = 0; j < k; j++) {
-			batch[j] = blk->rec[i + j].obj;
-			blk->rec[i + j].obj = NULL;
-		}
-		dslab_release_objects(batch, k);
-	}
+/*
+ * Is busy @r stuck: on one block, or woken for one, more than a tick ago
+ * (Q)?  Asleep in a destructor, slow, or not given a CPU: all the same.
+ */
+static bool dslab_runner_stalled(struct dslab_runner *r)
+{
+	return time_after(jiffies, r->since + 1);
 }
 
 /*
- * Run every record of every block on @blocks and recycle the blocks.  A
- * block's objects go back to the allocator together, after their
- * destructors and cleanups have returned.
+ * Wake idle runners until as many are at work, not stalled, as there are
+ * ready blocks, dslab_runners_at_once at most.  A stalled runner does not
+ * count, so one that sleeps in a destructor, or has been on its block
+ * for more than a tick, is joined by another (the workqueue's concurrency
+ * management, by the clock rather than a scheduler hook).
  */
-static unsigned long dslab_run_blocks(struct list_head *blocks)
+static void dslab_runners_balance(void)
 {
-	struct dslab_finblock *blk, *tmp;
-	unsigned long n = 0, flags;
-	u64 t0 = ktime_get_ns();
+	unsigned int i, at_work = 0, want;
+	struct dslab_runner *r;
 
-	list_for_each_entry_safe(blk, tmp, blocks, list) {
-		unsigned int nr = blk->nr;
+	lockdep_assert_held(&dslab_finq.lock);
+	want = min_t(unsigned long, dslab_finq.nr_ready, dslab_runners_at_once);
+	for (i = 0; i < dslab_nr_runners; i++) {
+		r = &dslab_runners[i];
+		at_work += r->busy && !dslab_runner_stalled(r);
+	}
+	for (i = 0; i < dslab_nr_runners && at_work < want; i++) {
+		r = &dslab_runners[i];
+		if (r->busy)
+			continue;
+		WRITE_ONCE(r->busy, true);
+		r->since = jiffies;
+		at_work++;
+		/* Full barrier, then the waiter: pairs with rcuwait_wait_event(). */
+		rcuwait_wake_up(&r->wait);
+	}
+}
+
+/* Hand @blocks to the runners; returns the records they hold. */
+static unsigned long dslab_dispatch(struct list_head *blocks)
+{
+	struct dslab_finblock *blk;
+	unsigned long n = 0, k = 0, flags;
+
+	if (list_empty(blocks))
+		return 0;
+	list_for_each_entry(blk, blocks, list) {
+		n += blk->nr;
+		k++;
+	}
+	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
+	list_splice_tail_init(blocks, &dslab_finq.ready);
+	WRITE_ONCE(dslab_finq.nr_ready, dslab_finq.nr_ready + k);
+	WRITE_ONCE(dslab_finq.nr_running, dslab_finq.nr_running + k);
+	dslab_runners_balance();
+	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	return n;
+}
+
+/*
+ * Run records of @blk until none is left to claim.  Each record is
+ * claimed with one atomic increment, so runners that share a block run
+ * each record exactly once, and one stuck in a record holds back none of
+ * the others.  An object goes back to the allocator once its destructors
+ * have returned, a batch at a time; the last runner to leave the block
+ * gives its slots back and recycles it.
+ */
+static void dslab_runner_run(struct dslab_runner *r, struct dslab_finblock *blk)
+{
+	struct dslab_owner_batch unpin = { };
+	unsigned int nr = blk->nr, i, k = 0;
+	unsigned long flags, ran = 0;
+	bool last, idle = false;
+	u64 t0 = ktime_get_ns();
+	void *batch[32];
+
+	dslab_watch_begin(&r->watch);
+	while ((i = atomic_inc_return(&blk->claim) - 1) < nr) {
+		struct dslab_finrec *rec = &blk->rec[i];
 
 		if (!blk->plain)
-			dslab_dtor_run_records(blk->rec, nr,
-					       &dslab_runner_watch);
-		/* Clears every reference the block holds. */
-		dslab_release_block(blk);
-		WRITE_ONCE(dslab_runner_held, dslab_runner_held - nr);
-		n += nr;
-		cond_resched();
+			dslab_dtor_run_record(rec, &unpin, &r->watch);
+		batch[k++] = rec->obj;
+		rec->obj = NULL;
+		ran++;
+		if (k == ARRAY_SIZE(batch)) {
+			dslab_release_objects(batch, k);
+			k = 0;
+		}
+		if (need_resched())
+			cond_resched();
+	}
+	dslab_owner_batch_flush(&unpin);
+	if (k)
+		dslab_release_objects(batch, k);
+	WRITE_ONCE(r->ran, r->ran + ran);
+	WRITE_ONCE(r->dtor_ns, r->dtor_ns + ktime_get_ns() - t0);
+
+	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
+	/* Nothing left to claim: no other runner may join it. */
+	if (!list_empty(&blk->list)) {
 		list_del_init(&blk->list);
-		raw_spin_lock_irqsave(&dslab_finq.lock, flags);
+		WRITE_ONCE(dslab_finq.nr_ready, dslab_finq.nr_ready - 1);
+	}
+	last = !--blk->users;
+	if (last) {
 		/* The block's records ran: their slots are free again. */
 		if (!blk->plain && !WARN_ON_ONCE(dslab_finq.reserved < nr))
 			dslab_finq.reserved -= nr;
+		dslab_finq.held -= nr;
 		dslab_block_put(blk);
-		raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
+		WRITE_ONCE(dslab_finq.nr_running, dslab_finq.nr_running - 1);
+		idle = !dslab_finq.nr_running;
 	}
-	WRITE_ONCE(dslab_dtor_ns, dslab_dtor_ns + ktime_get_ns() - t0);
-	return n;
+	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	/* A flush waits for the last block. */
+	if (idle)
+		dslab_leader_kick();
+}
+
+/* A ready block with records to claim, joined; NULL makes @r idle. */
+static struct dslab_finblock *dslab_runner_take(struct dslab_runner *r)
+{
+	struct dslab_finblock *blk;
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
+	blk = list_first_entry_or_null(&dslab_finq.ready,
+				       struct dslab_finblock, list);
+	WRITE_ONCE(r->busy, !!blk);
+	if (blk) {
+		blk->users++;
+		r->since = jiffies;
+		/* More ready blocks than runners at work: call another. */
+		dslab_runners_balance();
+	}
+	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	return blk;
+}
+
+static bool dslab_runner_woken(struct dslab_runner *r)
+{
+	return READ_ONCE(r->busy) || kthread_should_stop();
+}
+
+static int dslab_runner_fn(void *arg)
+{
+	struct dslab_runner *r = arg;
+	unsigned int id = r - dslab_runners;
+	struct dslab_finblock *blk;
+
+	for (;;) {
+		blk = dslab_runner_take(r);
+		if (blk) {
+			WRITE_ONCE(r->state, "running");
+			dslab_runner_run(r, blk);
+			continue;
+		}
+		WRITE_ONCE(r->state, "idle");
+		trace_dslab_runner_stop(id, r->ran);
+		WRITE_ONCE(r->ran, 0);
+		/*
+		 * No lost wake-up: busy was cleared under dslab_finq.lock
+		 * with the ready list empty; dslab_runners_balance() sets it
+		 * under the lock, then wakes.  rcuwait orders our store of
+		 * the task and load of busy against its store and load.
+		 */
+		rcuwait_wait_event(&r->wait, dslab_runner_woken(r), TASK_IDLE);
+		if (kthread_should_stop())
+			break;
+		trace_dslab_runner_start(id);
+		dslab_stat_inc(DSLAB_STAT_RUNNER_WAKEUPS);
+	}
+	WRITE_ONCE(r->state, "stopped");
+	return 0;
+}
+
+/* Are the runners done with every block dispatched? */
+static bool dslab_runners_idle(void)
+{
+	return !READ_ONCE(dslab_finq.nr_running);
 }
 
 /* === Runner: limbo === */
@@ -598,7 +787,9 @@ static bool dslab_plain_stash(void *obj)
 		list_add_tail(&blk->list, &dslab_plain_next);
 	}
 	blk->rec[blk->nr++] = (struct dslab_finrec){ .obj = obj };
-	WRITE_ONCE(dslab_runner_held, dslab_runner_held + 1);
+	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
+	dslab_finq.held++;
+	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
 	return true;
 }
 
@@ -670,7 +861,7 @@ static void dslab_rcu_cb(struct rcu_head *head)
 	/* Pairs with smp_load_acquire() in dslab_rcu_ready(). */
 	smp_store_release(&dslab_rcu_done, READ_ONCE(dslab_rcu_cb_gen));
 	WRITE_ONCE(dslab_rcu_cb_pending, false);
-	dslab_runner_kick();
+	dslab_leader_kick();
 }
 
 static bool dslab_inflight_empty(void)
@@ -698,11 +889,11 @@ static bool dslab_rcu_can_start(void)
 	       !READ_ONCE(dslab_rcu_cb_pending);
 }
 
-static unsigned long dslab_run_rcu_inflight(void)
+static unsigned long dslab_dispatch_inflight(void)
 {
-	unsigned long n = dslab_run_blocks(&dslab_rcu_inflight);
+	unsigned long n = dslab_dispatch(&dslab_rcu_inflight);
 
-	return n + dslab_run_blocks(&dslab_plain_inflight);
+	return n + dslab_dispatch(&dslab_plain_inflight);
 }
 
 /* Move the next generation to inflight. */
@@ -789,7 +980,7 @@ static bool dslab_ready_work(void)
 	       READ_ONCE(dslab_finq.nr_pending) || !llist_empty(&dslab_limbo);
 }
 
-/* What ends the runner's sleep at once. */
+/* What ends the leader's sleep at once. */
 static bool dslab_wake_now(void)
 {
 	return dslab_barrier_pending() || kthread_should_stop() ||
@@ -817,26 +1008,57 @@ static bool dslab_queued_work(void)
  * barrier; see the header.  Leaves the task state set when it returns
  * false.
  */
-static bool dslab_runner_arm(bool (*work)(void))
+static bool dslab_leader_arm(bool (*work)(void))
 {
 	set_current_state(TASK_IDLE);
-	WRITE_ONCE(dslab_runner_sleeping, 1);
-	/* Pairs with smp_mb() in dslab_runner_kick(); see the header. */
+	WRITE_ONCE(dslab_leader_sleeping, 1);
+	/* Pairs with smp_mb() in dslab_leader_kick(); see the header. */
 	smp_mb();
 	if (!work())
 		return false;
-	WRITE_ONCE(dslab_runner_sleeping, 0);
+	WRITE_ONCE(dslab_leader_sleeping, 0);
 	__set_current_state(TASK_RUNNING);
 	return true;
 }
 
+/* Look for stalled runners; see dslab_runners_balance(). */
+static void dslab_leader_balance(void)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
+	dslab_runners_balance();
+	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
+}
+
 /*
- * Batching.  Records in open blocks wait up to a jiffy from when the runner
+ * While blocks wait on the ready list, the leader looks at the runners
+ * every tick, so that a stalled one is joined by another.
+ */
+static long dslab_leader_timeout(void)
+{
+	return READ_ONCE(dslab_finq.nr_ready) ? 1 : MAX_SCHEDULE_TIMEOUT;
+}
+
+/* Wait until the runners are done with every block dispatched. */
+static void dslab_leader_wait_idle(void)
+{
+	while (!dslab_leader_arm(dslab_runners_idle)) {
+		schedule_timeout(dslab_leader_timeout());
+		WRITE_ONCE(dslab_leader_sleeping, 0);
+		dslab_leader_balance();
+	}
+}
+
+/*
+ * Batching.  Records in open blocks wait up to a jiffy from when the leader
  * first saw them, so a stream of frees does not cost one pass (and one
  * steal on every CPU) per handful of records; full blocks are run as soon
  * as they are pending.  The deadline holds across passes, so a CPU that
  * queues a trickle is served within a jiffy however busy the others keep
- * the runner.  Runner-private.
+ * the runners.  Open blocks are taken only once every block taken before
+ * has been claimed to its last record (the pool bound in the header
+ * relies on it).  Leader-private.
  */
 static bool dslab_open_armed;
 static unsigned long dslab_open_deadline;
@@ -850,7 +1072,8 @@ static bool dslab_open_due(void)
 		dslab_open_armed = true;
 		dslab_open_deadline = jiffies + 1;
 	}
-	return time_after_eq(jiffies, dslab_open_deadline);
+	return time_after_eq(jiffies, dslab_open_deadline) &&
+	       !READ_ONCE(dslab_finq.nr_ready);
 }
 
 /*
@@ -858,38 +1081,43 @@ static bool dslab_open_due(void)
  * CPUs' open blocks.  A block that fills, an RCU generation, a barrier and
  * kthread_stop() end the wait at once: each sets what dslab_wake_now()
  * checks before it wakes us, and we check after publishing
- * dslab_runner_sleeping.  A kick for a new open block wakes us from an
+ * dslab_leader_sleeping.  A kick for a new open block wakes us from an
  * idle sleep to start the batching clock.
  */
-static bool dslab_runner_wait(void)
+static bool dslab_leader_wait(void)
 {
+	long timeout;
+
 	for (;;) {
-		if (dslab_runner_arm(dslab_wake_now))
+		if (dslab_leader_arm(dslab_wake_now))
 			return dslab_open_due();
 		if (dslab_open_due()) {
-			WRITE_ONCE(dslab_runner_sleeping, 0);
+			WRITE_ONCE(dslab_leader_sleeping, 0);
 			__set_current_state(TASK_RUNNING);
 			return true;
 		}
-		if (dslab_open_armed) {
-			schedule_timeout(max_t(long, dslab_open_deadline - jiffies, 1));
-		} else {
-			WRITE_ONCE(dslab_runner_state, "sleeping");
-			trace_dslab_runner_stop(0, dslab_runner_ran);
-			dslab_runner_ran = 0;
+		timeout = dslab_leader_timeout();
+		if (dslab_open_armed)
+			timeout = min_t(long, timeout,
+					max_t(long, dslab_open_deadline - jiffies, 1));
+		if (timeout == MAX_SCHEDULE_TIMEOUT) {
+			WRITE_ONCE(dslab_leader_state, "sleeping");
 			schedule();
-			trace_dslab_runner_start(0);
 			dslab_stat_inc(DSLAB_STAT_RUNNER_WAKEUPS);
+		} else {
+			schedule_timeout(timeout);
 		}
-		WRITE_ONCE(dslab_runner_sleeping, 0);
+		WRITE_ONCE(dslab_leader_sleeping, 0);
+		dslab_leader_balance();
 	}
 }
 
 /*
- * One pass: steal (the open blocks too with @open), run, advance the RCU
- * generations.  A flush takes everything and waits for a grace period.
+ * One pass: steal (the open blocks too with @open), dispatch, advance the
+ * RCU generations.  A flush takes everything, waits for a grace period
+ * and for the runners to finish.
  */
-static unsigned long dslab_runner_pass(bool flush, bool open)
+static unsigned long dslab_leader_pass(bool flush, bool open)
 {
 	struct dslab_loot loot = {
 		.now = LIST_HEAD_INIT(loot.now),
@@ -898,6 +1126,11 @@ static unsigned long dslab_runner_pass(bool flush, bool open)
 	};
 	unsigned long n;
 
+	/* Every block taken before is claimed: see the batching comment. */
+	if (flush)
+		dslab_leader_wait_idle();
+	else if (READ_ONCE(dslab_finq.nr_ready))
+		open = false;
 	if (open || flush)
 		dslab_open_armed = false;	/* taking them all now */
 	dslab_steal(&loot, open || flush);
@@ -905,26 +1138,28 @@ static unsigned long dslab_runner_pass(bool flush, bool open)
 	dslab_gen_append_all(&dslab_rcu_next, &loot.rcu);
 	dslab_gen_append_all(&dslab_plain_next, &loot.plain);
 	n = dslab_limbo_take();
-	n += dslab_run_blocks(&loot.now);
+	n += dslab_dispatch(&loot.now);
 
 	if (flush && (!dslab_inflight_empty() || !dslab_next_empty())) {
 		/* A grace period from now covers both generations. */
 		synchronize_rcu();
-		n += dslab_run_rcu_inflight();
+		n += dslab_dispatch_inflight();
 		dslab_gen_advance();
-		n += dslab_run_rcu_inflight();
+		n += dslab_dispatch_inflight();
 	} else {
 		if (dslab_rcu_ready())
-			n += dslab_run_rcu_inflight();
+			n += dslab_dispatch_inflight();
 		if (dslab_rcu_can_start())
 			dslab_rcu_start();
 	}
+	if (flush)
+		dslab_leader_wait_idle();
 	if (n > dslab_largest_batch)
 		WRITE_ONCE(dslab_largest_batch, n);
 	return n;
 }
 
-static int dslab_runner_fn(void *unused)
+static int dslab_leader_fn(void *unused)
 {
 	bool open = false;
 
@@ -933,7 +1168,7 @@ static int dslab_runner_fn(void *unused)
 		bool stop = kthread_should_stop();
 		int i;
 
-		WRITE_ONCE(dslab_runner_state, "running");
+		WRITE_ONCE(dslab_leader_state, "running");
 		raw_spin_lock_irqsave(&dslab_finq.lock, flags);
 		req = dslab_finq.barrier_req;
 		raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
@@ -945,10 +1180,9 @@ static int dslab_runner_fn(void *unused)
 			 * destructor that always frees another cannot hold a
 			 * barrier forever).
 			 */
-			WRITE_ONCE(dslab_runner_state, "flushing");
+			WRITE_ONCE(dslab_leader_state, "flushing");
 			for (i = 0; i < 64; i++) {
-				n = dslab_runner_pass(true, true);
-				dslab_runner_ran += n;
+				n = dslab_leader_pass(true, true);
 				if (!n && !dslab_queued_work())
 					break;
 			}
@@ -958,13 +1192,13 @@ static int dslab_runner_fn(void *unused)
 			if (stop)
 				break;
 		} else {
-			dslab_runner_ran += dslab_runner_pass(false, open);
+			dslab_leader_pass(false, open);
 		}
 		dslab_plain_pool_fill(GFP_KERNEL);
 		cond_resched();
-		open = dslab_runner_wait();
+		open = dslab_leader_wait();
 	}
-	WRITE_ONCE(dslab_runner_state, "stopped");
+	WRITE_ONCE(dslab_leader_state, "stopped");
 	return 0;
 }
 
@@ -990,25 +1224,55 @@ void dslab_dtor_barrier(void)
 	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
 	req = ++dslab_finq.barrier_req;
 	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
-	dslab_runner_kick();
-	/* Also cut short the runner's batching delay, if it is in one. */
-	wake_up_process(dslab_runner);
+	dslab_leader_kick();
+	/* Also cut short the leader's batching delay, if it is in one. */
+	wake_up_process(dslab_leader);
 	wait_event(dslab_barrier_wq,
-		   /* Pairs with smp_store_release() in dslab_runner_fn(). */
+		   /* Pairs with smp_store_release() in dslab_leader_fn(). */
 		   smp_load_acquire(&dslab_barrier_done) >= req);
 }
 EXPORT_SYMBOL_GPL(dslab_dtor_barrier);
 
 /**
- * dslab_in_runner() - is the caller a destructor run by the runner?
+ * dslab_in_runner() - is the caller a destructor run by a runner?
  *
  * Context: Any context.
- * Return: true in the runner thread.
+ * Return: true in a runner or the leader.
  */
 bool dslab_in_runner(void)
 {
-	return current == dslab_runner;
+	return current == dslab_leader || dslab_current_watch();
 }
+
+/**
+ * dslab_runner_watch() - a runner's watch
+ * @i: the runner's number
+ *
+ * Context: Any context.
+ * Return: its watch, or NULL past the last runner.
+ */
+struct dslab_watch *dslab_runner_watch(unsigned int i)
+{
+	return i < dslab_nr_runners ? &dslab_runners[i].watch : NULL;
+}
+EXPORT_SYMBOL_IF_KUNIT(dslab_runner_watch);
+
+/**
+ * dslab_current_watch() - the calling runner's watch
+ *
+ * Context: Any context.
+ * Return: its watch, or NULL outside the runners.
+ */
+struct dslab_watch *dslab_current_watch(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < dslab_nr_runners; i++)
+		if (dslab_runners[i].task == current)
+			return &dslab_runners[i].watch;
+	return NULL;
+}
+EXPORT_SYMBOL_IF_KUNIT(dslab_current_watch);
 
 /**
  * dslab_finq_stats() - the FinBlock queue's state
@@ -1019,6 +1283,7 @@ bool dslab_in_runner(void)
 void dslab_finq_stats(struct dslab_finq_stats *st)
 {
 	unsigned long flags, queued = 0;
+	unsigned int i;
 	int cpu;
 
 	for_each_possible_cpu(cpu)
@@ -1030,12 +1295,14 @@ void dslab_finq_stats(struct dslab_finq_stats *st)
 	st->blocks_free = dslab_finq.nr_free + dslab_finq.nr_free_plain;
 	st->blocks_pending = dslab_finq.nr_pending;
 	st->records_reserved = dslab_finq.reserved;
+	/* In open or pending blocks, or taken by the leader, not yet run. */
+	st->records_pending = queued + dslab_finq.held;
 	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
-	/* In open or pending blocks, or taken by the runner, not yet run. */
-	st->records_pending = queued + READ_ONCE(dslab_runner_held);
 	st->largest_batch = READ_ONCE(dslab_largest_batch);
-	st->dtor_ns = READ_ONCE(dslab_dtor_ns);
-	st->runner_state = READ_ONCE(dslab_runner_state);
+	st->dtor_ns = 0;
+	for (i = 0; i < dslab_nr_runners; i++)
+		st->dtor_ns += READ_ONCE(dslab_runners[i].dtor_ns);
+	st->runner_state = READ_ONCE(dslab_leader_state);
 }
 EXPORT_SYMBOL_NS_GPL(dslab_finq_stats, DSLAB_NS);
 
@@ -1047,9 +1314,19 @@ EXPORT_SYMBOL_NS_GPL(dslab_finq_stats, DSLAB_NS);
  */
 void dslab_runner_show(struct seq_file *m)
 {
-	seq_puts(m, "runners 1\n");
-	seq_puts(m, "runner 0\n");
-	dslab_watch_show(m, &dslab_runner_watch, READ_ONCE(dslab_runner_state));
+	unsigned int i;
+
+	seq_printf(m, "runners %u\n", dslab_nr_runners);
+	seq_printf(m, "runners_at_once %u\n", dslab_runners_at_once);
+	seq_printf(m, "leader %s\n", READ_ONCE(dslab_leader_state));
+	seq_printf(m, "blocks_ready %lu\n", READ_ONCE(dslab_finq.nr_ready));
+	seq_printf(m, "blocks_running %lu\n", READ_ONCE(dslab_finq.nr_running));
+	dslab_watch_show(m);
+	for (i = 0; i < dslab_nr_runners; i++) {
+		seq_printf(m, "runner %u\n", i);
+		dslab_watch_show_running(m, &dslab_runners[i].watch,
+					 READ_ONCE(dslab_runners[i].state));
+	}
 }
 
 /*
@@ -1138,6 +1415,41 @@ static unsigned long dslab_finq_shrink_scan(struct shrinker *s,
 
 /* === Init and exit === */
 
+/* Stop the runners started; they are idle: nothing is dispatched. */
+static void dslab_runners_stop(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < dslab_nr_runners; i++) {
+		if (dslab_runners[i].task)
+			kthread_stop(dslab_runners[i].task);
+		dslab_runners[i].task = NULL;
+	}
+}
+
+static int dslab_runners_start(void)
+{
+	struct task_struct *t;
+	unsigned int i;
+
+	for (i = 0; i < dslab_nr_runners; i++) {
+		struct dslab_runner *r = &dslab_runners[i];
+
+		rcuwait_init(&r->wait);
+		dslab_watch_init(&r->watch);
+		r->state = "starting";
+		t = kthread_create(dslab_runner_fn, r, "dslab_runner/%u", i);
+		if (IS_ERR(t)) {
+			dslab_runners_stop();
+			return PTR_ERR(t);
+		}
+		set_user_nice(t, dslab_runner_nice);
+		r->task = t;
+		wake_up_process(t);
+	}
+	return 0;
+}
+
 int dslab_finq_init(void)
 {
 	int ret;
@@ -1148,6 +1460,15 @@ int dslab_finq_init(void)
 	INIT_LIST_HEAD(&dslab_finq.pending);
 	INIT_LIST_HEAD(&dslab_finq.pending_rcu);
 	INIT_LIST_HEAD(&dslab_finq.pending_plain);
+	INIT_LIST_HEAD(&dslab_finq.ready);
+
+	/* Before the pool: its bound counts the runners. */
+	dslab_runners_at_once = max(nr_cpu_ids / 4, 1U);
+	dslab_nr_runners = dslab_runners_at_once + DSLAB_RUNNERS_SPARE;
+	dslab_runners = kcalloc(dslab_nr_runners, sizeof(*dslab_runners),
+				GFP_KERNEL);
+	if (!dslab_runners)
+		return -ENOMEM;
 
 	dslab_plain_pool_min = 2 * nr_cpu_ids;
 	ret = dslab_pool_fill(GFP_KERNEL);
@@ -1162,18 +1483,24 @@ int dslab_finq_init(void)
 		ret = -ENOMEM;
 		goto err_free;
 	}
-	dslab_runner = kthread_run(dslab_runner_fn, NULL, "dslab_runner");
-	if (IS_ERR(dslab_runner)) {
-		ret = PTR_ERR(dslab_runner);
+	ret = dslab_runners_start();
+	if (ret)
 		goto err_shrinker;
+	dslab_leader = kthread_run(dslab_leader_fn, NULL, "dslab_finq");
+	if (IS_ERR(dslab_leader)) {
+		ret = PTR_ERR(dslab_leader);
+		goto err_runners;
 	}
-	set_user_nice(dslab_runner, dslab_runner_nice);
+	set_user_nice(dslab_leader, dslab_runner_nice);
 	return 0;
 
+err_runners:
+	dslab_runners_stop();
 err_shrinker:
 	dslab_compat_shrinker_destroy(dslab_finq_shrinker);
 err_free:
 	dslab_finq_exit_blocks();
+	kfree(dslab_runners);
 	return ret;
 }
 
@@ -1212,10 +1539,14 @@ static void dslab_finq_exit_blocks(void)
 void dslab_finq_exit(void)
 {
 	dslab_compat_shrinker_destroy(dslab_finq_shrinker);
-	/* The runner's last pass is a full flush; see dslab_runner_fn(). */
-	kthread_stop(dslab_runner);
-	dslab_runner = NULL;
+	/* The leader's last pass is a full flush; see dslab_leader_fn(). */
+	kthread_stop(dslab_leader);
+	dslab_leader = NULL;
+	dslab_runners_stop();
 	/* The last generation's callback may still be pending. */
 	rcu_barrier();
 	dslab_finq_exit_blocks();
+	kfree(dslab_runners);
+	dslab_runners = NULL;
+	dslab_nr_runners = 0;
 }

@@ -24,8 +24,10 @@ struct dslab_finrec {
 };
 
 struct dslab_finblock {
-	struct list_head list;		/* Q: free, pending or runner list */
-	unsigned int nr;		/* records used (its CPU, or the runner) */
+	struct list_head list;		/* Q: free, pending or ready list */
+	unsigned int nr;		/* records used (its CPU, or the leader) */
+	unsigned int users;		/* Q: runners working on it */
+	atomic_t claim;			/* the next record a runner takes */
 	bool plain;			/* I: from the plain-RCU pool */
 	struct dslab_finrec rec[];
 };

@@ -27,6 +27,9 @@
  * longest run with WRITE_ONCE(); debugfs reads those fields without a lock.
  * The longest run carries a symbol string, so it is written and read under
  * watch->lock, a leaf, which the runner takes only for a new longest run.
+ * Each runner has its own watch (finq.c); debugfs adds them up.  Which
+ * functions were reported slow is one table for all runners, under
+ * dslab_reported_lock, another leaf, taken only for a slow run.
  *
  * No kernel address leaves this file: a function is printed as its symbol,
  * and one whose module has gone since prints as "(gone)", not as the
@@ -40,6 +43,7 @@
 #include <linux/kallsyms.h>
 #include <linux/ratelimit.h>
 #include <linux/sched/clock.h>
+#include <linux/slab.h>
 #include <linux/seq_file.h>
 #include <linux/string.h>
 
@@ -51,13 +55,25 @@
 unsigned int dslab_slow_dtor_ms = 10;
 EXPORT_SYMBOL_IF_KUNIT(dslab_slow_dtor_ms);
 
-struct dslab_watch dslab_runner_watch = {
-	.slow_ns = U64_MAX,
-	.lock = __SPIN_LOCK_UNLOCKED(dslab_runner_watch.lock),
-};
-EXPORT_SYMBOL_IF_KUNIT(dslab_runner_watch);
-
 static DEFINE_RATELIMIT_STATE(dslab_slow_rs, 5 * HZ, 10);
+
+/* Functions reported slow: each once, whichever runner ran it. */
+static DEFINE_SPINLOCK(dslab_reported_lock);	/* a leaf */
+static const void *dslab_reported[16];		/* dslab_reported_lock */
+static unsigned int dslab_nr_reported;		/* dslab_reported_lock */
+
+/**
+ * dslab_watch_init() - a runner's watch, before its first call
+ * @w: the watch
+ *
+ * Context: Process context.
+ */
+void dslab_watch_init(struct dslab_watch *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->slow_ns = U64_MAX;
+	spin_lock_init(&w->lock);
+}
 
 /* @fn's symbol in @buf (KSYM_SYMBOL_LEN), never its address. */
 static void dslab_watch_sym(char *buf, const void *fn)
@@ -68,25 +84,37 @@ static void dslab_watch_sym(char *buf, const void *fn)
 		strscpy(buf, "(gone)", KSYM_SYMBOL_LEN);
 }
 
-/* Has @fn been reported before?  Remembers it if not (runner only). */
-static bool dslab_watch_reported(struct dslab_watch *w, const void *fn)
+/**
+ * dslab_watch_reported() - has @fn been reported slow?
+ * @fn: a destructor or cleanup
+ * @add: remember it if not
+ *
+ * A full table reports every slow run, still rate-limited.
+ *
+ * Context: Any context.
+ * Return: true if @fn was reported before.
+ */
+bool dslab_watch_reported(const void *fn, bool add)
 {
+	unsigned long flags;
+	bool found = false;
 	unsigned int i;
 
-	for (i = 0; i < w->nr_reported; i++)
-		if (w->reported[i] == fn)
-			return true;
-	/* A full table reports every slow run, still rate-limited. */
-	if (w->nr_reported < ARRAY_SIZE(w->reported))
-		w->reported[w->nr_reported++] = fn;
-	return false;
+	spin_lock_irqsave(&dslab_reported_lock, flags);
+	for (i = 0; i < dslab_nr_reported && !found; i++)
+		found = dslab_reported[i] == fn;
+	if (!found && add && dslab_nr_reported < ARRAY_SIZE(dslab_reported))
+		dslab_reported[dslab_nr_reported++] = fn;
+	spin_unlock_irqrestore(&dslab_reported_lock, flags);
+	return found;
 }
+EXPORT_SYMBOL_IF_KUNIT(dslab_watch_reported);
 
 static void dslab_watch_slow(struct dslab_watch *w, const void *fn,
 			     int kind, u64 ns)
 {
 	WRITE_ONCE(w->slow, w->slow + 1);
-	if (dslab_watch_reported(w, fn) || !__ratelimit(&dslab_slow_rs))
+	if (dslab_watch_reported(fn, true) || !__ratelimit(&dslab_slow_rs))
 		return;
 	/* @fn returned but its owner's pin is still held: %ps is safe. */
 	pr_warn("slow %s %ps ran %llu ms (slow_dtor_ms=%u)\n",
@@ -167,21 +195,57 @@ void dslab_watch_begin(struct dslab_watch *w)
 }
 
 /**
- * dslab_watch_show() - print a runner's watch
+ * dslab_watch_sum() - every runner's watch added up
+ * @sum: filled in: calls, slow runs and the histogram added, the longest
+ *	recent run of any, and a function running now, if any
+ *
+ * Context: Process context.
+ */
+void dslab_watch_sum(struct dslab_watch *sum)
+{
+	struct dslab_watch *w;
+	unsigned long flags;
+	unsigned int i, b;
+
+	dslab_watch_init(sum);
+	for (i = 0; (w = dslab_runner_watch(i)); i++) {
+		/* Pairs with smp_store_release() in dslab_watch_start(). */
+		const void *fn = smp_load_acquire(&w->fn);
+
+		if (fn && !sum->fn) {
+			sum->fn = fn;
+			sum->start = READ_ONCE(w->start);
+		}
+		sum->calls += READ_ONCE(w->calls);
+		sum->slow += READ_ONCE(w->slow);
+		for (b = 0; b < DSLAB_WATCH_BUCKETS; b++)
+			sum->hist[b] += READ_ONCE(w->hist[b]);
+		spin_lock_irqsave(&w->lock, flags);
+		if (w->longest_ns > sum->longest_ns) {
+			sum->longest_ns = w->longest_ns;
+			sum->longest_at = w->longest_at;
+			strscpy(sum->longest_sym, w->longest_sym,
+				sizeof(sum->longest_sym));
+		}
+		spin_unlock_irqrestore(&w->lock, flags);
+	}
+}
+EXPORT_SYMBOL_IF_KUNIT(dslab_watch_sum);
+
+/**
+ * dslab_watch_show_running() - print what one runner runs now
  * @m: the debugfs file
- * @w: the watch
+ * @w: its watch
  * @state: what the runner does, for the "state" line
  *
  * Context: Process context.
  */
-void dslab_watch_show(struct seq_file *m, struct dslab_watch *w,
-		      const char *state)
+void dslab_watch_show_running(struct seq_file *m, struct dslab_watch *w,
+			      const char *state)
 {
 	char sym[KSYM_SYMBOL_LEN];
-	unsigned long flags, at;
 	const void *fn;
-	unsigned int b;
-	u64 ns;
+	unsigned long at;
 
 	seq_printf(m, "state %s\n", state);
 	/* Pairs with smp_store_release() in dslab_watch_start(). */
@@ -197,21 +261,36 @@ void dslab_watch_show(struct seq_file *m, struct dslab_watch *w,
 	}
 	seq_printf(m, "calls %lu\n", READ_ONCE(w->calls));
 	seq_printf(m, "slow_runs %lu\n", READ_ONCE(w->slow));
-	seq_printf(m, "slow_dtor_ms %u\n", READ_ONCE(dslab_slow_dtor_ms));
+}
 
-	spin_lock_irqsave(&w->lock, flags);
-	ns = w->longest_ns;
-	at = w->longest_at;
-	strscpy(sym, w->longest_sym[0] ? w->longest_sym : "-", sizeof(sym));
-	spin_unlock_irqrestore(&w->lock, flags);
-	seq_printf(m, "longest_ns %llu\n", ns);
-	seq_printf(m, "longest_fn %s\n", sym);
-	seq_printf(m, "longest_age_s %lu\n", ns ? (jiffies - at) / HZ : 0);
+/**
+ * dslab_watch_show() - print every runner's watch added up
+ * @m: the debugfs file
+ *
+ * Context: Process context.
+ */
+void dslab_watch_show(struct seq_file *m)
+{
+	struct dslab_watch *sum = kmalloc(sizeof(*sum), GFP_KERNEL);
+	unsigned int b;
+
+	if (!sum)
+		return;
+	dslab_watch_sum(sum);
+	seq_printf(m, "calls %lu\n", sum->calls);
+	seq_printf(m, "slow_runs %lu\n", sum->slow);
+	seq_printf(m, "slow_dtor_ms %u\n", READ_ONCE(dslab_slow_dtor_ms));
+	seq_printf(m, "longest_ns %llu\n", sum->longest_ns);
+	seq_printf(m, "longest_fn %s\n",
+		   sum->longest_sym[0] ? sum->longest_sym : "-");
+	seq_printf(m, "longest_age_s %lu\n",
+		   sum->longest_ns ? (jiffies - sum->longest_at) / HZ : 0);
 
 	seq_printf(m, "histogram_one_call_in %u\n", DSLAB_WATCH_SAMPLE);
 	for (b = 0; b < DSLAB_WATCH_BUCKETS - 1; b++)
 		seq_printf(m, "run_ns_lt_%llu %lu\n",
-			   1ULL << (b + DSLAB_WATCH_SHIFT), READ_ONCE(w->hist[b]));
+			   1ULL << (b + DSLAB_WATCH_SHIFT), sum->hist[b]);
 	seq_printf(m, "run_ns_ge_%llu %lu\n",
-		   1ULL << (b - 1 + DSLAB_WATCH_SHIFT), READ_ONCE(w->hist[b]));
+		   1ULL << (b - 1 + DSLAB_WATCH_SHIFT), sum->hist[b]);
+	kfree(sum);
 }

@@ -43,6 +43,23 @@ with_dtors() {
 	done
 }
 
+# of_running <symbol> <name>: a value in the section of the runner that
+# runs <symbol> now.
+of_running() {
+	awk -v f="$1" -v k="$2" '
+		function section_end() { if (run == f) { print v[k]; found = 1; exit } }
+		$1 == "runner" { section_end(); split("", v); run = ""; next }
+		{ n = $1; $1 = ""; sub(/^ /, ""); v[n] = $0; if (n == "running") run = $0 }
+		END { if (!found) section_end() }' "$R"
+}
+
+# Calls due to be timed: each runner's calls 16, 32, ..., added up.
+sampled() {
+	awk '$1 == "runner" { in_runner = 1 }
+		in_runner && $1 == "calls" { n += int($2 / 16) }
+		END { print n + 0 }' "$R"
+}
+
 # The histogram's total.
 hist_total() {
 	awk '$1 ~ /^run_ns_/ { n += $2 } END { print n + 0 }' "$R"
@@ -53,12 +70,19 @@ t_check "reload dslab" reload_dslab
 mark_kmsg runners
 
 t_check "runners file exists" test -r "$R"
-for k in objects_queued destructors_run cleanups_run runners runner state \
+for k in objects_queued destructors_run cleanups_run runners \
+	 runners_at_once leader blocks_ready blocks_running runner state \
 	 running running_ms calls slow_runs slow_dtor_ms longest_ns longest_fn \
 	 longest_age_s histogram_one_call_in run_ns_lt_1024 \
 	 run_ns_ge_4294967296; do
 	t_check "runners shows $k" sh -c "grep -q '^$k ' '$R'"
 done
+n=$(rval runners)
+t_check "several runners ($n), more than run at once ($(rval runners_at_once))" \
+	sh -c "[ $n -gt $(rval runners_at_once) ]"
+t_eq "one section per runner" "$n" "$(grep -c '^runner [0-9]' "$R")"
+t_check "... each idle" \
+	wait_for 5 sh -c "[ \$(grep -c '^state idle\$' '$R') = $n ]"
 t_eq "the default threshold is the workqueue's 10 ms" 10 "$(cat $P)"
 
 # Quick destructors: counted in the totals, sampled in the histogram.
@@ -66,6 +90,7 @@ q0=$(rval objects_queued)
 r0=$(rval destructors_run)
 c0=$(rval calls)
 h0=$(hist_total)
+sm0=$(sampled)
 with_dtors 32 8
 expect_ok "free 8 objects with destructors" free "$h-$h2"
 expect_ok "barrier" barrier
@@ -73,7 +98,7 @@ t_eq "objects_queued counts them" $((q0 + 8)) "$(rval objects_queued)"
 t_eq "destructors_run counts them" $((r0 + 8)) "$(rval destructors_run)"
 t_eq "calls counts every run" $((c0 + 8)) "$(rval calls)"
 t_eq "the histogram has calls 16, 32, ... of them" \
-	$((h0 + (c0 + 8) / 16 - c0 / 16)) "$(hist_total)"
+	$((h0 + $(sampled) - sm0)) "$(hist_total)"
 
 # A slow destructor: seen while it runs, then reported once.
 echo 100 >"$P"
@@ -85,9 +110,10 @@ expect_ok "dtor <h> sleep 1500" dtor "$h" sleep 1500
 expect_ok "free it" free "$h"
 t_check "the runner is seen running it" \
 	wait_for 5 sh -c "grep -q '^running dslab_ctl_sleep_fn \[dslab_ctl\]$' '$R'"
-t_check "... with its time so far" \
-	sh -c "[ \"\$(awk '\$1 == \"running_ms\" { print \$2 }' '$R')\" -gt 0 ]"
-t_eq "... in state running" running "$(rval state)"
+ms=$(of_running "dslab_ctl_sleep_fn [dslab_ctl]" running_ms)
+t_check "... with its time so far ($ms ms)" [ "${ms:-0}" -gt 0 ]
+t_eq "... in state running" running \
+	"$(of_running "dslab_ctl_sleep_fn [dslab_ctl]" state)"
 expect_ok "barrier waits for it" barrier
 t_eq "nothing runs after the barrier" - "$(rval running)"
 t_eq "it counts as slow" $((s0 + 1)) "$(rval slow_runs)"
