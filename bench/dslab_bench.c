@@ -82,7 +82,7 @@
 /* === Data === */
 
 #define DSLAB_BENCH_MAX_ROUNDS	31
-#define DSLAB_BENCH_MAX_IMPLS	5
+#define DSLAB_BENCH_MAX_IMPLS	6
 #define DSLAB_BENCH_MAX_CMD	256
 #define DSLAB_BENCH_FIND_OBJS	4096	/* live objects per side, power of 2 */
 #define DSLAB_BENCH_FREE_BATCH	1024	/* dtor_free: objects per timed batch */
@@ -704,19 +704,16 @@ static int dslab_bench_e2e_check(unsigned long n, const char *what)
 	return -EIO;
 }
 
-static int dslab_bench_e2e_dslab_common(struct dslab_bench_ctx *ctx,
-					unsigned long n, u64 *ns, bool rcu)
+/* @n objects with the counting destructor in ctx->objs, and armed. */
+static int dslab_bench_e2e_prepare(struct dslab_bench_ctx *ctx, unsigned long n)
 {
 	unsigned long i;
-	u64 t0;
-	int ret;
 
 	for (i = 0; i < n; i++) {
 		ctx->objs[i] = dslab_alloc(ctx->p.size, GFP_KERNEL);
 		if (!ctx->objs[i])
 			goto err_free;
-		ret = dslab_set_destructor(ctx->objs[i], &dslab_bench_dtor);
-		if (ret) {
+		if (dslab_set_destructor(ctx->objs[i], &dslab_bench_dtor)) {
 			dslab_free(ctx->objs[i]);
 			goto err_free;
 		}
@@ -724,6 +721,23 @@ static int dslab_bench_e2e_dslab_common(struct dslab_bench_ctx *ctx,
 			cond_resched();
 	}
 	dslab_bench_e2e_arm(n);
+	return 0;
+
+err_free:
+	while (i--)
+		dslab_free(ctx->objs[i]);
+	dslab_dtor_barrier();
+	return -ENOMEM;
+}
+
+static int dslab_bench_e2e_dslab_common(struct dslab_bench_ctx *ctx,
+					unsigned long n, u64 *ns, bool rcu)
+{
+	unsigned long i;
+	u64 t0;
+
+	if (dslab_bench_e2e_prepare(ctx, n))
+		return -ENOMEM;
 	t0 = ktime_get_ns();
 	for (i = 0; i < n; i++) {
 		if (rcu)
@@ -734,12 +748,25 @@ static int dslab_bench_e2e_dslab_common(struct dslab_bench_ctx *ctx,
 	dslab_dtor_barrier();
 	*ns = ktime_get_ns() - t0;
 	return dslab_bench_e2e_check(n, rcu ? "dslab_free_rcu" : "dslab_free");
+}
 
-err_free:
-	while (i--)
-		dslab_free(ctx->objs[i]);
+static int dslab_bench_par_run(struct dslab_bench_ctx *ctx, unsigned long iters,
+			       u64 *ns, bool use_dslab, void **objs);
+static u64 dslab_bench_par_go_ns(void);
+
+/* The same, the frees shared out among every online CPU at once. */
+static int dslab_bench_e2e_dslab_cpus(struct dslab_bench_ctx *ctx,
+				      unsigned long n, u64 *ns)
+{
+	u64 each;
+	int ret;
+
+	if (dslab_bench_e2e_prepare(ctx, n))
+		return -ENOMEM;
+	ret = dslab_bench_par_run(ctx, n, &each, true, ctx->objs);
 	dslab_dtor_barrier();
-	return -ENOMEM;
+	*ns = ktime_get_ns() - dslab_bench_par_go_ns();
+	return ret ?: dslab_bench_e2e_check(n, "dslab_free on every CPU");
 }
 
 static int dslab_bench_e2e_dslab(struct dslab_bench_ctx *ctx,
@@ -861,6 +888,7 @@ static int dslab_bench_e2e_setup(struct dslab_bench_ctx *ctx)
 
 static const struct dslab_bench_impl dslab_bench_e2e_impls[] = {
 	{ "dslab", dslab_bench_e2e_dslab },
+	{ "dslab_all_cpus", dslab_bench_e2e_dslab_cpus },
 	{ "dslab_free_rcu", dslab_bench_e2e_dslab_rcu },
 	{ "queue_work", dslab_bench_e2e_work },
 	{ "call_rcu", dslab_bench_e2e_call_rcu },
@@ -876,6 +904,8 @@ struct dslab_bench_par {
 	struct dslab_bench_ctx *ctx;
 	bool use_dslab;
 	unsigned long iters;
+	void **objs;		/* dtor_e2e: free these nobjs, nothing else */
+	unsigned long nobjs;
 	u64 ns;
 	int ret;
 };
@@ -886,6 +916,7 @@ static struct {
 	atomic_t running;		/* threads not finished */
 	unsigned int nr;
 	bool go;			/* set once, read by the threads */
+	u64 go_ns;			/* ktime_get_ns() just before go */
 	struct completion all_ready;
 	struct completion all_done;
 	wait_queue_head_t go_wq;
@@ -901,6 +932,11 @@ static int dslab_bench_par_loop(struct dslab_bench_par *p)
 	u64 t0, t1;
 	int ret = 0;
 
+	if (p->objs) {
+		for (i = 0; i < p->nobjs; i++)
+			dslab_free(p->objs[i]);
+		return 0;
+	}
 	dslab_bench_pin();
 	t0 = ktime_get_ns();
 	for (i = 0; i < p->iters && !ret; i++) {
@@ -948,8 +984,12 @@ static int dslab_bench_par_fn(void *arg)
 	return 0;
 }
 
+/*
+ * Run @iters iterations of the alloc/free loop on every online CPU at
+ * once; or, with @objs, free an equal share of the @iters objects there.
+ */
 static int dslab_bench_par_run(struct dslab_bench_ctx *ctx, unsigned long iters,
-			       u64 *ns, bool use_dslab)
+			       u64 *ns, bool use_dslab, void **objs)
 {
 	struct dslab_bench_par *par;
 	unsigned int nr = 0, i, cpu;
@@ -973,6 +1013,11 @@ static int dslab_bench_par_run(struct dslab_bench_ctx *ctx, unsigned long iters,
 		p->ctx = ctx;
 		p->use_dslab = use_dslab;
 		p->iters = iters;
+		if (objs) {
+			p->objs = objs + iters * nr / dslab_bench_race.nr;
+			p->nobjs = iters * (nr + 1) / dslab_bench_race.nr -
+				   iters * nr / dslab_bench_race.nr;
+		}
 		p->task = kthread_create(dslab_bench_par_fn, p, "dslab_bench/%u",
 					 cpu);
 		if (IS_ERR(p->task)) {
@@ -992,6 +1037,7 @@ static int dslab_bench_par_run(struct dslab_bench_ctx *ctx, unsigned long iters,
 	for (i = 0; i < nr; i++)
 		wake_up_process(par[i].task);
 	wait_for_completion(&dslab_bench_race.all_ready);
+	dslab_bench_race.go_ns = ktime_get_ns();
 	WRITE_ONCE(dslab_bench_race.go, true);
 	wake_up_all(&dslab_bench_race.go_wq);
 	wait_for_completion(&dslab_bench_race.all_done);
@@ -1009,16 +1055,21 @@ out:
 	return ret;
 }
 
+static u64 dslab_bench_par_go_ns(void)
+{
+	return dslab_bench_race.go_ns;
+}
+
 static int dslab_bench_par_dslab(struct dslab_bench_ctx *ctx,
 				 unsigned long iters, u64 *ns)
 {
-	return dslab_bench_par_run(ctx, iters, ns, true);
+	return dslab_bench_par_run(ctx, iters, ns, true, NULL);
 }
 
 static int dslab_bench_par_cache(struct dslab_bench_ctx *ctx,
 				 unsigned long iters, u64 *ns)
 {
-	return dslab_bench_par_run(ctx, iters, ns, false);
+	return dslab_bench_par_run(ctx, iters, ns, false, NULL);
 }
 
 static int dslab_bench_par_setup(struct dslab_bench_ctx *ctx)
@@ -1074,7 +1125,7 @@ static const struct dslab_bench_def dslab_bench_defs[] = {
 		.name = "dtor_e2e",
 		.impls = dslab_bench_e2e_impls,
 		.nr_impls = ARRAY_SIZE(dslab_bench_e2e_impls),
-		.anchor = 2,
+		.anchor = 3,
 		.preempt_on = true,
 		.fixed_iters = true,
 		.uses_n = true,
