@@ -8,12 +8,18 @@
  * the release of their memory; with destructors that sleep now and then,
  * thousands of objects freed from every CPU have each destructor run
  * exactly once, by more than one runner; and the barrier waits for a
- * runner that sleeps as for any other.
+ * runner that sleeps as for any other.  A CPU hands its partly filled
+ * blocks over by itself, with no barrier and no other CPU's help, and
+ * when it goes offline with records in them, they still run.  A task
+ * that registers destructors faster than they run is held back once the
+ * backlog passes backlog_max, unless its registration is atomic.
  */
+#include <linux/cpu.h>
 #include <linux/delay.h>
 #include <linux/jiffies.h>
 
 #include "dslab_test.h"
+#include "finq.h"
 
 struct dslab_runners_ctx {
 	unsigned int nr;
@@ -22,6 +28,7 @@ struct dslab_runners_ctx {
 	atomic_t sleeping;		/* sleepers asleep now */
 	atomic_t slept;			/* sleepers that returned */
 	unsigned int sleep_ms;
+	unsigned int spin_us;		/* every destructor busy-waits this long */
 };
 
 static struct dslab_runners_ctx *dslab_runners_cur;
@@ -42,6 +49,8 @@ static void dslab_runners_dtor_fn(void *obj)
 			atomic_inc(&c->bad);
 		return;
 	}
+	if (c->spin_us)
+		udelay(c->spin_us);
 	if (o->sleeper) {
 		atomic_inc(&c->sleeping);
 		msleep(c->sleep_ms);
@@ -96,6 +105,7 @@ static int dslab_runners_test_init(struct kunit *test)
 
 static void dslab_runners_test_exit(struct kunit *test)
 {
+	WRITE_ONCE(dslab_handover_held, false);
 	dslab_test_drain();
 	WRITE_ONCE(dslab_runners_cur, NULL);
 }
@@ -261,10 +271,184 @@ static void dslab_runners_parallel(struct kunit *test)
 			    "one runner of %u ran every destructor", n);
 }
 
+/* Free @nr objects of the case with the counting destructor, from here. */
+struct dslab_runners_few {
+	unsigned int nr;
+	atomic_t failed;
+};
+
+static void dslab_runners_few_fn(void *data, unsigned int idx, unsigned int nr)
+{
+	struct dslab_runners_few *f = data;
+	struct dslab_runners_obj *o;
+	unsigned int i;
+
+	for (i = 0; i < f->nr; i++) {
+		o = dslab_alloc(64, GFP_KERNEL);
+		if (!o) {
+			atomic_inc(&f->failed);
+			continue;
+		}
+		o->idx = idx * f->nr + i;
+		o->sleeper = false;
+		if (dslab_set_destructor(o, &dslab_runners_dtor))
+			atomic_inc(&f->failed);
+		dslab_free(o);
+	}
+}
+
+/* Wait up to @ms for @n objects' destructors, with no barrier. */
+static bool dslab_runners_wait_runs(struct dslab_runners_ctx *c,
+				    unsigned int n, unsigned int ms)
+{
+	unsigned long end = jiffies + msecs_to_jiffies(ms);
+
+	while (dslab_runners_count(c, 1) < n && time_before(jiffies, end))
+		usleep_range(5000, 10000);
+	return dslab_runners_count(c, 1) == n;
+}
+
+/*
+ * A few records on every CPU, then nothing: each CPU's open block is
+ * partly filled, and its own timer hands it over.  No barrier.
+ */
+static void dslab_runners_handover(struct kunit *test)
+{
+	struct dslab_runners_ctx *c = test->priv;
+	struct dslab_runners_few f = { .nr = 5 };
+	unsigned int cpus = num_online_cpus();
+	u64 handovers0 = dslab_test_stat(HANDOVERS);
+	int ret;
+
+	KUNIT_ASSERT_EQ(test, dslab_runners_alloc_runs(test, cpus * f.nr), 0);
+	ret = dslab_test_on_cpus(dslab_runners_few_fn, &f, 0);
+	KUNIT_ASSERT_EQ(test, ret, (int)cpus);
+	KUNIT_ASSERT_EQ(test, atomic_read(&f.failed), 0);
+	KUNIT_EXPECT_TRUE_MSG(test, dslab_runners_wait_runs(c, c->nr, 1000),
+			      "%u of %u destructors ran within 1 s, with no barrier",
+			      dslab_runners_count(c, 1), c->nr);
+	/* One hand-over per CPU at least: each had a partly filled block. */
+	KUNIT_EXPECT_GE(test, dslab_test_stat(HANDOVERS) - handovers0, (u64)cpus);
+}
+
+/*
+ * A CPU goes offline with records in its open block (its hand-over held
+ * back until then): they run all the same, exactly once.
+ */
+static void dslab_runners_offline(struct kunit *test)
+{
+	struct dslab_runners_ctx *c = test->priv;
+	struct dslab_runners_few f = { .nr = 7 };
+	struct dslab_finq_stats st;
+	unsigned int cpu = 0, i;
+	int threads, ret;
+
+	for_each_online_cpu(i)
+		cpu = i;
+	if (!cpu)
+		kunit_skip(test, "one CPU online: none to take offline");
+	KUNIT_ASSERT_EQ(test, dslab_runners_alloc_runs(test, f.nr * nr_cpu_ids), 0);
+
+	WRITE_ONCE(dslab_handover_held, true);
+	/* Thread k runs on the k-th online CPU: the last one is @cpu. */
+	threads = dslab_test_on_cpus(dslab_runners_few_fn, &f, 0);
+	KUNIT_ASSERT_GT(test, threads, 1);
+	KUNIT_ASSERT_EQ(test, atomic_read(&f.failed), 0);
+	/* Every record waits in an open block, @cpu's among them. */
+	dslab_finq_stats(&st);
+	KUNIT_EXPECT_EQ(test, st.records_pending, (unsigned long)f.nr * threads);
+
+	ret = remove_cpu(cpu);
+	WRITE_ONCE(dslab_handover_held, false);
+	if (ret)
+		kunit_skip(test, "remove_cpu(%u): %d", cpu, ret);
+	/* The other CPUs hand theirs over; the leader takes @cpu's. */
+	KUNIT_EXPECT_TRUE_MSG(test, dslab_runners_wait_runs(c, f.nr * threads, 2000),
+			      "CPU %u offline: %u of %u destructors ran",
+			      cpu, dslab_runners_count(c, 1), f.nr * threads);
+	KUNIT_EXPECT_EQ(test, add_cpu(cpu), 0);
+	dslab_dtor_barrier();
+	KUNIT_EXPECT_EQ(test, dslab_runners_count(c, 1), f.nr * threads);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c->bad), 0);
+}
+
+#define DSLAB_RUNNERS_FLOOD	6000
+#define DSLAB_RUNNERS_BACKLOG	1000
+
+static unsigned long dslab_runners_backlog(void)
+{
+	struct dslab_finq_stats st;
+
+	dslab_finq_stats(&st);
+	return st.records_pending;
+}
+
+/*
+ * One task registers (GFP_KERNEL) and frees 6000 objects whose
+ * destructors take 1 ms each: faster than two CPUs can run them.  With
+ * backlog_max at 1000 the backlog stays within it, give or take the open
+ * blocks and what was freed since the last look; an atomic registration
+ * is not held back even beyond it.
+ */
+static void dslab_runners_throttle(struct kunit *test)
+{
+	struct dslab_runners_ctx *c = test->priv;
+	unsigned int saved = READ_ONCE(dslab_backlog_max), i;
+	unsigned long most = 0, slack, t0;
+	struct dslab_runners_obj *o;
+	u64 held0, held1;
+
+	KUNIT_ASSERT_EQ(test, dslab_runners_alloc_runs(test, DSLAB_RUNNERS_FLOOD + 1), 0);
+	c->spin_us = 1000;
+	held0 = dslab_test_stat(THROTTLED);
+	WRITE_ONCE(dslab_backlog_max, DSLAB_RUNNERS_BACKLOG);
+	for (i = 0; i < DSLAB_RUNNERS_FLOOD; i++) {
+		o = dslab_alloc(32, GFP_KERNEL);
+		if (!o)
+			break;
+		o->idx = i;
+		o->sleeper = false;
+		if (dslab_set_destructor_gfp(o, &dslab_runners_dtor, GFP_KERNEL)) {
+			dslab_free(o);
+			break;
+		}
+		dslab_free(o);
+		if (i % 32 == 0)
+			most = max(most, dslab_runners_backlog());
+	}
+	KUNIT_EXPECT_EQ(test, i, DSLAB_RUNNERS_FLOOD);
+	held1 = dslab_test_stat(THROTTLED);
+
+	/* Beyond the bound now; an atomic registration goes through. */
+	WRITE_ONCE(dslab_backlog_max, 1);
+	o = dslab_alloc(32, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, o);
+	o->idx = DSLAB_RUNNERS_FLOOD;
+	o->sleeper = false;
+	t0 = jiffies;
+	KUNIT_EXPECT_EQ(test, dslab_set_destructor(o, &dslab_runners_dtor), 0);
+	KUNIT_EXPECT_LE(test, jiffies - t0, 1UL);
+	KUNIT_EXPECT_EQ(test, dslab_test_stat(THROTTLED), held1);
+	dslab_free(o);
+	WRITE_ONCE(dslab_backlog_max, saved);
+
+	dslab_dtor_barrier();
+	KUNIT_EXPECT_EQ(test, dslab_runners_count(c, 1), DSLAB_RUNNERS_FLOOD + 1);
+	KUNIT_EXPECT_GT(test, held1, held0);
+	/* Open blocks of every CPU, and 32 frees since the last look. */
+	slack = num_online_cpus() * DSLAB_FINBLOCK_RECORDS + 32;
+	KUNIT_EXPECT_LE_MSG(test, most, DSLAB_RUNNERS_BACKLOG + slack,
+			    "backlog reached %lu, bound %u + %lu",
+			    most, DSLAB_RUNNERS_BACKLOG, slack);
+}
+
 static struct kunit_case dslab_runners_cases[] = {
 	KUNIT_CASE_SLOW(dslab_runners_sleeper),
 	KUNIT_CASE(dslab_runners_barrier),
 	KUNIT_CASE(dslab_runners_parallel),
+	KUNIT_CASE(dslab_runners_handover),
+	KUNIT_CASE(dslab_runners_offline),
+	KUNIT_CASE_SLOW(dslab_runners_throttle),
 	{}
 };
 

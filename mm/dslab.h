@@ -377,6 +377,8 @@ enum dslab_stat_item {
 	DSLAB_STAT_RCU_FREED,
 	DSLAB_STAT_RCU_LIMBO,
 	DSLAB_STAT_RUNNER_WAKEUPS,
+	DSLAB_STAT_HANDOVERS,
+	DSLAB_STAT_THROTTLED,
 	DSLAB_STAT_SPANS_ALLOCATED,
 	DSLAB_STAT_SPANS_FREED,
 	DSLAB_NR_STATS,
@@ -565,6 +567,7 @@ void dslab_dtor_exit(void);
 /* === FinBlock queue and runner (finq.c) === */
 
 extern int dslab_runner_nice;
+extern unsigned int dslab_backlog_max;
 
 struct dslab_finq_stats {
 	unsigned long blocks_total;
@@ -587,6 +590,7 @@ void dslab_finq_enqueue_rcu_plain(struct dslab_span *span, unsigned int idx,
 void dslab_finq_stats(struct dslab_finq_stats *st);
 unsigned long dslab_finq_trim(void);
 bool dslab_in_runner(void);
+extern bool dslab_handover_held;	/* KUnit only */
 struct dslab_watch *dslab_runner_watch(unsigned int i);
 struct dslab_watch *dslab_current_watch(void);
 void dslab_runner_show(struct seq_file *m);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * dslab FinBlock queue and the destructor runner.
+ * dslab FinBlock queue, its leader and the destructor runners.
  *
  * This is the Go runtime's finq/finc/allfin and runfinq (mfinal.go's
  * queuefinalizer, createfing and runfinq), in the kernel, with Go 1.25's
@@ -12,42 +12,56 @@
  * CPU with no lock and without disabling interrupts: each CPU has its
  * open blocks per context level (task, softirq, hardirq), a level never
  * interrupts itself, and an append marks its level busy while it runs.
- * Full blocks go to a pending list.  The leader steals partial ones by
- * running the steal on their CPU (an IPI, which takes no lock), which
- * skips a level it interrupted in an append, so no record
- * waits long for a block to fill and the free path takes no per-CPU lock.
+ * Full blocks go to a pending list.  Partly filled ones are handed over
+ * by their own CPU, as kvfree_rcu()'s per-CPU page blocks are drained by
+ * work of that CPU: the first record of an open block arms the CPU's
+ * pinned hand-over timer, which a jiffy later, in softirq on that CPU
+ * with interrupts off, moves the CPU's partly filled blocks to the
+ * pending lists and kicks the leader.  It skips a level it interrupted
+ * in an append and tries again a tick later.  So no record waits long
+ * for a block to fill, a CPU that frees a trickle and goes idle is served
+ * within a jiffy, the free path takes no per-CPU lock, and no CPU is ever
+ * interrupted for another's records: no IPI, nothing for nohz_full or
+ * isolated CPUs but their own timer after their own frees.  A barrier
+ * hands its own CPU's blocks over at once and waits for the others'
+ * timers.  A CPU that
+ * goes offline with records in its open blocks gives them up to the
+ * leader, which takes them under cpus_read_lock(); its timer, migrated
+ * to a live CPU, kicks the leader for that.
  *
  * No loss.  Registration reserves a record slot (dslab_finq_reserve()),
  * and the pool of blocks is kept at least
- *	ceil(reserved / records per block) + (3 * L + 1) * nr_cpu_ids + 3 + R
+ *	ceil(reserved / records per block) + (6 * L + 1) * nr_cpu_ids + 3 + R
  * blocks, L = 3 context levels, R runners.  Partly filled blocks are the
- * only waste: each CPU's open and open-RCU block at each level (2Ln), the
- * immediate blocks of the last steal (Ln; stolen RCU blocks are compacted
- * into their generation before anything runs), the blocks of earlier
- * steals that runners still work on (R: the leader steals open blocks
- * only once every record taken before is claimed, and a runner works on
- * one block at a time), and the last block of the next and the in-flight
- * RCU generation (2), plus one for rounding: 3Ln + 3 + R, with n blocks
- * to spare.  So dslab_finq_enqueue()
+ * only waste: each CPU's open and open-RCU block at each level (2Ln);
+ * blocks handed over and not yet taken by the leader (2Ln at most:
+ * dslab_handed_max holds a hand-over back beyond that); the immediate
+ * blocks the leader took last and the runners have not claimed to their
+ * last record (2Ln at most, what was handed over; taken RCU blocks are
+ * compacted into their generation before anything runs); blocks the
+ * runners still finish (R: the leader takes pending blocks only once
+ * every record taken before is claimed, and a runner works on one block
+ * at a time); and the last block of the next and the in-flight RCU
+ * generation (2), plus one for rounding: 6Ln + 3 + R, with n blocks to
+ * spare.  So dslab_finq_enqueue()
  * always finds a block and never allocates.  Plain dslab_free_rcu()
- * records use a separate pool that the runner tops up in process context.
+ * records use a separate pool that the leader tops up in process context.
  *
  * Limbo.  When that pool is dry, a plain dslab_free_rcu() must still not
  * write the object: RCU readers may be reading it until the grace period
  * ends.  So nothing is linked through it.  The free sets the object's bit
  * in its span's limbo bitmap (allocated with the span, after live[]) and
- * puts the span, once, on a lock-free list.  The runner takes the list
+ * puts the span, once, on a lock-free list.  The leader takes the list
  * and moves each bit to a record of the next RCU generation, in blocks it
  * may allocate in process context; when even that fails it waits for a
  * grace period itself and releases those objects.  No link, no
  * allocation, no loss.  The ordering argument is at dslab_limbo_add().
  *
  * The leader ("dslab_finq") is one kthread, created once at load.  It
- * takes full blocks as soon as they are pending; records in open blocks
- * wait up to a jiffy from when it first saw them (unless a barrier is
- * waiting), then a pass steals every CPU's open blocks too.  So a stream
- * of frees costs one wake-up and one steal per jiffy at most, not one per
- * object.  A pass hands the immediate blocks to the runners (the ready
+ * takes the pending blocks, full or handed over, as soon as the runners
+ * have claimed what it gave them before.  So a stream of frees costs a
+ * CPU one timer and the leader one wake-up per jiffy at most, not one
+ * per object.  A pass hands the immediate blocks to the runners (the ready
  * list), moves RCU records to a generation that waits for one grace
  * period (one call_rcu() for the whole generation, like kvfree_rcu()'s
  * page-sized bulk blocks) and hands a generation whose grace period
@@ -71,20 +85,22 @@
  *
  * No lost wake-up (Go's fingwait/fingwake).  The leader sets its task
  * state, then dslab_leader_sleeping = true, then smp_mb(), then checks
- * for work, and only then schedule()s.  An enqueuer that puts the first
- * record into an open block publishes it, then smp_mb(), then reads
+ * for work, and only then schedule()s.  Whoever makes work for it (an
+ * append that fills a block and pends it, a hand-over, the RCU callback,
+ * a limbo free, a barrier) publishes it, then smp_mb(), then reads
  * dslab_leader_sleeping and, if set, clears it with xchg() and wakes the
  * leader.  Both sides store then load with a full barrier between, so at
- * least one sees the other's store: either the leader sees the record and
- * does not sleep, or the enqueuer sees the flag and wakes it; a wake-up
+ * least one sees the other's store: either the leader sees the work and
+ * does not sleep, or the other side sees the flag and wakes it; a wake-up
  * between the check and schedule() leaves the task runnable, so
- * schedule() returns at once.  Only the first record of a block kicks
- * (which, after a block filled, also announces the full one): the leader
- * that kick wakes or keeps awake takes the whole block, open (after the
- * batching delay) or pending, with every record it holds by then, and a
- * steal closes the block, so a later record goes into a new block and
- * kicks again.  The runner that finishes the last dispatched block kicks
- * the leader the same way, for a flush waiting on it.  A runner sleeps in
+ * schedule() returns at once.  A record that does not fill its block
+ * kicks nobody: the block's first record armed the hand-over timer,
+ * which pends the block with every record it holds by then, and a later
+ * record goes into a new block and arms it again.  Pending blocks become
+ * due when the ready list has nothing left to claim: the runner that
+ * claims the last of it kicks the leader the same way, and so does the
+ * runner that finishes the last dispatched block, for a flush waiting on
+ * it.  A runner sleeps in
  * rcuwait_wait_event() until its busy flag is set: it clears the flag
  * under dslab_finq.lock only when it found no ready block there, and the
  * leader, or a runner that took a block with more waiting, sets it under
@@ -147,6 +163,7 @@ static struct {
 	unsigned long nr_ready;		/* Q: blocks on it */
 	unsigned long nr_running;	/* Q: dispatched, not yet recycled */
 	unsigned long held;		/* Q: records taken, not yet run */
+	unsigned long handed;		/* Q: partly filled, pending blocks */
 } dslab_finq;
 
 /* Written by the leader only; read by stats and barrier waiters. */
@@ -157,6 +174,19 @@ static DECLARE_WAIT_QUEUE_HEAD(dslab_barrier_wq);
 
 static struct task_struct *dslab_leader;
 static int dslab_leader_sleeping;	/* see the wake-up argument above */
+
+/* A CPU's hand-over timer; see dslab_handover_fn(). */
+struct dslab_handover {
+	struct timer_list timer;
+	int cpu;			/* I: the CPU it serves */
+};
+
+static DEFINE_PER_CPU(struct dslab_handover, dslab_handover);
+static unsigned int dslab_handed_max;	/* I: 2 * L * nr_cpu_ids */
+
+/* KUnit: hand-overs wait, as if every level were busy. */
+bool dslab_handover_held;
+EXPORT_SYMBOL_IF_KUNIT(dslab_handover_held);
 
 /*
  * Runners beyond dslab_runners_at_once, for destructors that sleep: up to
@@ -205,7 +235,7 @@ static void dslab_finq_exit_blocks(void);
 static unsigned long dslab_blocks_needed(unsigned long reserved)
 {
 	return DIV_ROUND_UP(reserved, DSLAB_FINBLOCK_RECORDS) +
-	       (3 * DSLAB_FLEVELS + 1) * nr_cpu_ids + 3 + dslab_nr_runners;
+	       (6 * DSLAB_FLEVELS + 1) * nr_cpu_ids + 3 + dslab_nr_runners;
 }
 
 static struct dslab_finblock *dslab_block_alloc(gfp_t gfp, bool plain)
@@ -317,6 +347,22 @@ static void dslab_leader_kick(void)
 
 /* === Queueing (any context but NMI) === */
 
+/* A block's first record: its CPU hands it over within a jiffy. */
+static void dslab_handover_arm(void)
+{
+	struct timer_list *t = this_cpu_ptr(&dslab_handover.timer);
+
+	if (!timer_pending(t))
+		mod_timer(t, jiffies + 1);
+}
+
+/* Arm @h's timer on its own CPU from another (CPU hotplug only). */
+static void dslab_handover_rearm(struct dslab_handover *h)
+{
+	h->timer.expires = jiffies + 1;
+	add_timer_on(&h->timer, h->cpu);
+}
+
 /* A full open block goes to @pending; its records leave the CPU's count. */
 static void dslab_block_pend(struct dslab_fcpu *fc, struct dslab_finblock *blk,
 			     struct list_head *pending)
@@ -330,19 +376,21 @@ static void dslab_block_pend(struct dslab_fcpu *fc, struct dslab_finblock *blk,
 
 /*
  * The open block at @slot, with room for a record: a full one goes to
- * @pending and a new one comes from the pool (@plain: the plain-RCU pool).
- * NULL when that pool is empty.
+ * @pending (and *@full is set) and a new one comes from the pool (@plain:
+ * the plain-RCU pool).  NULL when that pool is empty.
  */
 static struct dslab_finblock *dslab_fcpu_block(struct dslab_fcpu *fc,
 					       struct dslab_finblock **slot,
 					       struct list_head *pending,
-					       bool plain)
+					       bool plain, bool *full)
 {
 	struct dslab_finblock *blk = *slot;
 	unsigned long flags;
 
+	*full = false;
 	if (blk && blk->nr < DSLAB_FINBLOCK_RECORDS)
 		return blk;
+	*full = !!blk;
 	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
 	if (blk)
 		dslab_block_pend(fc, blk, pending);
@@ -369,16 +417,17 @@ void dslab_finq_enqueue_slow(struct dslab_fcpu *fc, void *obj,
 			     struct hlist_head *list, bool rcu)
 {
 	struct dslab_finblock *blk;
+	bool full;
 
 	blk = dslab_fcpu_block(fc, rcu ? &fc->open_rcu : &fc->open,
 			       rcu ? &dslab_finq.pending_rcu : &dslab_finq.pending,
-			       false);
+			       false, &full);
 	/* The reservation guarantees a block; see the header. */
-	if (!WARN_ON_ONCE(!blk))
-		dslab_fcpu_put(fc, blk, obj, list);
+	if (!WARN_ON_ONCE(!blk) && dslab_fcpu_put(fc, blk, obj, list))
+		dslab_handover_arm();
 	dslab_fcpu_exit(fc);
-	/* The block's first record, and maybe a full block pending. */
-	dslab_leader_kick();
+	if (full)
+		dslab_leader_kick();
 }
 
 /*
@@ -418,25 +467,65 @@ void dslab_finq_enqueue_rcu_plain(struct dslab_span *span, unsigned int idx,
 {
 	struct dslab_fcpu *fc = dslab_fcpu_enter();
 	struct dslab_finblock *blk = NULL;
-	bool kick = true;
+	bool kick = false;
 
 	dslab_stat_inc(DSLAB_STAT_RCU_FREED);
 	/* Fault injection (dslab_fault_fail_all()) makes the pool look dry. */
 	if (likely(!dslab_fault_all_failing()))
 		blk = dslab_fcpu_block(fc, &fc->open_plain,
-				       &dslab_finq.pending_plain, true);
-	if (blk)
-		kick = dslab_fcpu_put(fc, blk, obj, NULL);
-	else
+				       &dslab_finq.pending_plain, true, &kick);
+	if (!blk) {
 		dslab_limbo_add(span, idx);
+		kick = true;
+	} else if (dslab_fcpu_put(fc, blk, obj, NULL)) {
+		dslab_handover_arm();
+	}
 	dslab_fcpu_exit(fc);
 	if (kick)
 		dslab_leader_kick();
 }
 
+/*
+ * Backpressure.  Go's finalizer queue has none (golang/go#1671): a task
+ * that registers destructors faster than they run grows the backlog, and
+ * the memory behind it, without bound.  Like balance_dirty_pages(), a
+ * registration that may sleep waits, a tick at a time, while more than
+ * backlog_max records wait for the runners, at most 200 ms (its
+ * MAX_PAUSE), so a registrant holding something a destructor needs is
+ * slowed, never deadlocked.  Atomic registrations and the runners' own
+ * are never held.  The backlog counted is what the leader holds or has
+ * pending; open blocks add at most a block per CPU, level and kind.
+ */
+unsigned int dslab_backlog_max = 65536;
+EXPORT_SYMBOL_IF_KUNIT(dslab_backlog_max);
+
+#define DSLAB_THROTTLE_MAX_PAUSE	(HZ / 5)
+
+static bool dslab_backlog_over(void)
+{
+	unsigned int max = READ_ONCE(dslab_backlog_max);
+
+	/* An estimate: the sum is read without dslab_finq.lock. */
+	return max && data_race(dslab_finq.pending_records + dslab_finq.held) > max;
+}
+
+static void dslab_finq_throttle(void)
+{
+	unsigned long end = jiffies + DSLAB_THROTTLE_MAX_PAUSE;
+
+	if (!dslab_backlog_over() || dslab_in_runner())
+		return;
+	dslab_stat_inc(DSLAB_STAT_THROTTLED);
+	do {
+		schedule_timeout_killable(1);
+	} while (dslab_backlog_over() && time_before(jiffies, end) &&
+		 !fatal_signal_pending(current));
+}
+
 /**
  * dslab_finq_reserve() - promise one record slot
- * @gfp: flags for growing the pool
+ * @gfp: flags for growing the pool; when they allow sleeping, a backlog
+ *	beyond backlog_max holds the caller up to 200 ms first
  *
  * Context: As @gfp allows.
  * Return: 0, or -ENOMEM with nothing reserved.
@@ -444,6 +533,9 @@ void dslab_finq_enqueue_rcu_plain(struct dslab_span *span, unsigned int idx,
 int dslab_finq_reserve(gfp_t gfp)
 {
 	unsigned long flags;
+
+	if (gfpflags_allow_blocking(gfp))
+		dslab_finq_throttle();
 
 	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
 	dslab_finq.reserved++;
@@ -481,27 +573,41 @@ void dslab_finq_unreserve_n(unsigned long n)
 	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
 }
 
-/* === Runner === */
+/* === Hand-over: a CPU gives its open blocks to the leader === */
 
-/* What one pass takes from the CPUs. */
+/* What the leader takes in one pass, or a hand-over gives. */
 struct dslab_loot {
 	struct list_head now, rcu, plain;
 	unsigned long records;
+	unsigned int partial;		/* reserved-pool blocks among them */
 };
 
-/* Take one level's open blocks: on its CPU, or while that is offline. */
-static void dslab_steal_level(struct dslab_fcpu *fc, struct dslab_loot *loot)
+#define DSLAB_LOOT_INIT(name) {				\
+	.now = LIST_HEAD_INIT(name.now),		\
+	.rcu = LIST_HEAD_INIT(name.rcu),		\
+	.plain = LIST_HEAD_INIT(name.plain),		\
+}
+
+/*
+ * Take one level's open blocks: on its CPU with interrupts off, or while
+ * that CPU is offline.  False when it has records it cannot give now.
+ */
+static bool dslab_steal_level(struct dslab_fcpu *fc, struct dslab_loot *loot)
 {
-	/* Interrupted in an append: its records wait for the next steal. */
-	if (READ_ONCE(fc->busy) || !fc->nr)
-		return;
+	if (!fc->nr)
+		return true;
+	/* Interrupted in an append: its records wait for the next try. */
+	if (READ_ONCE(fc->busy))
+		return false;
 	if (fc->open && fc->open->nr) {
 		list_add_tail(&fc->open->list, &loot->now);
 		fc->open = NULL;
+		loot->partial++;
 	}
 	if (fc->open_rcu && fc->open_rcu->nr) {
 		list_add_tail(&fc->open_rcu->list, &loot->rcu);
 		fc->open_rcu = NULL;
+		loot->partial++;
 	}
 	if (fc->open_plain && fc->open_plain->nr) {
 		list_add_tail(&fc->open_plain->list, &loot->plain);
@@ -509,22 +615,7 @@ static void dslab_steal_level(struct dslab_fcpu *fc, struct dslab_loot *loot)
 	}
 	loot->records += fc->nr;
 	WRITE_ONCE(fc->nr, 0);
-}
-
-static void dslab_steal_cpu(int cpu, struct dslab_loot *loot)
-{
-	unsigned int lvl;
-
-	/* On @cpu itself (an IPI), or for an offline @cpu: see the header. */
-	lockdep_assert_irqs_disabled();
-	for (lvl = 0; lvl < DSLAB_FLEVELS; lvl++)
-		dslab_steal_level(dslab_fcpu_of(cpu, lvl), loot);
-}
-
-/* IPI handler (or a direct call with interrupts off on the runner's CPU). */
-static void dslab_steal_local(void *loot)
-{
-	dslab_steal_cpu(smp_processor_id(), loot);
+	return true;
 }
 
 /* Records queued on @cpu, at any level. */
@@ -538,37 +629,135 @@ static unsigned long dslab_cpu_records(int cpu)
 	return n;
 }
 
-/* Take the pending lists and, with @open, every CPU's open blocks. */
-static void dslab_steal(struct dslab_loot *loot, bool open)
+/* Put @loot on the pending lists (Q), for the leader. */
+static void dslab_loot_pend(struct dslab_loot *loot)
 {
+	struct dslab_finblock *blk;
+	unsigned long k = 0;
+
+	lockdep_assert_held(&dslab_finq.lock);
+	list_for_each_entry(blk, &loot->now, list)
+		k++;
+	list_for_each_entry(blk, &loot->rcu, list)
+		k++;
+	list_for_each_entry(blk, &loot->plain, list)
+		k++;
+	list_splice_tail_init(&loot->now, &dslab_finq.pending);
+	list_splice_tail_init(&loot->rcu, &dslab_finq.pending_rcu);
+	list_splice_tail_init(&loot->plain, &dslab_finq.pending_plain);
+	WRITE_ONCE(dslab_finq.nr_pending, dslab_finq.nr_pending + k);
+	dslab_finq.pending_records += loot->records;
+	dslab_finq.handed += loot->partial;
+}
+
+/*
+ * Hand this CPU's partly filled blocks over, skipping a busy level; the
+ * caller runs on the CPU at task or softirq level, not inside an append.
+ * False when some records had to stay (a busy level, or too many handed
+ * over already): try again later.
+ */
+static bool dslab_handover_this_cpu(void)
+{
+	struct dslab_loot loot = DSLAB_LOOT_INIT(loot);
+	struct dslab_fcpu *fc;
 	unsigned long flags;
+	bool later = false;
+	unsigned int lvl;
 	int cpu;
 
-	if (!open)
-		goto pending;
-	cpus_read_lock();
-	for_each_possible_cpu(cpu) {
-		if (!dslab_cpu_records(cpu))
-			continue;
-		if (cpu_online(cpu)) {
-			smp_call_function_single(cpu, dslab_steal_local, loot, 1);
-		} else {
-			/* Nobody queues on an offline CPU; it stays offline. */
+	/* Interrupts off: no append at hardirq level under our feet. */
+	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
+	cpu = smp_processor_id();
+	for (lvl = 0; lvl < DSLAB_FLEVELS; lvl++) {
+		fc = dslab_fcpu_of(cpu, lvl);
+		if (dslab_finq.handed + loot.partial >= dslab_handed_max ||
+		    READ_ONCE(dslab_handover_held))
+			later |= fc->nr != 0;
+		else
+			later |= !dslab_steal_level(fc, &loot);
+	}
+	if (loot.records)
+		dslab_loot_pend(&loot);
+	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	if (loot.records) {
+		dslab_stat_inc(DSLAB_STAT_HANDOVERS);
+		dslab_leader_kick();
+	}
+	return !later;
+}
+
+/*
+ * The hand-over timer of a CPU, armed by the first record of one of its
+ * open blocks: a jiffy later it puts the CPU's partly filled blocks on
+ * the pending lists, on the CPU itself, with interrupts off, skipping a
+ * level it interrupted in an append (see the header).  No other CPU is
+ * interrupted.  It tries again a jiffy later for a level it skipped, or
+ * while dslab_handed_max partly filled blocks already wait for the
+ * leader.  Pinned, so it runs where it was armed, unless its CPU went
+ * offline: then the leader takes that CPU's blocks.
+ */
+static void dslab_handover_fn(struct timer_list *t)
+{
+	struct dslab_handover *h = timer_container_of(h, t, timer);
+
+	if (h->cpu != raw_smp_processor_id()) {
+		/* Moved here when its CPU died; back home if it returned. */
+		if (cpu_online(h->cpu))
+			dslab_handover_rearm(h);
+		dslab_leader_kick();
+		return;
+	}
+	if (!dslab_handover_this_cpu())
+		mod_timer(t, jiffies + 1);
+}
+
+/* The CPUs that went offline with records in their open blocks. */
+static bool dslab_offline_records(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		if (!cpu_online(cpu) && dslab_cpu_records(cpu))
+			return true;
+	return false;
+}
+
+/*
+ * Take the open blocks of CPUs that went offline with records in them
+ * (nobody queues on an offline CPU, and cpus_read_lock() keeps it offline
+ * while we look) and, with @pending, the pending lists.
+ */
+static void dslab_take(struct dslab_loot *loot, bool pending)
+{
+	unsigned long flags;
+	unsigned int lvl;
+	int cpu;
+
+	if (dslab_offline_records()) {
+		cpus_read_lock();
+		for_each_possible_cpu(cpu) {
+			if (cpu_online(cpu))
+				continue;
 			local_irq_save(flags);
-			dslab_steal_cpu(cpu, loot);
+			for (lvl = 0; lvl < DSLAB_FLEVELS; lvl++)
+				dslab_steal_level(dslab_fcpu_of(cpu, lvl), loot);
 			local_irq_restore(flags);
 		}
+		cpus_read_unlock();
 	}
-	cpus_read_unlock();
 
-pending:
 	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
-	list_splice_tail_init(&dslab_finq.pending, &loot->now);
-	list_splice_tail_init(&dslab_finq.pending_rcu, &loot->rcu);
-	list_splice_tail_init(&dslab_finq.pending_plain, &loot->plain);
-	WRITE_ONCE(dslab_finq.nr_pending, 0);
-	dslab_finq.held += loot->records + dslab_finq.pending_records;
-	dslab_finq.pending_records = 0;
+	if (pending) {
+		list_splice_tail_init(&dslab_finq.pending, &loot->now);
+		list_splice_tail_init(&dslab_finq.pending_rcu, &loot->rcu);
+		list_splice_tail_init(&dslab_finq.pending_plain, &loot->plain);
+		WRITE_ONCE(dslab_finq.nr_pending, 0);
+		dslab_finq.handed = 0;
+		dslab_finq.held += dslab_finq.pending_records;
+		dslab_finq.pending_records = 0;
+	}
+	dslab_finq.held += loot->records;
+	loot->records = 0;
 	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
 }
 
@@ -647,7 +836,7 @@ static void dslab_runner_run(struct dslab_runner *r, struct dslab_finblock *blk)
 	struct dslab_owner_batch unpin = { };
 	unsigned int nr = blk->nr, i, k = 0;
 	unsigned long flags, ran = 0;
-	bool last, idle = false;
+	bool last, idle = false, kick = false;
 	u64 t0 = ktime_get_ns();
 	void *batch[32];
 
@@ -678,6 +867,8 @@ static void dslab_runner_run(struct dslab_runner *r, struct dslab_finblock *blk)
 	if (!list_empty(&blk->list)) {
 		list_del_init(&blk->list);
 		WRITE_ONCE(dslab_finq.nr_ready, dslab_finq.nr_ready - 1);
+		/* Pending blocks are due now: see dslab_pending_due(). */
+		kick = !dslab_finq.nr_ready && dslab_finq.nr_pending;
 	}
 	last = !--blk->users;
 	if (last) {
@@ -691,7 +882,7 @@ static void dslab_runner_run(struct dslab_runner *r, struct dslab_finblock *blk)
 	}
 	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
 	/* A flush waits for the last block. */
-	if (idle)
+	if (idle || kick)
 		dslab_leader_kick();
 }
 
@@ -972,12 +1163,23 @@ static bool dslab_barrier_pending(void)
 	return data_race(dslab_finq.barrier_req) > READ_ONCE(dslab_barrier_done);
 }
 
-/* Queued work to do now: full blocks, an RCU generation to advance. */
+/*
+ * Pending blocks are taken once every block taken before has been
+ * claimed to its last record: the pool bound in the header relies on it.
+ * Until then the runners have work, and the leader looks again each tick.
+ */
+static bool dslab_pending_due(void)
+{
+	/* Both are written under dslab_finq.lock with WRITE_ONCE(). */
+	return READ_ONCE(dslab_finq.nr_pending) && !READ_ONCE(dslab_finq.nr_ready);
+}
+
+/* Queued work to do now: pending blocks, an RCU generation to advance. */
 static bool dslab_ready_work(void)
 {
-	/* nr_pending is written under dslab_finq.lock with WRITE_ONCE(). */
 	return dslab_rcu_ready() || dslab_rcu_can_start() ||
-	       READ_ONCE(dslab_finq.nr_pending) || !llist_empty(&dslab_limbo);
+	       dslab_pending_due() || !llist_empty(&dslab_limbo) ||
+	       dslab_offline_records();
 }
 
 /* What ends the leader's sleep at once. */
@@ -987,7 +1189,7 @@ static bool dslab_wake_now(void)
 	       dslab_ready_work();
 }
 
-/* Records in some CPU's open blocks, worth a batching delay. */
+/* Records in some CPU's open blocks. */
 static bool dslab_open_records(void)
 {
 	int cpu;
@@ -1000,7 +1202,8 @@ static bool dslab_open_records(void)
 
 static bool dslab_queued_work(void)
 {
-	return dslab_ready_work() || dslab_open_records();
+	return dslab_ready_work() || dslab_open_records() ||
+	       READ_ONCE(dslab_finq.nr_pending);
 }
 
 /*
@@ -1040,10 +1243,10 @@ static long dslab_leader_timeout(void)
 	return READ_ONCE(dslab_finq.nr_ready) ? 1 : MAX_SCHEDULE_TIMEOUT;
 }
 
-/* Wait until the runners are done with every block dispatched. */
-static void dslab_leader_wait_idle(void)
+/* Sleep until @done, looking at the runners each tick while blocks wait. */
+static void dslab_leader_wait_for(bool (*done)(void))
 {
-	while (!dslab_leader_arm(dslab_runners_idle)) {
+	while (!dslab_leader_arm(done)) {
 		schedule_timeout(dslab_leader_timeout());
 		WRITE_ONCE(dslab_leader_sleeping, 0);
 		dslab_leader_balance();
@@ -1051,55 +1254,19 @@ static void dslab_leader_wait_idle(void)
 }
 
 /*
- * Batching.  Records in open blocks wait up to a jiffy from when the leader
- * first saw them, so a stream of frees does not cost one pass (and one
- * steal on every CPU) per handful of records; full blocks are run as soon
- * as they are pending.  The deadline holds across passes, so a CPU that
- * queues a trickle is served within a jiffy however busy the others keep
- * the runners.  Open blocks are taken only once every block taken before
- * has been claimed to its last record (the pool bound in the header
- * relies on it).  Leader-private.
+ * Wait for work.  A block that fills, a hand-over, an RCU generation, a
+ * barrier and kthread_stop() end the wait at once: each sets what
+ * dslab_wake_now() checks before it kicks us, and we check after
+ * publishing dslab_leader_sleeping.
  */
-static bool dslab_open_armed;
-static unsigned long dslab_open_deadline;
-
-/* Are records in open blocks due to be taken?  Starts the clock. */
-static bool dslab_open_due(void)
-{
-	if (!dslab_open_armed) {
-		if (!dslab_open_records())
-			return false;
-		dslab_open_armed = true;
-		dslab_open_deadline = jiffies + 1;
-	}
-	return time_after_eq(jiffies, dslab_open_deadline) &&
-	       !READ_ONCE(dslab_finq.nr_ready);
-}
-
-/*
- * Wait for work.  Returns true when the next pass should also take the
- * CPUs' open blocks.  A block that fills, an RCU generation, a barrier and
- * kthread_stop() end the wait at once: each sets what dslab_wake_now()
- * checks before it wakes us, and we check after publishing
- * dslab_leader_sleeping.  A kick for a new open block wakes us from an
- * idle sleep to start the batching clock.
- */
-static bool dslab_leader_wait(void)
+static void dslab_leader_wait(void)
 {
 	long timeout;
 
 	for (;;) {
 		if (dslab_leader_arm(dslab_wake_now))
-			return dslab_open_due();
-		if (dslab_open_due()) {
-			WRITE_ONCE(dslab_leader_sleeping, 0);
-			__set_current_state(TASK_RUNNING);
-			return true;
-		}
+			return;
 		timeout = dslab_leader_timeout();
-		if (dslab_open_armed)
-			timeout = min_t(long, timeout,
-					max_t(long, dslab_open_deadline - jiffies, 1));
 		if (timeout == MAX_SCHEDULE_TIMEOUT) {
 			WRITE_ONCE(dslab_leader_state, "sleeping");
 			schedule();
@@ -1112,28 +1279,45 @@ static bool dslab_leader_wait(void)
 	}
 }
 
-/*
- * One pass: steal (the open blocks too with @open), dispatch, advance the
- * RCU generations.  A flush takes everything, waits for a grace period
- * and for the runners to finish.
- */
-static unsigned long dslab_leader_pass(bool flush, bool open)
+static bool dslab_online_records(void)
 {
-	struct dslab_loot loot = {
-		.now = LIST_HEAD_INIT(loot.now),
-		.rcu = LIST_HEAD_INIT(loot.rcu),
-		.plain = LIST_HEAD_INIT(loot.plain),
-	};
+	int cpu;
+
+	for_each_online_cpu(cpu)
+		if (dslab_cpu_records(cpu))
+			return true;
+	return false;
+}
+
+static bool dslab_online_handed_over(void)
+{
+	return !dslab_online_records();
+}
+
+/*
+ * One pass: take the pending blocks, dispatch them, advance the RCU
+ * generations.  A flush first waits for the runners to finish and for
+ * every CPU's hand-over, then takes everything, waits for a grace period
+ * and for the runners to finish again.
+ */
+static unsigned long dslab_leader_pass(bool flush)
+{
+	struct dslab_loot loot = DSLAB_LOOT_INIT(loot);
 	unsigned long n;
 
-	/* Every block taken before is claimed: see the batching comment. */
-	if (flush)
-		dslab_leader_wait_idle();
-	else if (READ_ONCE(dslab_finq.nr_ready))
-		open = false;
-	if (open || flush)
-		dslab_open_armed = false;	/* taking them all now */
-	dslab_steal(&loot, open || flush);
+	if (flush) {
+		dslab_leader_wait_for(dslab_runners_idle);
+		/*
+		 * Each CPU's timer hands its open blocks over within a tick
+		 * of their first record; taking what is pending meanwhile
+		 * keeps dslab_handed_max from holding a hand-over back.
+		 */
+		while (!dslab_online_handed_over()) {
+			dslab_take(&loot, true);
+			schedule_timeout_idle(1);
+		}
+	}
+	dslab_take(&loot, flush || dslab_pending_due());
 	/* Compact first: the pool bound in the header relies on it. */
 	dslab_gen_append_all(&dslab_rcu_next, &loot.rcu);
 	dslab_gen_append_all(&dslab_plain_next, &loot.plain);
@@ -1153,7 +1337,7 @@ static unsigned long dslab_leader_pass(bool flush, bool open)
 			dslab_rcu_start();
 	}
 	if (flush)
-		dslab_leader_wait_idle();
+		dslab_leader_wait_for(dslab_runners_idle);
 	if (n > dslab_largest_batch)
 		WRITE_ONCE(dslab_largest_batch, n);
 	return n;
@@ -1161,8 +1345,6 @@ static unsigned long dslab_leader_pass(bool flush, bool open)
 
 static int dslab_leader_fn(void *unused)
 {
-	bool open = false;
-
 	for (;;) {
 		unsigned long req, flags, n;
 		bool stop = kthread_should_stop();
@@ -1182,7 +1364,7 @@ static int dslab_leader_fn(void *unused)
 			 */
 			WRITE_ONCE(dslab_leader_state, "flushing");
 			for (i = 0; i < 64; i++) {
-				n = dslab_leader_pass(true, true);
+				n = dslab_leader_pass(true);
 				if (!n && !dslab_queued_work())
 					break;
 			}
@@ -1192,11 +1374,11 @@ static int dslab_leader_fn(void *unused)
 			if (stop)
 				break;
 		} else {
-			dslab_leader_pass(false, open);
+			dslab_leader_pass(false);
 		}
 		dslab_plain_pool_fill(GFP_KERNEL);
 		cond_resched();
-		open = dslab_leader_wait();
+		dslab_leader_wait();
 	}
 	WRITE_ONCE(dslab_leader_state, "stopped");
 	return 0;
@@ -1224,6 +1406,8 @@ void dslab_dtor_barrier(void)
 	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
 	req = ++dslab_finq.barrier_req;
 	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	/* Ours at once; other CPUs' timers hand theirs over within a tick. */
+	dslab_handover_this_cpu();
 	dslab_leader_kick();
 	/* Also cut short the leader's batching delay, if it is in one. */
 	wake_up_process(dslab_leader);
@@ -1452,7 +1636,7 @@ static int dslab_runners_start(void)
 
 int dslab_finq_init(void)
 {
-	int ret;
+	int ret, cpu;
 
 	raw_spin_lock_init(&dslab_finq.lock);
 	INIT_LIST_HEAD(&dslab_finq.free);
@@ -1463,6 +1647,13 @@ int dslab_finq_init(void)
 	INIT_LIST_HEAD(&dslab_finq.ready);
 
 	/* Before the pool: its bound counts the runners. */
+	dslab_handed_max = 2 * DSLAB_FLEVELS * nr_cpu_ids;
+	for_each_possible_cpu(cpu) {
+		struct dslab_handover *h = per_cpu_ptr(&dslab_handover, cpu);
+
+		timer_setup(&h->timer, dslab_handover_fn, TIMER_PINNED);
+		h->cpu = cpu;
+	}
 	dslab_runners_at_once = max(nr_cpu_ids / 4, 1U);
 	dslab_nr_runners = dslab_runners_at_once + DSLAB_RUNNERS_SPARE;
 	dslab_runners = kcalloc(dslab_nr_runners, sizeof(*dslab_runners),
@@ -1538,11 +1729,16 @@ static void dslab_finq_exit_blocks(void)
 
 void dslab_finq_exit(void)
 {
+	int cpu;
+
 	dslab_compat_shrinker_destroy(dslab_finq_shrinker);
 	/* The leader's last pass is a full flush; see dslab_leader_fn(). */
 	kthread_stop(dslab_leader);
 	dslab_leader = NULL;
 	dslab_runners_stop();
+	/* Nothing is queued: a timer still pending finds no record. */
+	for_each_possible_cpu(cpu)
+		timer_delete_sync(&per_cpu_ptr(&dslab_handover, cpu)->timer);
 	/* The last generation's callback may still be pending. */
 	rcu_barrier();
 	dslab_finq_exit_blocks();

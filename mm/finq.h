@@ -41,11 +41,11 @@ struct dslab_finblock {
 /*
  * Records being filled on one CPU at one context level.  L: written only
  * by that CPU at that level, between dslab_fcpu_enter() and _exit() (busy
- * set), or by the runner's steal: on the CPU itself (an IPI, so at
- * hardirq level or with interrupts off), skipping a level that is busy,
- * or under cpus_read_lock() while the CPU is offline.  A level is never
- * interrupted by itself, and the steal never runs inside an append it
- * could disturb, so appending needs neither a lock nor interrupts off.
+ * set), or by the CPU's hand-over timer: on the CPU itself with
+ * interrupts off, skipping a level that is busy, or by the leader under
+ * cpus_read_lock() while the CPU is offline.  A level is never
+ * interrupted by itself, and the hand-over never runs inside an append
+ * it could disturb, so appending needs neither a lock nor interrupts off.
  */
 struct dslab_fcpu {
 	struct dslab_finblock *open;		/* L: run as soon as possible */

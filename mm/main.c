@@ -49,23 +49,26 @@ static const struct kernel_param_ops dslab_reserve_ops = {
 module_param_cb(span_reserve, &dslab_reserve_ops, &dslab_span_reserve, 0644);
 MODULE_PARM_DESC(span_reserve, "Empty spans kept per size class before pages go back (0-64, default 1)");
 
-static int dslab_param_set_slow(const char *val, const struct kernel_param *kp)
+/* An unsigned int read locklessly elsewhere: written with WRITE_ONCE(). */
+static int dslab_param_set_uint(const char *val, const struct kernel_param *kp)
 {
 	unsigned int v;
 	int ret = kstrtouint(val, 0, &v);
 
 	if (ret)
 		return ret;
-	WRITE_ONCE(dslab_slow_dtor_ms, v);
+	WRITE_ONCE(*(unsigned int *)kp->arg, v);
 	return 0;
 }
 
-static const struct kernel_param_ops dslab_slow_ops = {
-	.set = dslab_param_set_slow,
+static const struct kernel_param_ops dslab_uint_ops = {
+	.set = dslab_param_set_uint,
 	.get = param_get_uint,
 };
-module_param_cb(slow_dtor_ms, &dslab_slow_ops, &dslab_slow_dtor_ms, 0644);
+module_param_cb(slow_dtor_ms, &dslab_uint_ops, &dslab_slow_dtor_ms, 0644);
 MODULE_PARM_DESC(slow_dtor_ms, "Report a destructor or cleanup that runs this long, once per function (ms, default 10 like the workqueue's CPU hog report; 0: off)");
+module_param_cb(backlog_max, &dslab_uint_ops, &dslab_backlog_max, 0644);
+MODULE_PARM_DESC(backlog_max, "Queued destructors beyond which a registration that may sleep waits for the runners, up to 200 ms (default 65536; 0: never)");
 
 static int dslab_param_set_nice(const char *val, const struct kernel_param *kp)
 {
@@ -85,7 +88,7 @@ static const struct kernel_param_ops dslab_nice_ops = {
 	.get = param_get_int,
 };
 module_param_cb(runner_nice, &dslab_nice_ops, &dslab_runner_nice, 0444);
-MODULE_PARM_DESC(runner_nice, "Nice level of the destructor runner thread (-20..19, load time)");
+MODULE_PARM_DESC(runner_nice, "Nice level of the destructor runner threads (-20..19, load time)");
 
 /* === Init and exit === */
 

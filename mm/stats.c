@@ -37,6 +37,8 @@ const char *const dslab_stat_names[DSLAB_NR_STATS] = {
 	[DSLAB_STAT_RCU_FREED]		= "rcu_frees",
 	[DSLAB_STAT_RCU_LIMBO]		= "rcu_frees_limbo",
 	[DSLAB_STAT_RUNNER_WAKEUPS]	= "runner_wakeups",
+	[DSLAB_STAT_HANDOVERS]		= "finq_handovers",
+	[DSLAB_STAT_THROTTLED]		= "registrations_throttled",
 	[DSLAB_STAT_SPANS_ALLOCATED]	= "spans_allocated",
 	[DSLAB_STAT_SPANS_FREED]	= "spans_freed",
 };

@@ -54,6 +54,7 @@ for s in allocations frees failed_allocations bad_frees double_frees \
 	 destructors_removed registrations_refused cleanups_added \
 	 cleanups_cancelled objects_queued destructors_run cleanups_run \
 	 rcu_frees rcu_frees_limbo span_pages_put_by_others runner_wakeups \
+	 finq_handovers registrations_throttled \
 	 spans_allocated spans_freed pages_held \
 	 objects_inuse finq_blocks_total finq_blocks_free \
 	 finq_blocks_pending finq_records_pending ctl_handles \

@@ -6,8 +6,9 @@
 # running now and for how long, a histogram of run times, the longest
 # recent run and the slow-destructor report (slow_dtor_ms), all as
 # symbols, never as addresses; one call in 16 is timed for the
-# histogram.  dslab_ctl's "sleep" destructor is the slow one.  Also: the
-# FinBlocks a backlog needed go back under memory pressure.  Prints TAP.
+# histogram.  dslab_ctl's "sleep" destructor is the slow one.  Also: a CPU
+# that frees a trickle takes no IPI for it, and the FinBlocks a backlog
+# needed go back under memory pressure.  Prints TAP.
 
 . "$(dirname "$0")/lib.sh"
 need_dslab
@@ -138,6 +139,47 @@ t_check "slow_dtor_ms refuses a word" sh -c "! echo ten >'$P' 2>/dev/null"
 t_check "... and a negative number" sh -c "! echo -1 >'$P' 2>/dev/null"
 t_eq "... and keeps its value" 0 "$(cat $P)"
 echo 10 >"$P"
+
+# backlog_max: the backpressure bound (KUnit dslab_runners tests it).
+B=/sys/module/dslab/parameters/backlog_max
+t_eq "backlog_max defaults to 65536" 65536 "$(cat $B)"
+t_check "backlog_max refuses a word" sh -c "! echo lots >'$B' 2>/dev/null"
+t_eq "... and keeps its value" 65536 "$(cat $B)"
+echo 4096 >"$B"
+t_eq "backlog_max is writable" 4096 "$(cat $B)"
+echo 65536 >"$B"
+
+# No IPIs: a CPU that frees a trickle hands its partly filled blocks over
+# itself, from its own timer; nothing interrupts it for them.  Function
+# call IPIs are "CAL" in /proc/interrupts on x86, "IPI1" on arm64.
+ipis() {
+	awk -v c="$1" '/Function call interrupts/ { print $(c + 2); exit }' \
+		/proc/interrupts
+}
+
+# trickle <first> <last>: "free <id>" for each id, 50 ms apart, from one
+# shell bound to CPU 1; prints the function-call IPIs CPU 1 took.  The
+# shell's own work (its sleeps, their exits) takes some: the same loop
+# over handles that do not exist is the baseline.
+trickle() {
+	tr_0=$(ipis 1)
+	taskset 2 sh -c "i=$1; while [ \$i -le $2 ]; do
+		echo \"free \$i\" >$CTL/control 2>/dev/null; sleep 0.05
+		i=\$((i + 1)); done"
+	echo $(($(ipis 1) - tr_0))
+}
+if [ "$(nproc)" -ge 2 ] && [ -n "$(ipis 1)" ]; then
+	base=$(trickle 900000 900029)
+	with_dtors 32 30
+	r0=$(rval destructors_run)
+	got=$(trickle "$h" "$h2")
+	t_check "30 objects freed one by one on CPU 1: their destructors ran" \
+		wait_for 5 sh -c "[ \$(awk '\$1 == \"destructors_run\" { print \$2 }' '$R') -ge $((r0 + 30)) ]"
+	t_check "... and CPU 1 took no function-call IPI for them ($got, $base without them)" \
+		[ $((got - base)) -lt 10 ]
+else
+	t_skip "no IPIs" "one CPU, or no function-call line in /proc/interrupts"
+fi
 
 # A backlog's FinBlocks go back under memory pressure: drop_caches runs
 # every shrinker, dslab's "dslab-finblocks" among them.
