@@ -12,7 +12,8 @@
  * CPU with no lock and without disabling interrupts: each CPU has its
  * open blocks per context level (task, softirq, hardirq), a level never
  * interrupts itself, and an append marks its level busy while it runs.
- * Full blocks go to a pending list.  Partly filled ones are handed over
+ * A full block goes straight to the runners' ready list (an RCU or plain
+ * one to a pending list, for the leader).  Partly filled ones are handed over
  * by their own CPU, as kvfree_rcu()'s per-CPU page blocks are drained by
  * work of that CPU: the first record of an open block arms the CPU's
  * pinned hand-over timer, which a jiffy later, in softirq on that CPU
@@ -39,7 +40,7 @@
  * blocks the leader took last and the runners have not claimed to their
  * last record (2Ln at most, what was handed over; taken RCU blocks are
  * compacted into their generation before anything runs); blocks the
- * runners still finish (R: the leader takes pending blocks only once
+ * runners still finish (R: the leader takes blocks handed over only once
  * every record taken before is claimed, and a runner works on one block
  * at a time); and the last block of the next and the in-flight RCU
  * generation (2), plus one for rounding: 6Ln + 3 + R, with n blocks to
@@ -58,10 +59,10 @@
  * allocation, no loss.  The ordering argument is at dslab_limbo_add().
  *
  * The leader ("dslab_finq") is one kthread, created once at load.  It
- * takes the pending blocks, full or handed over, as soon as the runners
- * have claimed what it gave them before.  So a stream of frees costs a
- * CPU one timer and the leader one wake-up per jiffy at most, not one
- * per object.  A pass hands the immediate blocks to the runners (the ready
+ * takes full blocks as soon as they are pending, and blocks handed over
+ * partly filled as soon as the runners have claimed what it gave them
+ * before.  So a stream of frees costs the leader a wake-up per full block
+ * and a CPU one timer per jiffy at most, not one per object.  A pass hands the immediate blocks to the runners (the ready
  * list), moves RCU records to a generation that waits for one grace
  * period (one call_rcu() for the whole generation, like kvfree_rcu()'s
  * page-sized bulk blocks) and hands a generation whose grace period
@@ -86,7 +87,7 @@
  * No lost wake-up (Go's fingwait/fingwake).  The leader sets its task
  * state, then dslab_leader_sleeping = true, then smp_mb(), then checks
  * for work, and only then schedule()s.  Whoever makes work for it (an
- * append that fills a block and pends it, a hand-over, the RCU callback,
+ * append that fills an RCU or plain block, a hand-over, the RCU callback,
  * a limbo free, a barrier) publishes it, then smp_mb(), then reads
  * dslab_leader_sleeping and, if set, clears it with xchg() and wakes the
  * leader.  Both sides store then load with a full barrier between, so at
@@ -96,16 +97,17 @@
  * schedule() returns at once.  A record that does not fill its block
  * kicks nobody: the block's first record armed the hand-over timer,
  * which pends the block with every record it holds by then, and a later
- * record goes into a new block and arms it again.  Pending blocks become
- * due when the ready list has nothing left to claim: the runner that
- * claims the last of it kicks the leader the same way, and so does the
+ * record goes into a new block and arms it again.  Blocks handed over
+ * become due when the ready list is empty: the runner that takes the
+ * last block off it kicks the leader the same way, and so does the
  * runner that finishes the last dispatched block, for a flush waiting on
  * it.  A runner sleeps in
  * rcuwait_wait_event() until its busy flag is set: it clears the flag
- * under dslab_finq.lock only when it found no ready block there, and the
- * leader, or a runner that took a block with more waiting, sets it under
- * the lock after queueing blocks, then calls rcuwait_wake_up(), whose
- * full barrier pairs with the one in the runner's set_current_state().
+ * under dslab_finq.lock only when it found no ready block there, and
+ * whoever queues blocks there (the leader, an append that filled a block,
+ * a runner that took a block with more waiting) sets it under the lock
+ * after queueing them, then calls rcuwait_wake_up(), whose full barrier
+ * pairs with the one in the runner's set_current_state().
  *
  * Lock order: dslab_finq.lock is a raw spinlock, taken with interrupts
  * off: a block fills inside an append, which runs with preemption off
@@ -148,22 +150,24 @@ static struct {
 	raw_spinlock_t lock;		/* Q: protects the fields below */
 	struct list_head free;		/* Q: empty reserved-pool blocks */
 	struct list_head free_plain;	/* Q: empty plain-pool blocks */
-	struct list_head pending;	/* Q: full blocks, run now */
 	struct list_head pending_rcu;	/* Q: full blocks, run after a GP */
 	struct list_head pending_plain;	/* Q: full plain blocks */
+	struct list_head pending_handed;	/* Q: handed over, run now */
 	unsigned long nr_blocks;	/* Q: reserved-pool blocks */
 	unsigned long nr_free;		/* Q */
 	unsigned long nr_plain;		/* Q: plain-pool blocks */
 	unsigned long nr_free_plain;	/* Q */
 	unsigned long nr_pending;	/* Q: blocks on the pending lists */
-	unsigned long pending_records;	/* Q: records in those blocks */
+	unsigned long pending_records;	/* Q: their records, but handed */
+	unsigned long nr_handed;	/* Q: blocks on pending_handed */
+	unsigned long handed_records;	/* Q: records in them */
+	unsigned long handed_rcu;	/* Q: partly filled on pending_rcu */
 	unsigned long reserved;		/* Q: record slots promised */
 	unsigned long barrier_req;	/* Q: barrier requests issued */
 	struct list_head ready;		/* Q: dispatched, records unclaimed */
 	unsigned long nr_ready;		/* Q: blocks on it */
 	unsigned long nr_running;	/* Q: dispatched, not yet recycled */
 	unsigned long held;		/* Q: records taken, not yet run */
-	unsigned long handed;		/* Q: partly filled, pending blocks */
 } dslab_finq;
 
 /* Written by the leader only; read by stats and barrier waiters. */
@@ -363,37 +367,53 @@ static void dslab_handover_rearm(struct dslab_handover *h)
 	add_timer_on(&h->timer, h->cpu);
 }
 
-/* A full open block goes to @pending; its records leave the CPU's count. */
-static void dslab_block_pend(struct dslab_fcpu *fc, struct dslab_finblock *blk,
+static void dslab_runners_balance(void);
+
+/*
+ * A full open block; its records leave the CPU's count.  An immediate one
+ * (@pending NULL) goes straight to the runners, waking one if none is at
+ * work: a full block wastes no slot, so it need not wait for the leader.
+ * Others go to @pending, and the caller kicks the leader.
+ */
+static void dslab_block_full(struct dslab_fcpu *fc, struct dslab_finblock *blk,
 			     struct list_head *pending)
 {
 	lockdep_assert_held(&dslab_finq.lock);
+	WRITE_ONCE(fc->nr, fc->nr - blk->nr);
+	if (!pending) {
+		list_add_tail(&blk->list, &dslab_finq.ready);
+		WRITE_ONCE(dslab_finq.nr_ready, dslab_finq.nr_ready + 1);
+		WRITE_ONCE(dslab_finq.nr_running, dslab_finq.nr_running + 1);
+		dslab_finq.held += blk->nr;
+		dslab_runners_balance();
+		return;
+	}
 	list_add_tail(&blk->list, pending);
 	WRITE_ONCE(dslab_finq.nr_pending, dslab_finq.nr_pending + 1);
 	dslab_finq.pending_records += blk->nr;
-	WRITE_ONCE(fc->nr, fc->nr - blk->nr);
 }
 
 /*
- * The open block at @slot, with room for a record: a full one goes to
- * @pending (and *@full is set) and a new one comes from the pool (@plain:
- * the plain-RCU pool).  NULL when that pool is empty.
+ * The open block at @slot, with room for a record: a full one goes to the
+ * runners, or with @pending to @pending (and *@kick is set), and a new
+ * one comes from the pool (@plain: the plain-RCU pool).  NULL when that
+ * pool is empty.
  */
 static struct dslab_finblock *dslab_fcpu_block(struct dslab_fcpu *fc,
 					       struct dslab_finblock **slot,
 					       struct list_head *pending,
-					       bool plain, bool *full)
+					       bool plain, bool *kick)
 {
 	struct dslab_finblock *blk = *slot;
 	unsigned long flags;
 
-	*full = false;
+	*kick = false;
 	if (blk && blk->nr < DSLAB_FINBLOCK_RECORDS)
 		return blk;
-	*full = !!blk;
+	*kick = blk && pending;
 	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
 	if (blk)
-		dslab_block_pend(fc, blk, pending);
+		dslab_block_full(fc, blk, pending);
 	blk = dslab_block_get(plain);
 	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
 	*slot = blk;
@@ -417,16 +437,15 @@ void dslab_finq_enqueue_slow(struct dslab_fcpu *fc, void *obj,
 			     struct hlist_head *list, bool rcu)
 {
 	struct dslab_finblock *blk;
-	bool full;
+	bool kick;
 
 	blk = dslab_fcpu_block(fc, rcu ? &fc->open_rcu : &fc->open,
-			       rcu ? &dslab_finq.pending_rcu : &dslab_finq.pending,
-			       false, &full);
+			       rcu ? &dslab_finq.pending_rcu : NULL, false, &kick);
 	/* The reservation guarantees a block; see the header. */
 	if (!WARN_ON_ONCE(!blk) && dslab_fcpu_put(fc, blk, obj, list))
 		dslab_handover_arm();
 	dslab_fcpu_exit(fc);
-	if (full)
+	if (kick)
 		dslab_leader_kick();
 }
 
@@ -506,7 +525,8 @@ static bool dslab_backlog_over(void)
 	unsigned int max = READ_ONCE(dslab_backlog_max);
 
 	/* An estimate: the sum is read without dslab_finq.lock. */
-	return max && data_race(dslab_finq.pending_records + dslab_finq.held) > max;
+	return max && data_race(dslab_finq.pending_records +
+				dslab_finq.handed_records + dslab_finq.held) > max;
 }
 
 static void dslab_finq_throttle(void)
@@ -632,22 +652,32 @@ static unsigned long dslab_cpu_records(int cpu)
 /* Put @loot on the pending lists (Q), for the leader. */
 static void dslab_loot_pend(struct dslab_loot *loot)
 {
+	unsigned long k = 0, now = 0, now_records = 0;
 	struct dslab_finblock *blk;
-	unsigned long k = 0;
 
 	lockdep_assert_held(&dslab_finq.lock);
-	list_for_each_entry(blk, &loot->now, list)
-		k++;
+	list_for_each_entry(blk, &loot->now, list) {
+		now++;
+		now_records += blk->nr;
+	}
 	list_for_each_entry(blk, &loot->rcu, list)
 		k++;
 	list_for_each_entry(blk, &loot->plain, list)
 		k++;
-	list_splice_tail_init(&loot->now, &dslab_finq.pending);
+	list_splice_tail_init(&loot->now, &dslab_finq.pending_handed);
 	list_splice_tail_init(&loot->rcu, &dslab_finq.pending_rcu);
 	list_splice_tail_init(&loot->plain, &dslab_finq.pending_plain);
-	WRITE_ONCE(dslab_finq.nr_pending, dslab_finq.nr_pending + k);
-	dslab_finq.pending_records += loot->records;
-	dslab_finq.handed += loot->partial;
+	WRITE_ONCE(dslab_finq.nr_pending, dslab_finq.nr_pending + k + now);
+	WRITE_ONCE(dslab_finq.nr_handed, dslab_finq.nr_handed + now);
+	dslab_finq.handed_records += now_records;
+	dslab_finq.pending_records += loot->records - now_records;
+	dslab_finq.handed_rcu += loot->partial - now;
+}
+
+/* Partly filled blocks waiting for the leader (Q). */
+static unsigned long dslab_handed_waiting(void)
+{
+	return dslab_finq.nr_handed + dslab_finq.handed_rcu;
 }
 
 /*
@@ -670,7 +700,7 @@ static bool dslab_handover_this_cpu(void)
 	cpu = smp_processor_id();
 	for (lvl = 0; lvl < DSLAB_FLEVELS; lvl++) {
 		fc = dslab_fcpu_of(cpu, lvl);
-		if (dslab_finq.handed + loot.partial >= dslab_handed_max ||
+		if (dslab_handed_waiting() + loot.partial >= dslab_handed_max ||
 		    READ_ONCE(dslab_handover_held))
 			later |= fc->nr != 0;
 		else
@@ -723,11 +753,12 @@ static bool dslab_offline_records(void)
 }
 
 /*
- * Take the open blocks of CPUs that went offline with records in them
- * (nobody queues on an offline CPU, and cpus_read_lock() keeps it offline
- * while we look) and, with @pending, the pending lists.
+ * Take the pending lists, with @handed the blocks handed over too, and
+ * the open blocks of CPUs that went offline with records in them (nobody
+ * queues on an offline CPU, and cpus_read_lock() keeps it offline while
+ * we look).
  */
-static void dslab_take(struct dslab_loot *loot, bool pending)
+static void dslab_take(struct dslab_loot *loot, bool handed)
 {
 	unsigned long flags;
 	unsigned int lvl;
@@ -747,15 +778,19 @@ static void dslab_take(struct dslab_loot *loot, bool pending)
 	}
 
 	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
-	if (pending) {
-		list_splice_tail_init(&dslab_finq.pending, &loot->now);
-		list_splice_tail_init(&dslab_finq.pending_rcu, &loot->rcu);
-		list_splice_tail_init(&dslab_finq.pending_plain, &loot->plain);
-		WRITE_ONCE(dslab_finq.nr_pending, 0);
-		dslab_finq.handed = 0;
-		dslab_finq.held += dslab_finq.pending_records;
-		dslab_finq.pending_records = 0;
+	/* RCU blocks, full or not (compacted before anything runs). */
+	list_splice_tail_init(&dslab_finq.pending_rcu, &loot->rcu);
+	list_splice_tail_init(&dslab_finq.pending_plain, &loot->plain);
+	dslab_finq.handed_rcu = 0;
+	dslab_finq.held += dslab_finq.pending_records;
+	dslab_finq.pending_records = 0;
+	if (handed) {
+		list_splice_tail_init(&dslab_finq.pending_handed, &loot->now);
+		WRITE_ONCE(dslab_finq.nr_handed, 0);
+		dslab_finq.held += dslab_finq.handed_records;
+		dslab_finq.handed_records = 0;
 	}
+	WRITE_ONCE(dslab_finq.nr_pending, dslab_finq.nr_handed);
 	dslab_finq.held += loot->records;
 	loot->records = 0;
 	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
@@ -868,7 +903,7 @@ static void dslab_runner_run(struct dslab_runner *r, struct dslab_finblock *blk)
 		list_del_init(&blk->list);
 		WRITE_ONCE(dslab_finq.nr_ready, dslab_finq.nr_ready - 1);
 		/* Pending blocks are due now: see dslab_pending_due(). */
-		kick = !dslab_finq.nr_ready && dslab_finq.nr_pending;
+		kick = !dslab_finq.nr_ready && dslab_finq.nr_handed;
 	}
 	last = !--blk->users;
 	if (last) {
@@ -1164,14 +1199,24 @@ static bool dslab_barrier_pending(void)
 }
 
 /*
- * Pending blocks are taken once every block taken before has been
- * claimed to its last record: the pool bound in the header relies on it.
- * Until then the runners have work, and the leader looks again each tick.
+ * Full pending blocks are taken at once.  Blocks handed over partly
+ * filled are taken once every block taken before has been claimed to its
+ * last record: the pool bound in the header relies on it.  Until then
+ * the runners have work, and the one that empties the ready list kicks
+ * us.
  */
-static bool dslab_pending_due(void)
+static bool dslab_handed_due(void)
 {
 	/* Both are written under dslab_finq.lock with WRITE_ONCE(). */
-	return READ_ONCE(dslab_finq.nr_pending) && !READ_ONCE(dslab_finq.nr_ready);
+	return !READ_ONCE(dslab_finq.nr_ready);
+}
+
+static bool dslab_pending_due(void)
+{
+	unsigned long handed = READ_ONCE(dslab_finq.nr_handed);
+
+	return READ_ONCE(dslab_finq.nr_pending) > handed ||
+	       (handed && dslab_handed_due());
 }
 
 /* Queued work to do now: pending blocks, an RCU generation to advance. */
@@ -1296,9 +1341,10 @@ static bool dslab_online_handed_over(void)
 
 /*
  * One pass: take the pending blocks, dispatch them, advance the RCU
- * generations.  A flush first waits for the runners to finish and for
- * every CPU's hand-over, then takes everything, waits for a grace period
- * and for the runners to finish again.
+ * generations.  A flush first waits for the runners to finish what they
+ * hold and for every CPU's hand-over, then takes everything and waits for
+ * a grace period.  The barrier repeats flushes until one finds nothing,
+ * then waits for the runners once more.
  */
 static unsigned long dslab_leader_pass(bool flush)
 {
@@ -1317,7 +1363,7 @@ static unsigned long dslab_leader_pass(bool flush)
 			schedule_timeout_idle(1);
 		}
 	}
-	dslab_take(&loot, flush || dslab_pending_due());
+	dslab_take(&loot, flush || dslab_handed_due());
 	/* Compact first: the pool bound in the header relies on it. */
 	dslab_gen_append_all(&dslab_rcu_next, &loot.rcu);
 	dslab_gen_append_all(&dslab_plain_next, &loot.plain);
@@ -1336,8 +1382,6 @@ static unsigned long dslab_leader_pass(bool flush)
 		if (dslab_rcu_can_start())
 			dslab_rcu_start();
 	}
-	if (flush)
-		dslab_leader_wait_for(dslab_runners_idle);
 	if (n > dslab_largest_batch)
 		WRITE_ONCE(dslab_largest_batch, n);
 	return n;
@@ -1368,6 +1412,8 @@ static int dslab_leader_fn(void *unused)
 				if (!n && !dslab_queued_work())
 					break;
 			}
+			/* Even when the 64th pass handed records over. */
+			dslab_leader_wait_for(dslab_runners_idle);
 			/* Pairs with READ_ONCE() in dslab_dtor_barrier(). */
 			smp_store_release(&dslab_barrier_done, req);
 			wake_up_all(&dslab_barrier_wq);
@@ -1473,7 +1519,7 @@ void dslab_finq_stats(struct dslab_finq_stats *st)
 	for_each_possible_cpu(cpu)
 		queued += dslab_cpu_records(cpu);
 	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
-	queued += dslab_finq.pending_records;
+	queued += dslab_finq.pending_records + dslab_finq.handed_records;
 	queued += atomic_long_read(&dslab_limbo_nr);
 	st->blocks_total = dslab_finq.nr_blocks + dslab_finq.nr_plain;
 	st->blocks_free = dslab_finq.nr_free + dslab_finq.nr_free_plain;
@@ -1641,9 +1687,9 @@ int dslab_finq_init(void)
 	raw_spin_lock_init(&dslab_finq.lock);
 	INIT_LIST_HEAD(&dslab_finq.free);
 	INIT_LIST_HEAD(&dslab_finq.free_plain);
-	INIT_LIST_HEAD(&dslab_finq.pending);
 	INIT_LIST_HEAD(&dslab_finq.pending_rcu);
 	INIT_LIST_HEAD(&dslab_finq.pending_plain);
+	INIT_LIST_HEAD(&dslab_finq.pending_handed);
 	INIT_LIST_HEAD(&dslab_finq.ready);
 
 	/* Before the pool: its bound counts the runners. */
