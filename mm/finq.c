@@ -59,10 +59,11 @@
  * allocation, no loss.  The ordering argument is at dslab_limbo_add().
  *
  * The leader ("dslab_finq") is one kthread, created once at load.  It
- * takes full blocks as soon as they are pending, and blocks handed over
- * partly filled as soon as the runners have claimed what it gave them
- * before.  So a stream of frees costs the leader a wake-up per full block
- * and a CPU one timer per jiffy at most, not one per object.  A pass hands the immediate blocks to the runners (the ready
+ * takes blocks handed over partly filled as soon as the runners have
+ * claimed what it gave them before, and RCU and plain blocks whenever it
+ * runs.  So a stream of frees costs a CPU one timer per jiffy at most,
+ * and a runner wake-up per full block when none is at work, not one per
+ * object.  A pass hands the immediate blocks to the runners (the ready
  * list), moves RCU records to a generation that waits for one grace
  * period (one call_rcu() for the whole generation, like kvfree_rcu()'s
  * page-sized bulk blocks) and hands a generation whose grace period
