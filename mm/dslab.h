@@ -551,11 +551,12 @@ static __always_inline void dslab_watch_stop(struct dslab_watch *w,
 }
 
 /* The free paths queue objects with dslab_dtor_on_free() (dtor.h). */
-/* Runner: run a FinBlock's record (finq.h); the caller releases it. */
-struct dslab_finrec;
-void dslab_dtor_run_record(struct dslab_finrec *rec,
-			   struct dslab_owner_batch *unpin,
-			   struct dslab_watch *w);
+/* Runner: claim and run a FinBlock's records (finq.h); caller releases. */
+struct dslab_finblock;
+unsigned int dslab_dtor_run_claimed(struct dslab_finblock *blk, void **objs,
+				    unsigned int max,
+				    struct dslab_owner_batch *unpin,
+				    struct dslab_watch *w);
 /* Unload: drop the specials of a span's leaked objects without running. */
 void dslab_dtor_forget_span(struct dslab_span *span);
 /* A span descriptor is freed: its metadata with it. */

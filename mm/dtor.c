@@ -964,23 +964,44 @@ static __always_inline void dslab_dtor_run_object(void *obj,
 }
 
 /**
- * dslab_dtor_run_record() - run one record of a FinBlock
- * @rec: the record, an object queued by dslab_dtor_on_free()
+ * dslab_dtor_run_claimed() - claim records of a FinBlock and run them
+ * @blk: the block; other runners may be claiming from it too
+ * @objs: filled with the objects whose records ran
+ * @max: room in @objs
  * @unpin: the caller's batch of owner pins, flushed by the caller
  * @w: the calling runner's watch (dslab_watch_begin() called)
  *
- * Runs the object's destructor, then its cleanups, and clears the
- * record's cleanup list.  The pins of consecutive records of one owner
- * collect in @unpin and are dropped together.  The caller releases the
- * object afterwards and gives its FinBlock slot back.
+ * Claims one record at a time (finq.c's protocol: an atomic increment of
+ * the block's cursor, so each record runs once whichever runners share
+ * the block) and runs it: the object's destructor, then its cleanups; the
+ * record's cleanup list is cleared.  The pins of consecutive records of
+ * one owner collect in @unpin and are dropped together.  Between records
+ * it gives way when a reschedule is due (need_resched() first, so that a
+ * stream of short destructors does not pay a call per record; RCU asks
+ * for its quiescent states through the same flag).  The caller releases
+ * the objects and, once the block is done, gives its slots back.
  *
  * Context: Process context (a runner); may sleep.
+ * Return: how many ran; fewer than @max when none is left to claim.
  */
-void dslab_dtor_run_record(struct dslab_finrec *rec,
-			   struct dslab_owner_batch *unpin,
-			   struct dslab_watch *w)
+unsigned int dslab_dtor_run_claimed(struct dslab_finblock *blk, void **objs,
+				    unsigned int max,
+				    struct dslab_owner_batch *unpin,
+				    struct dslab_watch *w)
 {
-	dslab_dtor_run_object(rec->obj, &rec->list, unpin, w);
+	unsigned int nr = blk->nr, i, k = 0;
+	struct dslab_finrec *rec;
+
+	while (k < max && (i = atomic_inc_return(&blk->claim) - 1) < nr) {
+		rec = &blk->rec[i];
+		if (!blk->plain)
+			dslab_dtor_run_object(rec->obj, &rec->list, unpin, w);
+		objs[k++] = rec->obj;
+		rec->obj = NULL;
+		if (need_resched())
+			cond_resched();
+	}
+	return k;
 }
 
 /*

@@ -71,7 +71,7 @@
  * a destructor does can stall it.
  *
  * Runners ("dslab_runner/N") run the records of ready blocks
- * (dslab_dtor_run_record(), cond_resched() between them when one is due)
+ * (dslab_dtor_run_claimed(), cond_resched() between them when one is due)
  * and give their objects back to the central lists a batch at a time
  * (dslab_release_objects()).  Blocks are taken whole; the runners on one
  * block claim its records one at a time with an atomic increment, so each
@@ -870,31 +870,21 @@ static unsigned long dslab_dispatch(struct list_head *blocks)
 static void dslab_runner_run(struct dslab_runner *r, struct dslab_finblock *blk)
 {
 	struct dslab_owner_batch unpin = { };
-	unsigned int nr = blk->nr, i, k = 0;
+	unsigned int nr = blk->nr, k;
 	unsigned long flags, ran = 0;
 	bool last, idle = false, kick = false;
 	u64 t0 = ktime_get_ns();
 	void *batch[32];
 
 	dslab_watch_begin(&r->watch);
-	while ((i = atomic_inc_return(&blk->claim) - 1) < nr) {
-		struct dslab_finrec *rec = &blk->rec[i];
-
-		if (!blk->plain)
-			dslab_dtor_run_record(rec, &unpin, &r->watch);
-		batch[k++] = rec->obj;
-		rec->obj = NULL;
-		ran++;
-		if (k == ARRAY_SIZE(batch)) {
+	do {
+		k = dslab_dtor_run_claimed(blk, batch, ARRAY_SIZE(batch),
+					   &unpin, &r->watch);
+		if (k)
 			dslab_release_objects(batch, k);
-			k = 0;
-		}
-		if (need_resched())
-			cond_resched();
-	}
+		ran += k;
+	} while (k == ARRAY_SIZE(batch));
 	dslab_owner_batch_flush(&unpin);
-	if (k)
-		dslab_release_objects(batch, k);
 	WRITE_ONCE(r->ran, r->ran + ran);
 	WRITE_ONCE(r->dtor_ns, r->dtor_ns + ktime_get_ns() - t0);
 
