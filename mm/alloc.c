@@ -1062,6 +1062,21 @@ void dslab_drain_cpu_caches(void)
 }
 
 /**
+ * dslab_drain_dead_cpu() - give a dead CPU's magazines back
+ * @cpu: the CPU, offline now
+ *
+ * The CPU hotplug callback (main.c), like SLUB's slub_cpu_dead(): nothing
+ * touches a dead CPU's magazines, and hotplug holds cpus_write_lock(), so
+ * dslab_drain_cpu_caches() is not draining them at the same time.
+ *
+ * Context: Process context, CPU hotplug.
+ */
+void dslab_drain_dead_cpu(unsigned int cpu)
+{
+	dslab_drain_one(cpu);
+}
+
+/**
  * dslab_shrink() - drain every CPU cache and free every empty span
  *
  * Context: Process context.

@@ -331,6 +331,7 @@ void dslab_class_stats(unsigned int class, struct dslab_class_stats *st);
 /* Release the memory of objects that are no longer live (the runner). */
 void dslab_release_objects(void *const *objs, unsigned int n);
 void dslab_drain_cpu_caches(void);
+void dslab_drain_dead_cpu(unsigned int cpu);
 /* Drain every per-CPU cache and free every empty span: pages freed. */
 unsigned long dslab_shrink(void);
 /* KUnit hooks (alloc.c). */
@@ -589,6 +590,7 @@ void dslab_finq_unreserve_n(unsigned long n);
 void dslab_finq_enqueue_rcu_plain(struct dslab_span *span, unsigned int idx,
 				  void *obj);
 void dslab_finq_stats(struct dslab_finq_stats *st);
+void dslab_finq_cpu_dead(unsigned int cpu);
 unsigned long dslab_finq_trim(void);
 bool dslab_in_runner(void);
 extern bool dslab_handover_held;	/* KUnit only */

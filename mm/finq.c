@@ -25,10 +25,9 @@
  * interrupted for another's records: no IPI, nothing for nohz_full or
  * isolated CPUs but their own timer after their own frees.  A barrier
  * hands its own CPU's blocks over at once and waits for the others'
- * timers.  A CPU that
- * goes offline with records in its open blocks gives them up to the
- * leader, which takes them under cpus_read_lock(); its timer, migrated
- * to a live CPU, kicks the leader for that.
+ * timers.  A CPU that goes offline with records in its open blocks has
+ * them handed over by the CPU hotplug callback (dslab_finq_cpu_dead(),
+ * main.c) once it is dead, and comes back with none.
  *
  * No loss.  Registration reserves a record slot (dslab_finq_reserve()),
  * and the pool of blocks is kept at least
@@ -732,51 +731,50 @@ static void dslab_handover_fn(struct timer_list *t)
 	struct dslab_handover *h = timer_container_of(h, t, timer);
 
 	if (h->cpu != raw_smp_processor_id()) {
-		/* Moved here when its CPU died; back home if it returned. */
+		/*
+		 * Moved here when its CPU died (dslab_finq_cpu_dead() took
+		 * the blocks); back home if the CPU returned meanwhile.
+		 */
 		if (cpu_online(h->cpu))
 			dslab_handover_rearm(h);
-		dslab_leader_kick();
 		return;
 	}
 	if (!dslab_handover_this_cpu())
 		mod_timer(t, jiffies + 1);
 }
 
-/* The CPUs that went offline with records in their open blocks. */
-static bool dslab_offline_records(void)
+/**
+ * dslab_finq_cpu_dead() - hand a dead CPU's open blocks over
+ * @cpu: the CPU, offline now
+ *
+ * The CPU hotplug callback (main.c): nobody appends on a dead CPU, so its
+ * blocks are taken here, from another CPU, and go to the pending lists
+ * like a hand-over; it comes back with no open block.
+ *
+ * Context: Process context, CPU hotplug (cpus_write_lock() held).
+ */
+void dslab_finq_cpu_dead(unsigned int cpu)
 {
-	int cpu;
+	struct dslab_loot loot = DSLAB_LOOT_INIT(loot);
+	unsigned long flags;
+	unsigned int lvl;
 
-	for_each_possible_cpu(cpu)
-		if (!cpu_online(cpu) && dslab_cpu_records(cpu))
-			return true;
-	return false;
+	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
+	for (lvl = 0; lvl < DSLAB_FLEVELS; lvl++)
+		dslab_steal_level(dslab_fcpu_of(cpu, lvl), &loot);
+	if (loot.records)
+		dslab_loot_pend(&loot);
+	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	if (loot.records) {
+		dslab_stat_inc(DSLAB_STAT_HANDOVERS);
+		dslab_leader_kick();
+	}
 }
 
-/*
- * Take the pending lists, with @handed the blocks handed over too, and
- * the open blocks of CPUs that went offline with records in them (nobody
- * queues on an offline CPU, and cpus_read_lock() keeps it offline while
- * we look).
- */
+/* Take the pending lists, with @handed the blocks handed over too. */
 static void dslab_take(struct dslab_loot *loot, bool handed)
 {
 	unsigned long flags;
-	unsigned int lvl;
-	int cpu;
-
-	if (dslab_offline_records()) {
-		cpus_read_lock();
-		for_each_possible_cpu(cpu) {
-			if (cpu_online(cpu))
-				continue;
-			local_irq_save(flags);
-			for (lvl = 0; lvl < DSLAB_FLEVELS; lvl++)
-				dslab_steal_level(dslab_fcpu_of(cpu, lvl), loot);
-			local_irq_restore(flags);
-		}
-		cpus_read_unlock();
-	}
 
 	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
 	/* RCU blocks, full or not (compacted before anything runs). */
@@ -1214,8 +1212,7 @@ static bool dslab_pending_due(void)
 static bool dslab_ready_work(void)
 {
 	return dslab_rcu_ready() || dslab_rcu_can_start() ||
-	       dslab_pending_due() || !llist_empty(&dslab_limbo) ||
-	       dslab_offline_records();
+	       dslab_pending_due() || !llist_empty(&dslab_limbo);
 }
 
 /* What ends the leader's sleep at once. */
@@ -1315,19 +1312,19 @@ static void dslab_leader_wait(void)
 	}
 }
 
-static bool dslab_online_records(void)
+/*
+ * Has every CPU handed its open blocks over?  Under cpus_read_lock() a
+ * CPU is online, or offline with its blocks handed over by
+ * dslab_finq_cpu_dead(): hotplug runs under the write side.
+ */
+static bool dslab_handed_over(void)
 {
-	int cpu;
+	bool records;
 
-	for_each_online_cpu(cpu)
-		if (dslab_cpu_records(cpu))
-			return true;
-	return false;
-}
-
-static bool dslab_online_handed_over(void)
-{
-	return !dslab_online_records();
+	cpus_read_lock();
+	records = dslab_open_records();
+	cpus_read_unlock();
+	return !records;
 }
 
 /*
@@ -1349,7 +1346,7 @@ static unsigned long dslab_leader_pass(bool flush)
 		 * of their first record; taking what is pending meanwhile
 		 * keeps dslab_handed_max from holding a hand-over back.
 		 */
-		while (!dslab_online_handed_over()) {
+		while (!dslab_handed_over()) {
 			dslab_take(&loot, true);
 			schedule_timeout_idle(1);
 		}
@@ -1429,9 +1426,10 @@ static int dslab_leader_fn(void *unused)
  * Returns once every destructor and cleanup queued before the call,
  * RCU-deferred ones included, has returned (and what they queued in turn,
  * within a bound of 64 passes), like kvfree_rcu_barrier().  Called from a
- * destructor it returns at once: the runner cannot wait for itself.
+ * destructor it returns at once: a runner cannot wait for itself.
  *
- * Context: Process context.  May sleep.
+ * Context: Process context.  May sleep.  Not from a CPU hotplug callback:
+ * the leader's flush takes cpus_read_lock().
  */
 void dslab_dtor_barrier(void)
 {

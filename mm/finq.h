@@ -42,8 +42,8 @@ struct dslab_finblock {
  * Records being filled on one CPU at one context level.  L: written only
  * by that CPU at that level, between dslab_fcpu_enter() and _exit() (busy
  * set), or by the CPU's hand-over timer: on the CPU itself with
- * interrupts off, skipping a level that is busy, or by the leader under
- * cpus_read_lock() while the CPU is offline.  A level is never
+ * interrupts off, skipping a level that is busy, or by the CPU hotplug
+ * callback once the CPU is dead.  A level is never
  * interrupted by itself, and the hand-over never runs inside an append
  * it could disturb, so appending needs neither a lock nor interrupts off.
  */

@@ -1,20 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * dslab module init and exit, and the module parameters.
+ * dslab module init and exit, the module parameters and CPU hotplug.
  *
  * Init brings the layers up bottom to top: spans and the page map, the
- * per-CPU caches, destructors, the FinBlock queue and its runner, then
- * debugfs.  Exit goes the other way and is the "kmem_cache_destroy" of the
- * whole allocator: objects still held through debugfs handles are freed,
- * every queued destructor and cleanup runs (a barrier, then the runner's
- * final flush), the CPU caches are drained, objects still live are
- * reported per class, and every page goes back.
+ * per-CPU caches, destructors, the FinBlock queue and its runners, the
+ * CPU hotplug callback, then debugfs.  Exit goes the other way and is the
+ * "kmem_cache_destroy" of the whole allocator: objects still held through
+ * debugfs handles are freed, every queued destructor and cleanup runs (a
+ * barrier, then the leader's final flush), the CPU caches are drained,
+ * objects still live are reported per class, and every page goes back.
  *
  * See Documentation/design.rst for the design and the lock order, and
  * Documentation/api.rst for the parameters.
  */
 #define pr_fmt(fmt) "dslab: " fmt
 
+#include <linux/cpuhotplug.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/sched.h>
@@ -90,6 +91,23 @@ static const struct kernel_param_ops dslab_nice_ops = {
 module_param_cb(runner_nice, &dslab_nice_ops, &dslab_runner_nice, 0444);
 MODULE_PARM_DESC(runner_nice, "Nice level of the destructor runner threads (-20..19, load time)");
 
+/* === CPU hotplug === */
+
+/*
+ * A CPU that went offline gives its magazines back to the central lists
+ * and its open FinBlocks to the leader, as SLUB's slub_cpu_dead() does
+ * for its per-CPU slabs; it comes back with empty ones.  A PREPARE state,
+ * so the teardown runs on another CPU once this one is dead.
+ */
+static enum cpuhp_state dslab_cpuhp_state;
+
+static int dslab_cpu_dead(unsigned int cpu)
+{
+	dslab_drain_dead_cpu(cpu);
+	dslab_finq_cpu_dead(cpu);
+	return 0;
+}
+
 /* === Init and exit === */
 
 static int __init dslab_init(void)
@@ -108,15 +126,22 @@ static int __init dslab_init(void)
 	ret = dslab_finq_init();
 	if (ret)
 		goto err_alloc;
+	ret = cpuhp_setup_state_nocalls(CPUHP_BP_PREPARE_DYN, "dslab:dead",
+					NULL, dslab_cpu_dead);
+	if (ret < 0)
+		goto err_finq;
+	dslab_cpuhp_state = ret;
 	ret = dslab_owner_init();
 	if (ret)
-		goto err_finq;
+		goto err_cpuhp;
 	dslab_debugfs_init();
 
 	pr_info("loaded: %d size classes up to %d bytes%s\n", DSLAB_NR_CLASSES,
 		DSLAB_MAX_SMALL_SIZE, dslab_debug ? ", debug mode" : "");
 	return 0;
 
+err_cpuhp:
+	cpuhp_remove_state_nocalls(dslab_cpuhp_state);
 err_finq:
 	dslab_finq_exit();
 err_alloc:
@@ -133,6 +158,7 @@ static void __exit dslab_exit(void)
 	dslab_debugfs_exit();
 	dslab_owner_stop();
 	dslab_dtor_barrier();
+	cpuhp_remove_state_nocalls(dslab_cpuhp_state);
 	dslab_finq_exit();
 	dslab_alloc_exit();
 	dslab_span_exit();

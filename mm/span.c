@@ -19,6 +19,7 @@
  */
 #define pr_fmt(fmt) "dslab: " fmt
 
+#include <kunit/visibility.h>
 #include <linux/gfp.h>
 #include <linux/kmemleak.h>
 #include <linux/mm.h>
@@ -407,6 +408,7 @@ unsigned long dslab_span_trim(unsigned int keep)
 	}
 	return pages;
 }
+EXPORT_SYMBOL_IF_KUNIT(dslab_span_trim);
 
 /* === Stats === */
 

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Suite dslab_hotplug: a CPU that goes offline (mm/main.c's CPU hotplug
+ * callback).
+ *
+ * Its magazines go back to the central lists at once, so that freeing
+ * the empty spans (dslab_span_trim(), which drains no CPU cache) returns
+ * every page, and it comes back with empty magazines; while CPUs go
+ * offline and come back in a loop, objects with destructors allocated
+ * and freed on every CPU have each destructor run exactly once, and the
+ * pages held return to where they were.
+ */
+#include <linux/cpu.h>
+#include <linux/delay.h>
+#include <linux/kthread.h>
+
+#include "dslab_test.h"
+
+/* The last online CPU, which the cases take offline; 0 when alone. */
+static unsigned int dslab_hotplug_victim(void)
+{
+	unsigned int cpu, last = 0;
+
+	for_each_online_cpu(cpu)
+		last = cpu;
+	return last;
+}
+
+struct dslab_hotplug_fill {
+	unsigned int cpu;
+	atomic_t failed;
+};
+
+/* On the victim: take objects through its magazine and free them there. */
+static void dslab_hotplug_fill_fn(void *data, unsigned int idx, unsigned int nr)
+{
+	struct dslab_hotplug_fill *f = data;
+	void *objs[16];
+	unsigned int i;
+
+	if (smp_processor_id() != f->cpu)
+		return;
+	for (i = 0; i < ARRAY_SIZE(objs); i++) {
+		objs[i] = dslab_alloc(4096, GFP_KERNEL);
+		if (!objs[i])
+			atomic_inc(&f->failed);
+	}
+	for (i = 0; i < ARRAY_SIZE(objs); i++)
+		dslab_free(objs[i]);
+}
+
+/* Pages held once every empty span is freed, CPU caches left alone. */
+static long dslab_hotplug_pages(void)
+{
+	dslab_span_trim(0);
+	return atomic_long_read(&dslab_pages_held);
+}
+
+/* A dead CPU's magazines go back at once: its spans empty out. */
+static void dslab_hotplug_magazines(struct kunit *test)
+{
+	struct dslab_hotplug_fill f = { .cpu = dslab_hotplug_victim() };
+	long base, filled, after;
+	int ret;
+
+	if (!f.cpu)
+		kunit_skip(test, "one CPU online: none to take offline");
+	dslab_shrink();
+	base = dslab_hotplug_pages();
+	ret = dslab_test_on_cpus(dslab_hotplug_fill_fn, &f, 0);
+	KUNIT_ASSERT_GT(test, ret, 0);
+	KUNIT_ASSERT_EQ(test, atomic_read(&f.failed), 0);
+	filled = dslab_hotplug_pages();
+	/* The objects wait in the victim's magazine: their spans stay. */
+	KUNIT_EXPECT_GT(test, filled, base);
+
+	ret = remove_cpu(f.cpu);
+	if (ret)
+		kunit_skip(test, "remove_cpu(%u): %d", f.cpu, ret);
+	after = dslab_hotplug_pages();
+	KUNIT_EXPECT_EQ(test, add_cpu(f.cpu), 0);
+	KUNIT_EXPECT_EQ_MSG(test, after, base,
+			    "pages: %ld before, %ld in the magazine, %ld once CPU %u died",
+			    base, filled, after, f.cpu);
+}
+
+/* === Destructors while CPUs come and go === */
+
+#define DSLAB_HOTPLUG_ROUNDS	4
+#define DSLAB_HOTPLUG_PER_CPU	4000
+
+struct dslab_hotplug_load {
+	atomic_t *runs;
+	unsigned int nr;
+	atomic_t bad, failed;
+};
+
+static struct dslab_hotplug_load *dslab_hotplug_cur;
+
+struct dslab_hotplug_obj {
+	u32 idx;
+};
+
+static void dslab_hotplug_dtor_fn(void *obj)
+{
+	struct dslab_hotplug_load *l = READ_ONCE(dslab_hotplug_cur);
+	struct dslab_hotplug_obj *o = obj;
+
+	if (!l || o->idx >= l->nr) {
+		if (l)
+			atomic_inc(&l->bad);
+		return;
+	}
+	atomic_inc(&l->runs[o->idx]);
+}
+
+static const struct dslab_dtor dslab_hotplug_dtor = {
+	.fn = dslab_hotplug_dtor_fn,
+};
+
+/* A kthread per CPU (unbound: the victim's is moved when it goes). */
+static int dslab_hotplug_load_fn(void *arg)
+{
+	struct dslab_hotplug_load *l = dslab_hotplug_cur;
+	unsigned int base = (uintptr_t)arg * DSLAB_HOTPLUG_PER_CPU, i;
+	struct dslab_hotplug_obj *o;
+
+	for (i = 0; i < DSLAB_HOTPLUG_PER_CPU; i++) {
+		o = dslab_alloc(64, GFP_KERNEL);
+		if (!o) {
+			atomic_inc(&l->failed);
+			continue;
+		}
+		o->idx = base + i;
+		if (dslab_set_destructor_gfp(o, &dslab_hotplug_dtor, GFP_KERNEL))
+			atomic_inc(&l->failed);
+		dslab_free(o);
+		if (!(i % 64))
+			cond_resched();
+	}
+	return 0;
+}
+
+/*
+ * Two threads allocate, register and free while the last CPU goes
+ * offline and comes back four times: every destructor runs exactly once,
+ * and the pages go back.
+ */
+static void dslab_hotplug_cycles(struct kunit *test)
+{
+	unsigned int victim = dslab_hotplug_victim(), i, once = 0;
+	struct task_struct *t[2];
+	struct dslab_hotplug_load *l;
+	long base;
+	int ret;
+
+	if (!victim)
+		kunit_skip(test, "one CPU online: none to take offline");
+	l = kunit_kzalloc(test, sizeof(*l), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, l);
+	l->nr = ARRAY_SIZE(t) * DSLAB_HOTPLUG_PER_CPU;
+	l->runs = kunit_kcalloc(test, l->nr, sizeof(*l->runs), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, l->runs);
+	dslab_shrink();
+	base = dslab_hotplug_pages();
+	WRITE_ONCE(dslab_hotplug_cur, l);
+
+	for (i = 0; i < ARRAY_SIZE(t); i++) {
+		t[i] = kthread_run(dslab_hotplug_load_fn, (void *)(uintptr_t)i,
+				   "dslab_hotplug/%u", i);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(t[i]));
+		get_task_struct(t[i]);
+	}
+	for (i = 0; i < DSLAB_HOTPLUG_ROUNDS; i++) {
+		ret = remove_cpu(victim);
+		if (ret)
+			break;
+		usleep_range(5000, 10000);
+		ret = add_cpu(victim);
+		if (ret)
+			break;
+		usleep_range(5000, 10000);
+	}
+	for (i = 0; i < ARRAY_SIZE(t); i++) {
+		kthread_stop(t[i]);
+		put_task_struct(t[i]);
+	}
+	KUNIT_ASSERT_EQ_MSG(test, ret, 0, "CPU %u offline/online failed", victim);
+	dslab_dtor_barrier();
+	KUNIT_EXPECT_EQ(test, atomic_read(&l->failed), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&l->bad), 0);
+	for (i = 0; i < l->nr; i++)
+		once += atomic_read(&l->runs[i]) == 1;
+	KUNIT_EXPECT_EQ(test, once, l->nr);
+	WRITE_ONCE(dslab_hotplug_cur, NULL);
+	dslab_shrink();
+	KUNIT_EXPECT_LE(test, dslab_hotplug_pages(), base);
+}
+
+static int dslab_hotplug_test_init(struct kunit *test)
+{
+	dslab_test_drain();
+	return 0;
+}
+
+static void dslab_hotplug_test_exit(struct kunit *test)
+{
+	dslab_test_drain();
+}
+
+static struct kunit_case dslab_hotplug_cases[] = {
+	KUNIT_CASE(dslab_hotplug_magazines),
+	KUNIT_CASE_SLOW(dslab_hotplug_cycles),
+	{}
+};
+
+static struct kunit_suite dslab_hotplug_suite = {
+	.name = "dslab_hotplug",
+	.init = dslab_hotplug_test_init,
+	.exit = dslab_hotplug_test_exit,
+	.test_cases = dslab_hotplug_cases,
+};
+
+kunit_test_suite(dslab_hotplug_suite);
