@@ -119,8 +119,8 @@ echo "  handle $((d + 4)) is gone now:"
 awk -v a=$((d + 3)) -v b=$((d + 4)) 'NR == 1 || ($1 >= a && $1 <= b)' \
 	"$CTL/handles" | sed 's/^/  /'
 
-say "Free everything; destructors are queued for the runner thread," \
-    "which is still sleeping 1.5 s in one of them"
+say "Free everything; destructors are queued for the runner threads," \
+    "one of them still sleeping 1.5 s in a destructor"
 run free all
 sed 's/^/  /' "$D/finq"
 echo "  objects_inuse $(awk '$1 == "objects_inuse" { print $2 }' \
