@@ -674,6 +674,19 @@ static void dslab_loot_pend(struct dslab_loot *loot)
 	dslab_finq.handed_rcu += loot->partial - now;
 }
 
+/* Pend @loot, drop dslab_finq.lock, then count it and tell the leader. */
+static void dslab_loot_hand_over(struct dslab_loot *loot, unsigned long flags)
+	__releases(&dslab_finq.lock)
+{
+	if (loot->records)
+		dslab_loot_pend(loot);
+	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
+	if (loot->records) {
+		dslab_stat_inc(DSLAB_STAT_HANDOVERS);
+		dslab_leader_kick();
+	}
+}
+
 /* Partly filled blocks waiting for the leader (Q). */
 static unsigned long dslab_handed_waiting(void)
 {
@@ -706,13 +719,7 @@ static bool dslab_handover_this_cpu(void)
 		else
 			later |= !dslab_steal_level(fc, &loot);
 	}
-	if (loot.records)
-		dslab_loot_pend(&loot);
-	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
-	if (loot.records) {
-		dslab_stat_inc(DSLAB_STAT_HANDOVERS);
-		dslab_leader_kick();
-	}
+	dslab_loot_hand_over(&loot, flags);
 	return !later;
 }
 
@@ -724,7 +731,7 @@ static bool dslab_handover_this_cpu(void)
  * interrupted.  It tries again a jiffy later for a level it skipped, or
  * while dslab_handed_max partly filled blocks already wait for the
  * leader.  Pinned, so it runs where it was armed, unless its CPU went
- * offline: then the leader takes that CPU's blocks.
+ * offline: then dslab_finq_cpu_dead() has taken that CPU's blocks.
  */
 static void dslab_handover_fn(struct timer_list *t)
 {
@@ -762,13 +769,7 @@ void dslab_finq_cpu_dead(unsigned int cpu)
 	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
 	for (lvl = 0; lvl < DSLAB_FLEVELS; lvl++)
 		dslab_steal_level(dslab_fcpu_of(cpu, lvl), &loot);
-	if (loot.records)
-		dslab_loot_pend(&loot);
-	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
-	if (loot.records) {
-		dslab_stat_inc(DSLAB_STAT_HANDOVERS);
-		dslab_leader_kick();
-	}
+	dslab_loot_hand_over(&loot, flags);
 }
 
 /* Take the pending lists, with @handed the blocks handed over too. */
