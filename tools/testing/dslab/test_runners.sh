@@ -150,30 +150,22 @@ t_eq "backlog_max is writable" 4096 "$(cat $B)"
 echo 65536 >"$B"
 
 # No IPIs: a CPU that frees a trickle hands its partly filled blocks over
-# itself, from its own timer; nothing interrupts it for them.  Function
-# call IPIs are "CAL" in /proc/interrupts on x86, "IPI1" on arm64.
+# itself, from its own timer; dslab interrupts no CPU for them.  The
+# csd:csd_queue_cpu tracepoint (6.6 on) names the function every
+# cross-CPU call queues (smp_call_function*(), the scheduler's wake-ups
+# through an IPI): none may be dslab's.  The function-call line of
+# /proc/interrupts is printed too; it counts the scheduler's wake-ups of
+# an idle CPU as well (on 6.1 every one), so it is not the check.
+TR=/sys/kernel/tracing
+[ -d "$TR/events" ] || TR=/sys/kernel/debug/tracing
+CSD=$TR/events/csd/csd_queue_cpu
 ipis() {
 	awk -v c="$1" '/Function call interrupts/ { print $(c + 2); exit }' \
 		/proc/interrupts
 }
 
-# dslab_threads <mask>: bind dslab's leader and runner threads to <mask>.
-# Waking a thread that last ran on CPU 1 may itself be a function-call
-# IPI there (the scheduler's wake list, 6.1): they stay off CPU 1 while
-# it is watched, so that what remains is what dslab sends.
-dslab_threads() {
-	for dt_p in /proc/[0-9]*; do
-		case "$(cat "$dt_p/comm" 2>/dev/null)" in
-		dslab_finq|dslab_runner/*)
-			taskset -p "$1" "${dt_p#/proc/}" >/dev/null 2>&1 ;;
-		esac
-	done
-}
-
 # trickle <first> <last>: "free <id>" for each id, 50 ms apart, from one
-# shell bound to CPU 1; prints the function-call IPIs CPU 1 took.  The
-# shell's own work (its sleeps, their exits) takes some: the same loop
-# over handles that do not exist is the baseline.
+# shell bound to CPU 1; prints the function-call IPIs CPU 1 took.
 trickle() {
 	tr_0=$(ipis 1)
 	taskset 2 sh -c "i=$1; while [ \$i -le $2 ]; do
@@ -181,19 +173,28 @@ trickle() {
 		i=\$((i + 1)); done"
 	echo $(($(ipis 1) - tr_0))
 }
-if [ "$(nproc)" -ge 2 ] && [ -n "$(ipis 1)" ]; then
-	dslab_threads 1
-	base=$(trickle 900000 900029)
+if [ "$(nproc)" -lt 2 ]; then
+	t_skip "no IPIs" "one CPU"
+elif [ ! -f "$CSD/enable" ]; then
+	t_skip "no IPIs" "no csd:csd_queue_cpu tracepoint (it came in 6.6)"
+else
 	with_dtors 32 30
 	r0=$(rval destructors_run)
+	echo 0 >"$TR/tracing_on"
+	echo >"$TR/trace"
+	echo 1 >"$CSD/enable"
+	echo 1 >"$TR/tracing_on"
 	got=$(trickle "$h" "$h2")
-	dslab_threads ffffffff
 	t_check "30 objects freed one by one on CPU 1: their destructors ran" \
 		wait_for 5 sh -c "[ \$(awk '\$1 == \"destructors_run\" { print \$2 }' '$R') -ge $((r0 + 30)) ]"
-	t_check "... and CPU 1 took no function-call IPI for them ($got, $base without them)" \
-		[ $((got - base)) -lt 10 ]
-else
-	t_skip "no IPIs" "one CPU, or no function-call line in /proc/interrupts"
+	echo 0 >"$TR/tracing_on"
+	echo 0 >"$CSD/enable"
+	n=$(grep -c 'csd_queue_cpu:' "$TR/trace")
+	ours=$(grep 'csd_queue_cpu:' "$TR/trace" | grep -c 'func=[^ ]* \[dslab\]')
+	echo >"$TR/trace"
+	echo 1 >"$TR/tracing_on"
+	t_eq "... and dslab queued no cross-CPU call meanwhile ($n traced, $got function-call IPIs on CPU 1)" \
+		0 "$ours"
 fi
 
 # A backlog's FinBlocks go back under memory pressure: drop_caches runs
