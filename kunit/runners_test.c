@@ -17,6 +17,7 @@
 #include <linux/cpu.h>
 #include <linux/delay.h>
 #include <linux/jiffies.h>
+#include <linux/mutex.h>
 
 #include "dslab_test.h"
 #include "finq.h"
@@ -28,7 +29,8 @@ struct dslab_runners_ctx {
 	atomic_t sleeping;		/* sleepers asleep now */
 	atomic_t slept;			/* sleepers that returned */
 	unsigned int sleep_ms;
-	unsigned int spin_us;		/* every destructor busy-waits this long */
+	unsigned int serial_us;		/* every destructor sleeps this long */
+	struct mutex serial;		/* ... one at a time */
 };
 
 static struct dslab_runners_ctx *dslab_runners_cur;
@@ -49,8 +51,11 @@ static void dslab_runners_dtor_fn(void *obj)
 			atomic_inc(&c->bad);
 		return;
 	}
-	if (c->spin_us)
-		udelay(c->spin_us);
+	if (c->serial_us) {
+		mutex_lock(&c->serial);
+		usleep_range(c->serial_us, c->serial_us + 50);
+		mutex_unlock(&c->serial);
+	}
 	if (o->sleeper) {
 		atomic_inc(&c->sleeping);
 		msleep(c->sleep_ms);
@@ -98,6 +103,7 @@ static int dslab_runners_test_init(struct kunit *test)
 	if (!c)
 		return -ENOMEM;
 	dslab_test_drain();
+	mutex_init(&c->serial);
 	test->priv = c;
 	WRITE_ONCE(dslab_runners_cur, c);
 	return 0;
@@ -385,10 +391,11 @@ static unsigned long dslab_runners_backlog(void)
 
 /*
  * One task registers (GFP_KERNEL) and frees 6000 objects whose
- * destructors take 1 ms each: faster than two CPUs can run them.  With
- * backlog_max at 1000 the backlog stays within it, give or take the open
- * blocks and what was freed since the last look; an atomic registration
- * is not held back even beyond it.
+ * destructors sleep 500 us each, one at a time (a mutex): 2000 a second
+ * at most, however many runners join, and without taking the CPU from
+ * the task.  With backlog_max at 1000 the backlog stays within it, give
+ * or take the open blocks and what was freed since the last look; an
+ * atomic registration is not held back even beyond it.
  */
 static void dslab_runners_throttle(struct kunit *test)
 {
@@ -399,7 +406,7 @@ static void dslab_runners_throttle(struct kunit *test)
 	u64 held0, held1;
 
 	KUNIT_ASSERT_EQ(test, dslab_runners_alloc_runs(test, DSLAB_RUNNERS_FLOOD + 1), 0);
-	c->spin_us = 1000;
+	c->serial_us = 500;
 	held0 = dslab_test_stat(THROTTLED);
 	WRITE_ONCE(dslab_backlog_max, DSLAB_RUNNERS_BACKLOG);
 	for (i = 0; i < DSLAB_RUNNERS_FLOOD; i++) {
