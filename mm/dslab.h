@@ -28,7 +28,8 @@
  * interrupt context.  Per-CPU magazines and a CPU's open FinBlocks are
  * changed only on their CPU (cmpxchg transactions or dslab_mag_lock for
  * magazines, one block set per context level for FinBlocks; alloc.c and
- * finq.c), and other CPUs reach them from a work item or an IPI there.
+ * finq.c), and other CPUs reach them from a work item or a timer there,
+ * or once the CPU is dead.
  * Documentation/design.rst says what each protects.
  *
  * Field annotations, one legend for every file (as kernel/workqueue.c):
@@ -38,8 +39,8 @@
  *   S: span->special_lock (dtor.c, whose header argues the free path's
  *      lockless reads)
  *   Q: dslab_finq.lock (finq.c)
- *   L: only on its own CPU at one context level, or by the runner's
- *      steal (finq.h)
+ *   L: only on its own CPU at one context level, or by its hand-over
+ *      (finq.h)
  *   M: only on its own CPU, by a fast-path transaction or under
  *      dslab_mag_lock (alloc.c)
  *   O: dslab_owner_lock (owner.c)

@@ -78,7 +78,7 @@ static __always_inline struct dslab_fcpu *dslab_fcpu_enter(void)
 	lvl = min_t(unsigned int, interrupt_context_level(), DSLAB_FLEVELS - 1);
 	fc = this_cpu_ptr(&dslab_fcpu[lvl]);
 	WRITE_ONCE(fc->busy, true);
-	/* The steal interrupts us on this CPU: program order is enough. */
+	/* The hand-over interrupts us on this CPU: program order is enough. */
 	barrier();
 	return fc;
 }
