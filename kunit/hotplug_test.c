@@ -148,7 +148,7 @@ static int dslab_hotplug_load_fn(void *arg)
  */
 static void dslab_hotplug_cycles(struct kunit *test)
 {
-	unsigned int victim = dslab_hotplug_victim(), i, once = 0;
+	unsigned int victim = dslab_hotplug_victim(), i, rounds, once = 0;
 	struct task_struct *t[2];
 	struct dslab_hotplug_load *l;
 	long base;
@@ -171,7 +171,7 @@ static void dslab_hotplug_cycles(struct kunit *test)
 		KUNIT_ASSERT_FALSE(test, IS_ERR(t[i]));
 		get_task_struct(t[i]);
 	}
-	for (i = 0; i < DSLAB_HOTPLUG_ROUNDS; i++) {
+	for (rounds = 0; rounds < DSLAB_HOTPLUG_ROUNDS; rounds++) {
 		ret = remove_cpu(victim);
 		if (ret)
 			break;
@@ -185,14 +185,21 @@ static void dslab_hotplug_cycles(struct kunit *test)
 		kthread_stop(t[i]);
 		put_task_struct(t[i]);
 	}
-	KUNIT_ASSERT_EQ_MSG(test, ret, 0, "CPU %u offline/online failed", victim);
 	dslab_dtor_barrier();
+	/* Every destructor has run: none can look at @l any more. */
+	WRITE_ONCE(dslab_hotplug_cur, NULL);
+	if (!cpu_online(victim))
+		add_cpu(victim);
+	/* Some machines cannot take a CPU offline (arm64 under qemu). */
+	if (ret && !rounds)
+		kunit_skip(test, "remove_cpu(%u): %d", victim, ret);
+	KUNIT_EXPECT_EQ_MSG(test, ret, 0, "CPU %u offline/online failed in round %u",
+			    victim, rounds);
 	KUNIT_EXPECT_EQ(test, atomic_read(&l->failed), 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&l->bad), 0);
 	for (i = 0; i < l->nr; i++)
 		once += atomic_read(&l->runs[i]) == 1;
 	KUNIT_EXPECT_EQ(test, once, l->nr);
-	WRITE_ONCE(dslab_hotplug_cur, NULL);
 	dslab_shrink();
 	KUNIT_EXPECT_LE(test, dslab_hotplug_pages(), base);
 }
