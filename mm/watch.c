@@ -91,7 +91,7 @@ static void dslab_watch_sym(char *buf, const void *fn)
  *
  * A full table reports every slow run, still rate-limited.
  *
- * Context: Any context.
+ * Context: Process context (a runner, or KUnit).
  * Return: true if @fn was reported before.
  */
 bool dslab_watch_reported(const void *fn, bool add)
