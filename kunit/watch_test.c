@@ -93,7 +93,7 @@ static const void *dslab_watch_running(void)
 
 /*
  * Each runner times its own calls 16, 32, ...: the sum over runners of
- * calls / 16 now, less @sampled0 taken the same way before.
+ * calls / 16 now; a case subtracts the same sum taken before.
  */
 static unsigned long dslab_watch_sampled(void)
 {
