@@ -442,7 +442,9 @@ shell_results() {
 		return
 	fi
 	for t in $(sed -n 's/^DSLAB-SHTEST-BEGIN //p' "$console"); do
-		rc=$(sed -n "s/^DSLAB-SHTEST-END $t rc=//p" "$console")
+		# The digits only: a kernel message may follow on the same
+		# console line ("rc=0[   24.49] random: crng init done").
+		rc=$(sed -n "s/^DSLAB-SHTEST-END $t rc=\([0-9]*\).*/\1/p" "$console")
 		body=$(marker_block "$console" "DSLAB-SHTEST-BEGIN $t" \
 			"DSLAB-SHTEST-END $t")
 		body=$(grep -E '^(not )?ok [0-9]+' <<<"$body" || true)
