@@ -9,10 +9,15 @@
  * offline and come back in a loop, objects with destructors allocated
  * and freed on every CPU have each destructor run exactly once, and the
  * pages held return to where they were.
+ *
+ * Memory that comes online above the page map's range (mm/pagemap.c's
+ * memory notifier): the notifier is called directly, as memory hotplug
+ * would call it, since the test kernels have no hot-pluggable memory.
  */
 #include <linux/cpu.h>
 #include <linux/delay.h>
 #include <linux/kthread.h>
+#include <linux/memory.h>
 
 #include "dslab_test.h"
 
@@ -204,6 +209,71 @@ static void dslab_hotplug_cycles(struct kunit *test)
 	KUNIT_EXPECT_LE(test, dslab_hotplug_pages(), base);
 }
 
+/* The span at @addr, looked up as a free would (an RCU reader). */
+static struct dslab_span *dslab_hotplug_lookup(const void *addr)
+{
+	struct dslab_span *span;
+
+	rcu_read_lock();
+	span = dslab_span_lookup(addr);
+	rcu_read_unlock();
+	return span;
+}
+
+/*
+ * Memory going online above the map: before the notifier, a span there
+ * cannot be entered; after it, the map covers the new range, the span's
+ * page resolves to it and the page after it to nothing.  Other actions
+ * change nothing.  Past the end of memory, so nothing there is ever read:
+ * the lookup is arithmetic.
+ */
+static void dslab_hotplug_memory(struct kunit *test)
+{
+	unsigned long pages = dslab_map_pages();
+	/* A page in the second leaf above the map's range. */
+	unsigned long idx = round_up(pages, DSLAB_LEAF_ENTRIES) +
+			    DSLAB_LEAF_ENTRIES + 1;
+	void *addr = (void *)(PAGE_OFFSET + (idx << PAGE_SHIFT));
+	struct memory_notify mn = {
+		.start_pfn = PHYS_PFN(__pa(addr)) - 1,
+		.nr_pages = 4,
+	};
+	struct dslab_span *span, *before;
+	void *obj;
+
+	obj = dslab_alloc(64, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, obj);
+	before = dslab_hotplug_lookup(obj);
+	KUNIT_EXPECT_NOT_NULL(test, before);
+	span = kunit_kzalloc(test, sizeof(*span), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, span);
+	span->base = addr;
+	span->npages = 1;
+
+	KUNIT_EXPECT_EQ(test, dslab_map_set(span, span, GFP_KERNEL), -ERANGE);
+	KUNIT_EXPECT_NULL(test, dslab_hotplug_lookup(addr));
+
+	KUNIT_EXPECT_EQ(test, dslab_map_memory_notify(NULL, MEM_ONLINE, &mn),
+			NOTIFY_OK);
+	KUNIT_EXPECT_EQ(test, dslab_map_pages(), pages);
+
+	KUNIT_EXPECT_EQ(test, dslab_map_memory_notify(NULL, MEM_GOING_ONLINE,
+						      &mn), NOTIFY_OK);
+	KUNIT_EXPECT_GE(test, dslab_map_pages(), idx + 3);
+	/* The new top holds the old leaves. */
+	KUNIT_EXPECT_PTR_EQ(test, dslab_hotplug_lookup(obj), before);
+	KUNIT_EXPECT_NULL(test, dslab_hotplug_lookup(addr));
+
+	KUNIT_ASSERT_EQ(test, dslab_map_set(span, span, GFP_KERNEL), 0);
+	KUNIT_EXPECT_PTR_EQ(test, dslab_hotplug_lookup(addr + 100), span);
+	KUNIT_EXPECT_NULL(test, dslab_hotplug_lookup(addr + PAGE_SIZE));
+	KUNIT_EXPECT_NULL(test, dslab_hotplug_lookup(addr - PAGE_SIZE));
+
+	KUNIT_EXPECT_EQ(test, dslab_map_set(span, NULL, GFP_KERNEL), 0);
+	KUNIT_EXPECT_NULL(test, dslab_hotplug_lookup(addr + 100));
+	dslab_free(obj);
+}
+
 static int dslab_hotplug_test_init(struct kunit *test)
 {
 	dslab_test_drain();
@@ -218,6 +288,7 @@ static void dslab_hotplug_test_exit(struct kunit *test)
 static struct kunit_case dslab_hotplug_cases[] = {
 	KUNIT_CASE(dslab_hotplug_magazines),
 	KUNIT_CASE_SLOW(dslab_hotplug_cycles),
+	KUNIT_CASE(dslab_hotplug_memory),
 	{}
 };
 

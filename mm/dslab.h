@@ -198,18 +198,29 @@ static inline struct dslab_objmeta *dslab_meta_of(struct dslab_span *span)
 }
 
 /*
- * The page map (pagemap.c): fixed at load, leaves installed once (a
- * release store) and kept; their entries are RCU-published span
+ * The page map (pagemap.c): a top level that memory hotplug replaces by
+ * a larger copy (the old one is kept until unload), leaves installed once
+ * (a release store) and kept; their entries are RCU-published span
  * descriptors, which are freed after a grace period.
  */
 #define DSLAB_LEAF_SHIFT	(PAGE_SHIFT - 3)
 #define DSLAB_LEAF_ENTRIES	BIT(DSLAB_LEAF_SHIFT)
-extern struct dslab_span __rcu ***dslab_map;
-extern unsigned long dslab_map_pages;
+
+struct dslab_map {
+	unsigned long pages;			/* I: pages covered */
+	struct dslab_map *older;		/* I: the top it replaced */
+	struct dslab_span __rcu **leaves[];	/* leaves, NULL until set */
+};
+
+extern struct dslab_map *dslab_map;
 
 int dslab_map_init(void);
 void dslab_map_exit(void);
 int dslab_map_set(struct dslab_span *span, struct dslab_span *val, gfp_t gfp);
+struct notifier_block;
+int dslab_map_memory_notify(struct notifier_block *nb, unsigned long action,
+			    void *arg);
+unsigned long dslab_map_pages(void);
 typedef void (*dslab_span_fn)(struct dslab_span *span, void *arg);
 void dslab_walk_spans(dslab_span_fn fn, void *arg);
 
@@ -235,12 +246,14 @@ static __always_inline unsigned long dslab_addr_index(const void *addr)
 static __always_inline struct dslab_span *dslab_span_lookup(const void *ptr)
 {
 	unsigned long idx = dslab_addr_index(ptr);
+	/* Pairs with smp_store_release() in dslab_map_grow(). */
+	const struct dslab_map *map = READ_ONCE(dslab_map);
 	struct dslab_span __rcu **leaf;
 
-	if (unlikely(idx >= dslab_map_pages))
+	if (unlikely(idx >= map->pages))
 		return NULL;
 	/* Pairs with smp_store_release() in dslab_map_set(). */
-	leaf = READ_ONCE(dslab_map[idx >> DSLAB_LEAF_SHIFT]);
+	leaf = READ_ONCE(map->leaves[idx >> DSLAB_LEAF_SHIFT]);
 	if (unlikely(!leaf))
 		return NULL;
 	/* Preemption or interrupts off count as RCU readers. */
@@ -285,8 +298,9 @@ dslab_span_index(const struct dslab_span *span, const void *ptr,
 static __always_inline struct dslab_span *dslab_own_span(const void *obj)
 {
 	unsigned long idx = dslab_addr_index(obj);
+	const struct dslab_map *map = READ_ONCE(dslab_map);
 
-	return rcu_dereference_raw(READ_ONCE(dslab_map[idx >> DSLAB_LEAF_SHIFT])
+	return rcu_dereference_raw(READ_ONCE(map->leaves[idx >> DSLAB_LEAF_SHIFT])
 				   [idx & (DSLAB_LEAF_ENTRIES - 1)]);
 }
 

@@ -7,11 +7,11 @@
  * direct map, so an address is turned into a page index by arithmetic
  * alone, (addr - PAGE_OFFSET) >> PAGE_SHIFT, which rejects user, vmalloc,
  * module and ERR_PTR addresses by range.  The index selects a leaf (one
- * page of span pointers, 512 on x86-64) from a top-level array sized for
- * the direct map at load time, and an entry in it:
+ * page of span pointers, 512 on x86-64) from the top level, sized for the
+ * direct map, and an entry in it:
  *
- *   addr -> index -+- top[index >> 9] -> leaf -+
- *                  +- index & 511 -------------+-> span or NULL
+ *   addr -> index -+- top->leaves[index >> 9] -> leaf -+
+ *                  +- index & 511 ---------------------+-> span or NULL
  *
  * The lookup is inline, dslab_span_lookup() in dslab.h; this file sets
  * entries (span.c, as spans come and go), walks them, and owns the
@@ -19,16 +19,35 @@
  * RCU-published span descriptors, which span.c frees after a grace
  * period, so a reader that found a span under RCU (or with preemption or
  * interrupts off) may still read it; the pages themselves are never read
- * by lookups.  Memory added by hotplug above the size of the map at load
- * time cannot hold spans: allocation there fails and is retried once.
+ * by lookups.
  *
- * Locks (dslab.h has the whole graph): dslab_map_lock is a leaf.  It only
- * serialises leaf installation: a leaf is published with a release store,
- * and its entries are __rcu (rcu_assign_pointer(), rcu_dereference_check()).
+ * Memory hotplug.  Memory added after load may lie above the top level's
+ * range.  A memory notifier (MEM_GOING_ONLINE, before any of the new
+ * pages reaches the page allocator) replaces the top level by a larger
+ * copy holding the same leaves, published with a release store, as SLUB
+ * sets up its per-node structures from its own notifier.  The top level
+ * it replaced is kept, chained from the new one, until unload: a lookup
+ * that still holds it finds the same leaves for the range it covers and
+ * answers "not dslab's" above it, which is right, since no span of the
+ * new memory can exist before the new top is published.  So the lookup
+ * needs no RCU for the top level, and stays three loads.  If the copy
+ * cannot be allocated, the memory still comes online (dslab does not
+ * veto it); a span allocated there fails its entry (-ERANGE) and the
+ * allocation is retried once, as before the notifier.
+ *
+ * Locks (dslab.h has the whole graph): dslab_map_lock is a leaf.  It
+ * serialises leaf installation and the replacement of the top level, so
+ * a leaf is always installed in the newest top: a leaf is published with
+ * a release store, and its entries are __rcu (rcu_assign_pointer(),
+ * rcu_dereference_check()).  dslab_map_grow_mutex serialises growth (the
+ * memory notifier runs in process context).
  */
 #define pr_fmt(fmt) "dslab: " fmt
 
+#include <kunit/visibility.h>
+#include <linux/memory.h>
 #include <linux/mm.h>
+#include <linux/mutex.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
 
@@ -36,14 +55,28 @@
 
 /* === Data === */
 
-struct dslab_span __rcu ***dslab_map;	/* top level, fixed at load */
-unsigned long dslab_map_pages;		/* pages covered by the map */
-static DEFINE_SPINLOCK(dslab_map_lock);	/* serialises leaf installation */
+struct dslab_map *dslab_map;		/* the newest top level */
+EXPORT_SYMBOL_IF_KUNIT(dslab_map);
+static DEFINE_SPINLOCK(dslab_map_lock);	/* leaf installs, top replacement */
+static DEFINE_MUTEX(dslab_map_grow_mutex);
 
-static unsigned long dslab_map_leaves(void)
+static unsigned long dslab_leaves_for(unsigned long pages)
 {
-	return DIV_ROUND_UP(dslab_map_pages, DSLAB_LEAF_ENTRIES);
+	return DIV_ROUND_UP(pages, DSLAB_LEAF_ENTRIES);
 }
+
+/**
+ * dslab_map_pages() - pages the page map covers now
+ *
+ * Context: Any context.
+ * Return: the page index above the newest top level's range.
+ */
+unsigned long dslab_map_pages(void)
+{
+	/* Pairs with smp_store_release() in dslab_map_grow(). */
+	return READ_ONCE(dslab_map)->pages;
+}
+EXPORT_SYMBOL_IF_KUNIT(dslab_map_pages);
 
 /* === Entries === */
 
@@ -64,14 +97,17 @@ int dslab_map_set(struct dslab_span *span, struct dslab_span *val, gfp_t gfp)
 	unsigned long first = dslab_addr_index(span->base);
 	unsigned long i;
 
-	if (first + span->npages > dslab_map_pages)
+	if (first + span->npages > dslab_map_pages())
 		return -ERANGE;
 	for (i = first; i < first + span->npages; i++) {
 		struct dslab_span __rcu **leaf;
+		struct dslab_map *map;
 		unsigned long flags;
 
+		/* Pairs with the release in dslab_map_grow(). */
+		map = READ_ONCE(dslab_map);
 		/* Pairs with the release below (we may race an installer). */
-		leaf = smp_load_acquire(&dslab_map[i >> DSLAB_LEAF_SHIFT]);
+		leaf = smp_load_acquire(&map->leaves[i >> DSLAB_LEAF_SHIFT]);
 		if (!leaf && !val)
 			continue;	/* never set: nothing to clear */
 		if (!leaf) {
@@ -84,12 +120,14 @@ int dslab_map_set(struct dslab_span *span, struct dslab_span *val, gfp_t gfp)
 			if (!fresh)
 				return -ENOMEM;
 			spin_lock_irqsave(&dslab_map_lock, flags);
-			leaf = dslab_map[i >> DSLAB_LEAF_SHIFT];
+			/* The newest top: a growth copies it under the lock. */
+			map = dslab_map;
+			leaf = map->leaves[i >> DSLAB_LEAF_SHIFT];
 			if (!leaf) {
 				leaf = fresh;
 				fresh = NULL;
 				/* Pairs with READ_ONCE() in dslab_span_lookup(). */
-				smp_store_release(&dslab_map[i >> DSLAB_LEAF_SHIFT],
+				smp_store_release(&map->leaves[i >> DSLAB_LEAF_SHIFT],
 						  leaf);
 			}
 			spin_unlock_irqrestore(&dslab_map_lock, flags);
@@ -100,6 +138,7 @@ int dslab_map_set(struct dslab_span *span, struct dslab_span *val, gfp_t gfp)
 	}
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(dslab_map_set);
 
 /**
  * dslab_walk_spans() - call @fn once for every span
@@ -115,14 +154,16 @@ int dslab_map_set(struct dslab_span *span, struct dslab_span *val, gfp_t gfp)
  */
 void dslab_walk_spans(dslab_span_fn fn, void *arg)
 {
-	unsigned long leaves = dslab_map_leaves();
+	/* Pairs with smp_store_release() in dslab_map_grow(). */
+	struct dslab_map *map = READ_ONCE(dslab_map);
+	unsigned long leaves = dslab_leaves_for(map->pages);
 	struct dslab_span __rcu **leaf;
 	struct dslab_span *span;
 	unsigned long i, j;
 
 	for (i = 0; i < leaves; i++) {
 		/* Pairs with smp_store_release() in dslab_map_set(). */
-		leaf = READ_ONCE(dslab_map[i]);
+		leaf = READ_ONCE(map->leaves[i]);
 		if (!leaf)
 			continue;
 		rcu_read_lock();
@@ -137,21 +178,115 @@ void dslab_walk_spans(dslab_span_fn fn, void *arg)
 	}
 }
 
+/* === Memory hotplug === */
+
+static struct dslab_map *dslab_map_alloc(unsigned long pages)
+{
+	struct dslab_map *map;
+
+	map = kvzalloc(struct_size(map, leaves, dslab_leaves_for(pages)),
+		       GFP_KERNEL);
+	if (map)
+		map->pages = pages;
+	return map;
+}
+
+/*
+ * Make the map cover page indexes below @pages: a larger copy of the top
+ * level replaces it (see the header).  Process context.
+ */
+static int dslab_map_grow(unsigned long pages)
+{
+	struct dslab_map *map, *old;
+	unsigned long flags;
+	int ret = 0;
+
+	mutex_lock(&dslab_map_grow_mutex);
+	old = dslab_map;
+	if (pages <= old->pages)
+		goto out;
+	map = dslab_map_alloc(pages);
+	if (!map) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	map->older = old;
+	spin_lock_irqsave(&dslab_map_lock, flags);
+	/* No leaf is installed meanwhile: installers take the lock. */
+	memcpy(map->leaves, old->leaves,
+	       dslab_leaves_for(old->pages) * sizeof(map->leaves[0]));
+	/* Pairs with READ_ONCE() in dslab_span_lookup() and its kin. */
+	smp_store_release(&dslab_map, map);
+	spin_unlock_irqrestore(&dslab_map_lock, flags);
+out:
+	mutex_unlock(&dslab_map_grow_mutex);
+	return ret;
+}
+
+/**
+ * dslab_map_memory_notify() - the memory hotplug notifier
+ * @nb: dslab_map_memory_nb
+ * @action: MEM_GOING_ONLINE is the one that matters
+ * @arg: a struct memory_notify: the range of page frames
+ *
+ * Before memory comes online, makes the page map cover it, so that spans
+ * can be allocated there.  Never vetoes the hotplug: see the header.
+ *
+ * Context: Process context (memory hotplug).
+ * Return: NOTIFY_OK.
+ */
+int dslab_map_memory_notify(struct notifier_block *nb, unsigned long action,
+			    void *arg)
+{
+	const struct memory_notify *mn = arg;
+	unsigned long end;
+
+	if (action != MEM_GOING_ONLINE || !mn->nr_pages)
+		return NOTIFY_OK;
+	/* Page index of the range's last page, by arithmetic (dslab.h). */
+	end = dslab_addr_index(pfn_to_kaddr(mn->start_pfn + mn->nr_pages - 1));
+	if (dslab_map_grow(end + 1))
+		pr_warn_once("no memory to map pages added by hotplug; no span will be placed there\n");
+	return NOTIFY_OK;
+}
+EXPORT_SYMBOL_IF_KUNIT(dslab_map_memory_notify);
+
+static struct notifier_block dslab_map_memory_nb = {
+	.notifier_call = dslab_map_memory_notify,
+};
+
 /* === Init and exit === */
 
 int dslab_map_init(void)
 {
-	dslab_map_pages = ((unsigned long)high_memory - PAGE_OFFSET) >> PAGE_SHIFT;
-	dslab_map = kvcalloc(dslab_map_leaves(), sizeof(*dslab_map), GFP_KERNEL);
-	return dslab_map ? 0 : -ENOMEM;
+	int ret;
+
+	dslab_map = dslab_map_alloc(dslab_addr_index(high_memory));
+	if (!dslab_map)
+		return -ENOMEM;
+	/* Without CONFIG_MEMORY_HOTPLUG, this does nothing. */
+	ret = register_memory_notifier(&dslab_map_memory_nb);
+	if (ret) {
+		kvfree(dslab_map);
+		return ret;
+	}
+	/* Memory that came online before the notifier was registered. */
+	dslab_map_grow(dslab_addr_index(high_memory));
+	return 0;
 }
 
 /* After dslab_span_exit(): every span is gone and no reader is left. */
 void dslab_map_exit(void)
 {
+	struct dslab_map *map = dslab_map, *older;
 	unsigned long i;
 
-	for (i = 0; i < dslab_map_leaves(); i++)
-		kfree(dslab_map[i]);
-	kvfree(dslab_map);
+	unregister_memory_notifier(&dslab_map_memory_nb);
+	for (i = 0; i < dslab_leaves_for(map->pages); i++)
+		kfree(map->leaves[i]);
+	/* Older tops hold the same leaves, or none, for their range. */
+	for (; map; map = older) {
+		older = map->older;
+		kvfree(map);
+	}
 }
