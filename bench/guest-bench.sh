@@ -78,6 +78,10 @@ done
 cat $B/results >/tmp/results
 # dslab's own view after the runs: runner wake-ups, batches, time.
 sed 's/^/DSLAB-BENCH-STATS /' /sys/kernel/debug/dslab/finq
+grep -E '^(runner_wakeups|finq_handovers) ' /sys/kernel/debug/dslab/stats |
+	sed 's/^/DSLAB-BENCH-STATS /'
+grep -E '^(runner [0-9]|calls) ' /sys/kernel/debug/dslab/runners |
+	sed 's/^/DSLAB-BENCH-STATS /'
 sleep 1
 echo "DSLAB-BENCH-RESULTS-BEGIN"
 cat /tmp/results

@@ -971,11 +971,12 @@ static __always_inline void dslab_dtor_run_object(void *obj,
  * @unpin: the caller's batch of owner pins, flushed by the caller
  * @w: the calling runner's watch (dslab_watch_begin() called)
  *
- * Claims one record at a time (finq.c's protocol: an atomic increment of
- * the block's cursor, so each record runs once whichever runners share
- * the block) and runs it: the object's destructor, then its cleanups; the
- * record's cleanup list is cleared.  The pins of consecutive records of
- * one owner collect in @unpin and are dropped together.  Between records
+ * Claims one record at a time (an atomic increment of the block's
+ * cursor, so each record runs once whichever runners share the block)
+ * and runs it: the object's destructor, then its cleanups; the record's
+ * cleanup list is cleared.  A plain dslab_free_rcu() block's records run
+ * nothing, so @max of them are claimed at once.  The pins of consecutive
+ * records of one owner collect in @unpin and are dropped together.  Between records
  * it gives way when a reschedule is due (need_resched() first, so that a
  * stream of short destructors does not pay a call per record; RCU asks
  * for its quiescent states through the same flag).  The caller releases
@@ -992,12 +993,16 @@ unsigned int dslab_dtor_run_claimed(struct dslab_finblock *blk, void **objs,
 	unsigned int nr = blk->nr, i, k = 0;
 	struct dslab_finrec *rec;
 
+	/* Plain dslab_free_rcu() records run nothing: @max at once. */
+	if (blk->plain) {
+		for (i = atomic_fetch_add(max, &blk->claim); i < nr && k < max; i++)
+			objs[k++] = blk->rec[i].obj;
+		return k;
+	}
 	while (k < max && (i = atomic_inc_return(&blk->claim) - 1) < nr) {
 		rec = &blk->rec[i];
-		if (!blk->plain)
-			dslab_dtor_run_object(rec->obj, &rec->list, unpin, w);
+		dslab_dtor_run_object(rec->obj, &rec->list, unpin, w);
 		objs[k++] = rec->obj;
-		rec->obj = NULL;
 		if (need_resched())
 			cond_resched();
 	}

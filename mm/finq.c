@@ -72,9 +72,11 @@
  * Runners ("dslab_runner/N") run the records of ready blocks
  * (dslab_dtor_run_claimed(), cond_resched() between them when one is due)
  * and give their objects back to the central lists a batch at a time
- * (dslab_release_objects()).  Blocks are taken whole; the runners on one
- * block claim its records one at a time with an atomic increment, so each
- * runs exactly once.  dslab_runners_at_once = max(nr_cpu_ids / 4, 1)
+ * (dslab_release_objects()).  Blocks are taken whole; a runner takes one
+ * that no runner works on, and joins one only when each has runners.  The
+ * runners on one block claim its records one at a time with an atomic
+ * increment, so each runs exactly once, and one stuck in a record holds
+ * back none of the others.  dslab_runners_at_once = max(nr_cpu_ids / 4, 1)
  * work at once, Go's bound for its cleanup goroutines (the destructors
  * are the rest of the system's overhead, not its work), and
  * DSLAB_RUNNERS_SPARE more stand by: a runner that has been on one block
@@ -911,24 +913,38 @@ static void dslab_runner_run(struct dslab_runner *r, struct dslab_finblock *blk)
 		dslab_leader_kick();
 }
 
-/* A ready block with records to claim, joined; NULL makes @r idle. */
+/*
+ * A ready block with records to claim: the first one no runner works on,
+ * or else the first one, joined.  Blocks in work are at the head of the
+ * list (taken in order, and left there until their last record is
+ * claimed), so this looks at dslab_nr_runners blocks at most.  NULL makes
+ * @r idle.
+ */
 static struct dslab_finblock *dslab_runner_take(struct dslab_runner *r)
 {
-	struct dslab_finblock *blk;
+	struct dslab_finblock *blk, *pick = NULL;
 	unsigned long flags;
 
 	raw_spin_lock_irqsave(&dslab_finq.lock, flags);
-	blk = list_first_entry_or_null(&dslab_finq.ready,
-				       struct dslab_finblock, list);
-	WRITE_ONCE(r->busy, !!blk);
-	if (blk) {
-		blk->users++;
+	list_for_each_entry(blk, &dslab_finq.ready, list) {
+		if (!blk->users) {
+			pick = blk;
+			break;
+		}
+	}
+	/* Every one has runners: join the oldest, whose runner may stall. */
+	if (!pick)
+		pick = list_first_entry_or_null(&dslab_finq.ready,
+						struct dslab_finblock, list);
+	WRITE_ONCE(r->busy, !!pick);
+	if (pick) {
+		pick->users++;
 		r->since = jiffies;
 		/* More ready blocks than runners at work: call another. */
 		dslab_runners_balance();
 	}
 	raw_spin_unlock_irqrestore(&dslab_finq.lock, flags);
-	return blk;
+	return pick;
 }
 
 static bool dslab_runner_woken(struct dslab_runner *r)
