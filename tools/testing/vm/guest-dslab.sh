@@ -16,6 +16,8 @@
 #             host expects its checker to turn red.
 #   run       load dslab and dslab_ctl, run tools/testing/dslab/demo.sh,
 #             unload.
+#   kunit     load dslab and dslab_test, dump the KUnit results, unload
+#             (tools/testing/vm/kunit.sh: one suite, quickly).
 #
 # Everything the host parses is printed between markers on the console:
 #   DSLAB-STEP: ok|not ok|skip <name> [# detail]
@@ -236,6 +238,14 @@ selftest)
 			cat $KMEMLEAK
 			echo "DSLAB-KMEMLEAK-END"
 		fi
+	fi
+	unload dslab
+	;;
+kunit)
+	load dslab $DSLAB_KO || exit 1
+	if load dslab_test $D/dslab_test.ko; then
+		dump_kunit
+		unload dslab_test
 	fi
 	unload dslab
 	;;
