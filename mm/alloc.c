@@ -61,6 +61,19 @@
  * a red zone to every small object and poisons free ones; here it only
  * sends the fast paths to their slow paths.
  *
+ * NUMA (span.c has the lists per node).  On a machine with more than one
+ * possible node (dslab_numa_key), a free checks the object's node
+ * against the CPU's (numa_mem_id()): an object of another node goes
+ * straight back to its own node's list, never into this CPU's magazine,
+ * as SLUB gives a remote object back to its own slab.  So magazines hold
+ * objects of their CPU's node, refills come from that node's list, and
+ * an allocation takes local memory.  dslab_alloc_node() for another
+ * node, and any allocation with __GFP_THISNODE, takes its object from
+ * the node's list directly; an object off the magazine that turns out
+ * remote (a refill fell back to another node under memory pressure) is
+ * given back when __GFP_THISNODE asks for this node only.  On one node
+ * the check is a static branch that is never taken.
+ *
  * kmemleak: an object is registered at allocation and unregistered when its
  * memory is released, not when it is freed, so that whatever a queued
  * object still points to (what its destructor will release) is not
@@ -123,6 +136,16 @@ static struct dslab_mag __percpu *dslab_mags[DSLAB_NR_CLASSES];
 
 /* Per CPU: someone on this CPU is writing slots of its magazines. */
 static DEFINE_PER_CPU(bool, dslab_mag_writer);
+
+/* More than one possible node: frees check the object's node. */
+static DEFINE_STATIC_KEY_FALSE(dslab_numa_key);
+
+/* Is @span's memory on another node than this CPU's? */
+static __always_inline bool dslab_remote(const struct dslab_span *span)
+{
+	return static_branch_unlikely(&dslab_numa_key) &&
+	       span->node != numa_mem_id();
+}
 
 /* Per CPU: held by every change of its magazines but the fast paths'. */
 static DEFINE_PER_CPU(local_lock_t, dslab_mag_lock) =
@@ -252,15 +275,23 @@ static void dslab_mag_push_locked(unsigned int class, void *obj)
 
 static noinline void dslab_release_slow(struct dslab_span *span, void *obj)
 {
-	if (span->class == DSLAB_CLASS_LARGE) {
+	unsigned int class = span->class;
+
+	if (class == DSLAB_CLASS_LARGE) {
 		this_cpu_dec(dslab_cpu_stats.inuse[DSLAB_CLASS_LARGE]);
 		dslab_span_release(span);
 		return;
 	}
 	if (static_branch_unlikely(&dslab_debug_key))
 		dslab_debug_free(span, obj);
-	dslab_mag_push_locked(span->class, obj);
-	this_cpu_dec(dslab_cpu_stats.inuse[span->class]);
+	if (dslab_remote(span)) {
+		/* Home to its node's list; the span may go with it. */
+		dslab_central_put_run(span, &obj, 1);
+		dslab_stat_inc(DSLAB_STAT_REMOTE_FREES);
+	} else {
+		dslab_mag_push_locked(class, obj);
+	}
+	this_cpu_dec(dslab_cpu_stats.inuse[class]);
 }
 
 /* Put a no-longer-live object back in the local magazine, locked. */
@@ -270,7 +301,8 @@ static __always_inline void dslab_release_locked(struct dslab_span *span,
 	dslab_mag_lock_held();
 	kmemleak_free(obj);
 	if (unlikely(span->class == DSLAB_CLASS_LARGE ||
-		     static_branch_unlikely(&dslab_debug_key))) {
+		     static_branch_unlikely(&dslab_debug_key) ||
+		     dslab_remote(span))) {
 		dslab_release_slow(span, obj);
 		return;
 	}
@@ -325,7 +357,8 @@ static void *dslab_alloc_refill(unsigned int class, gfp_t gfp)
 	unsigned long flags;
 	void *obj;
 
-	n = dslab_central_get(class, batch, dslab_mag_cap(class) / 2, gfp);
+	n = dslab_central_get(numa_mem_id(), class, batch,
+			      dslab_mag_cap(class) / 2, gfp);
 	if (!n)
 		return NULL;
 	obj = batch[--n];
@@ -348,6 +381,9 @@ static void *dslab_alloc_refill(unsigned int class, gfp_t gfp)
 	return obj;
 }
 
+static void *dslab_alloc_node_slow(unsigned int class, size_t size,
+				   gfp_t gfp, int node);
+
 /* The parts of an allocation that are off the fast path. */
 static noinline void *dslab_alloc_finish_slow(struct dslab_span *span,
 					      unsigned int idx, void *obj,
@@ -355,6 +391,15 @@ static noinline void *dslab_alloc_finish_slow(struct dslab_span *span,
 {
 	/* After the pop, so the fast path makes no call: same checks. */
 	might_alloc(gfp);
+	if (unlikely((gfp & __GFP_THISNODE) && span->node != numa_mem_id() &&
+		     span->class != DSLAB_CLASS_LARGE)) {
+		/* A remote object off the magazine: back, and this node's. */
+		dslab_central_put_run(span, &obj, 1);
+		this_cpu_dec(dslab_cpu_stats.item[DSLAB_STAT_ALLOC]);
+		this_cpu_dec(dslab_cpu_stats.inuse[span->class]);
+		return dslab_alloc_node_slow(span->class, req, gfp,
+					     numa_mem_id());
+	}
 	if (static_branch_unlikely(&dslab_debug_key) || (gfp & __GFP_ZERO))
 		dslab_alloc_prepare(span, obj, gfp);
 	/* Publishes the object; pairs with test_and_clear_bit() at free. */
@@ -379,7 +424,8 @@ static __always_inline void *dslab_alloc_finish(void *obj, size_t req,
 	if (likely(span->nelems > 1))
 		idx = dslab_own_index(span, obj);
 	if (unlikely(static_branch_unlikely(&dslab_debug_key) ||
-		     (gfp & (__GFP_ZERO | __GFP_DIRECT_RECLAIM)) ||
+		     (gfp & (__GFP_ZERO | __GFP_DIRECT_RECLAIM |
+			     __GFP_THISNODE)) ||
 		     IS_ENABLED(CONFIG_DEBUG_KMEMLEAK) ||
 		     trace_dslab_alloc_enabled()))
 		return dslab_alloc_finish_slow(span, idx, obj, req, gfp);
@@ -403,6 +449,26 @@ static noinline void *dslab_alloc_slow(unsigned int class, size_t size,
 	this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_ALLOC]);
 	this_cpu_inc(dslab_cpu_stats.inuse[class]);
 	return dslab_alloc_finish(obj, size, gfp);
+}
+
+/*
+ * An object of @class from @node's list, past the magazine: another
+ * node's object, or one that must be on this node (__GFP_THISNODE).
+ */
+static noinline void *dslab_alloc_node_slow(unsigned int class, size_t size,
+					    gfp_t gfp, int node)
+{
+	void *obj;
+
+	might_alloc(gfp);
+	if (!dslab_central_get(node, class, &obj, 1, gfp)) {
+		dslab_stat_inc(DSLAB_STAT_ALLOC_FAIL);
+		return NULL;
+	}
+	this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_ALLOC]);
+	this_cpu_inc(dslab_cpu_stats.inuse[class]);
+	/* The node is honoured: the finish need not look at it again. */
+	return dslab_alloc_finish(obj, size, gfp & ~__GFP_THISNODE);
 }
 
 /*
@@ -470,14 +536,14 @@ static __always_inline void *dslab_alloc_fast(unsigned int class, size_t size,
 	return dslab_alloc_finish(obj, size, gfp);
 }
 
-static noinline void *dslab_alloc_large(size_t size, gfp_t gfp)
+static noinline void *dslab_alloc_large(size_t size, gfp_t gfp, int node)
 {
 	struct dslab_span *span = NULL;
 
 	might_alloc(gfp);
 	/* As kmalloc: the page allocator's largest block is the limit. */
 	if (likely(size <= KMALLOC_MAX_SIZE))
-		span = dslab_span_new(DSLAB_CLASS_LARGE, size, gfp);
+		span = dslab_span_new(DSLAB_CLASS_LARGE, size, gfp, node);
 	if (!span) {
 		dslab_stat_inc(DSLAB_STAT_ALLOC_FAIL);
 		return NULL;
@@ -702,6 +768,7 @@ static __always_inline void dslab_free_common(const void *p, bool rcu)
 	if (unlikely(rcu || READ_ONCE(span->meta) ||
 		     span->class == DSLAB_CLASS_LARGE ||
 		     static_branch_unlikely(&dslab_debug_key) ||
+		     dslab_remote(span) ||
 		     IS_ENABLED(CONFIG_DEBUG_KMEMLEAK) ||
 		     trace_dslab_free_enabled())) {
 		dslab_free_slow(span, idx, (void *)p, rcu);
@@ -762,10 +829,47 @@ void *dslab_alloc(size_t size, gfp_t flags)
 		return ZERO_SIZE_PTR;
 	class = dslab_request_class(size);
 	if (unlikely(class == DSLAB_CLASS_LARGE))
-		return dslab_alloc_large(size, flags);
+		return dslab_alloc_large(size, flags, NUMA_NO_NODE);
 	return dslab_alloc_fast(class, size, flags);
 }
 EXPORT_SYMBOL_GPL(dslab_alloc);
+
+/**
+ * dslab_alloc_node() - allocate an object on a memory node
+ * @size: as for dslab_alloc()
+ * @flags: as for dslab_alloc(); with __GFP_THISNODE, the object is on
+ *	@node or the allocation fails
+ * @node: the node, or NUMA_NO_NODE for the calling CPU's (dslab_alloc())
+ *
+ * As kmalloc_node(): without __GFP_THISNODE, @node is a preference, and
+ * when it has no memory to spare the object may come from the nearest
+ * node that has.  An object of another node than the caller's does not
+ * go through the per-CPU magazines: it comes from @node's own lists,
+ * and goes back there when it is freed, wherever that happens.
+ *
+ * Context: As for dslab_alloc().
+ * Return: the object, ZERO_SIZE_PTR for @size 0, or NULL; NULL also,
+ * changing nothing, when @node is neither NUMA_NO_NODE nor an online
+ * node.
+ */
+void *dslab_alloc_node(size_t size, gfp_t flags, int node)
+{
+	unsigned int class;
+
+	if (node == NUMA_NO_NODE)
+		return dslab_alloc(size, flags);
+	if (unlikely(node < 0 || node >= nr_node_ids || !node_online(node)))
+		return NULL;
+	if (unlikely(!size))
+		return ZERO_SIZE_PTR;
+	class = dslab_request_class(size);
+	if (unlikely(class == DSLAB_CLASS_LARGE))
+		return dslab_alloc_large(size, flags, node);
+	if (node == numa_mem_id() && !(flags & __GFP_THISNODE))
+		return dslab_alloc_fast(class, size, flags);
+	return dslab_alloc_node_slow(class, size, flags, node);
+}
+EXPORT_SYMBOL_GPL(dslab_alloc_node);
 
 /**
  * dslab_free() - free an object
@@ -840,7 +944,7 @@ int dslab_alloc_bulk(size_t size, gfp_t flags, size_t nr, void **objs)
 	class = dslab_request_class(size);
 	if (unlikely(class == DSLAB_CLASS_LARGE)) {
 		for (i = 0; i < nr; i++) {
-			objs[i] = dslab_alloc_large(size, flags);
+			objs[i] = dslab_alloc_large(size, flags, NUMA_NO_NODE);
 			if (!objs[i])
 				goto err_free;
 		}
@@ -1095,6 +1199,8 @@ int dslab_alloc_init(void)
 	int cpu;
 
 	dslab_debug_init();
+	if (num_possible_nodes() > 1)
+		static_branch_enable(&dslab_numa_key);
 	for_each_possible_cpu(cpu)
 		INIT_WORK(per_cpu_ptr(&dslab_drain_works, cpu), dslab_drain_work_fn);
 	for (class = 0; class < DSLAB_NR_CLASSES; class++) {

@@ -4,6 +4,7 @@
  *
  *   stats     (0444) global counters, one "name value" per line
  *   classes   (0444) one row per size class, after a header line
+ *   nodes     (0444) one row per possible memory node, after a header line
  *   finq      (0444) the FinBlock queue and the runner
  *   runners   (0444) what each runner runs, run times, slow destructors
  *   owners    (0444) modules with destructors or cleanups registered
@@ -78,6 +79,22 @@ static int dslab_dbg_classes_show(struct seq_file *m, void *v)
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(dslab_dbg_classes);
+
+static int dslab_dbg_nodes_show(struct seq_file *m, void *v)
+{
+	struct dslab_node_stats st;
+	int node;
+
+	seq_printf(m, "%4s %6s %10s %8s %8s\n", "node", "online", "pages",
+		   "spans", "empty");
+	for_each_node(node) {
+		dslab_node_stats(node, &st);
+		seq_printf(m, "%4d %6d %10lu %8lu %8lu\n", node,
+			   node_online(node), st.pages, st.spans, st.empty);
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(dslab_dbg_nodes);
 
 static int dslab_dbg_finq_show(struct seq_file *m, void *v)
 {
@@ -181,6 +198,7 @@ void dslab_debugfs_init(void)
 	}
 	debugfs_create_file("stats", 0444, dir, NULL, &dslab_dbg_stats_fops);
 	debugfs_create_file("classes", 0444, dir, NULL, &dslab_dbg_classes_fops);
+	debugfs_create_file("nodes", 0444, dir, NULL, &dslab_dbg_nodes_fops);
 	debugfs_create_file("finq", 0444, dir, NULL, &dslab_dbg_finq_fops);
 	debugfs_create_file("runners", 0444, dir, NULL, &dslab_dbg_runners_fops);
 	debugfs_create_file("owners", 0444, dir, NULL, &dslab_dbg_owners_fops);

@@ -6,16 +6,17 @@
  * Layering (Documentation/design.rst has the full picture):
  *
  *   dslab_alloc/dslab_free          alloc.c    per-CPU magazines, no shared lock
- *     -> central (one per class)    span.c     class->lock, partial spans
+ *     -> central (node and class)   span.c     class->lock, partial spans
  *       -> spans                    span.c     contiguous pages
  *         -> page map               pagemap.c  address -> span, lockless
  *   destructors and cleanups        dtor.c     span->special_lock per span
  *     -> owner module pins          owner.c    dslab_owner_lock, 0 <-> 1 only
- *   FinBlock queue and runner       finq.c     per-CPU open blocks, runner thread
+ *   FinBlock queue and runners      finq.c     per-CPU open blocks, leader, runners
  *
  * Locks: every nesting dslab takes (anything else is a leaf: class->lock,
  * dslab_finq.lock, the xa_lock, dslab_map_lock, dslab_owner_lock,
  * watch->lock):
+ *   dslab_map_grow_mutex -> dslab_map_lock (the memory notifier)
  *   dslab_drain_mutex -> cpus_read_lock -> dslab_mag_lock (per-CPU work)
  *   dslab_mag_lock -> class->lock
  *   dslab_mag_lock -> span->special_lock -> dslab_cleanup_ids xa_lock
@@ -135,6 +136,7 @@ struct dslab_span {
 	struct dslab_objmeta *meta;	/* S: published once, dslab_meta_of() */
 	struct llist_node limbo_node;	/* on the limbo list while queued */
 	unsigned long limbo_queued;	/* A: bit 0 set while on that list */
+	int node;			/* I: the node of its pages */
 
 	/*
 	 * What a lookup (find, ksize, free) reads, then the live bits: 32
@@ -319,10 +321,11 @@ static inline void *dslab_span_obj(const struct dslab_span *span,
 
 int dslab_span_init(void);
 void dslab_span_exit(void);
-struct dslab_span *dslab_span_new(unsigned int class, size_t size, gfp_t gfp);
+struct dslab_span *dslab_span_new(unsigned int class, size_t size, gfp_t gfp,
+				  int node);
 void dslab_span_release(struct dslab_span *span);
 /* central: refill @objs with up to @nr free objects of @class */
-unsigned int dslab_central_get(unsigned int class, void **objs,
+unsigned int dslab_central_get(int node, unsigned int class, void **objs,
 			       unsigned int nr, gfp_t gfp);
 /* central: give @nr objects back to their spans */
 void dslab_central_put(unsigned int class, void *const *objs, unsigned int nr);
@@ -340,6 +343,14 @@ struct dslab_class_stats {
 };
 
 void dslab_class_stats(unsigned int class, struct dslab_class_stats *st);
+
+struct dslab_node_stats {
+	unsigned long pages;		/* pages of its spans */
+	unsigned long spans;		/* small-object spans on its lists */
+	unsigned long empty;		/* of which every object is free */
+};
+
+void dslab_node_stats(int node, struct dslab_node_stats *st);
 
 /* === Allocation core (alloc.c) === */
 
@@ -397,6 +408,7 @@ enum dslab_stat_item {
 	DSLAB_STAT_THROTTLED,
 	DSLAB_STAT_SPANS_ALLOCATED,
 	DSLAB_STAT_SPANS_FREED,
+	DSLAB_STAT_REMOTE_FREES,
 	DSLAB_NR_STATS,
 };
 

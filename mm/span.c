@@ -11,9 +11,19 @@
  * freed after a grace period (call_rcu()), so a page-map reader under RCU
  * may still read it.
  *
- * Locks (dslab.h has the whole graph): class->lock is a leaf.  It
- * protects a class's partial list, span freelists and counts; spans are
- * allocated and released outside it.
+ * NUMA.  Each memory node has its own central list per class, as SLUB
+ * has a kmem_cache_node per node.  A span belongs to the node its pages
+ * are on (span->node), and its objects go back to that node's list
+ * whichever CPU frees them.  A CPU refills from the nearest node with
+ * memory (numa_mem_id()); a new span is asked for on the node it is
+ * for, and if the page allocator had to fall back to another node, it
+ * joins that node's list and serves the request all the same, as a
+ * kmalloc() under memory pressure may return remote memory.  With
+ * __GFP_THISNODE in the flags, it never falls back.
+ *
+ * Locks (dslab.h has the whole graph): class->lock (one per node and
+ * class) is a leaf.  It protects that list, its spans' freelists and its
+ * counts; spans are allocated and released outside it.
  *
  * Documentation/design.rst describes the layering.
  */
@@ -42,7 +52,16 @@ struct dslab_central {
 	unsigned long nr_empty;		/* C: spans with every object free */
 } ____cacheline_aligned_in_smp;
 
-static struct dslab_central dslab_central[DSLAB_NR_CLASSES];
+/* Per node, an array of DSLAB_NR_CLASSES, allocated at load. */
+static struct dslab_central *dslab_central[MAX_NUMNODES];
+
+static struct dslab_central *dslab_central_of(int node, unsigned int class)
+{
+	return &dslab_central[node][class];
+}
+
+/* Pages of spans per node (large ones included), for debugfs. */
+static atomic_long_t *dslab_node_pages;
 
 /* Large-object spans, counted for stats only. */
 static atomic_long_t dslab_large_spans = ATOMIC_LONG_INIT(0);
@@ -71,6 +90,25 @@ static void dslab_span_pages_get(void *base, unsigned int npages)
 		page_ref_inc(virt_to_page(base + ((size_t)i << PAGE_SHIFT)));
 }
 
+/*
+ * @npages contiguous pages, preferably (with __GFP_THISNODE only) on
+ * @node: alloc_pages_exact() by node, which the kernel does not export.
+ */
+static void *dslab_span_pages_alloc(unsigned int npages, gfp_t gfp, int node)
+{
+	unsigned int order = get_order((size_t)npages << PAGE_SHIFT), i;
+	struct page *page;
+
+	page = alloc_pages_node(node, gfp & ~(__GFP_ZERO | __GFP_COMP), order);
+	if (!page)
+		return NULL;
+	split_page(page, order);
+	/* The pages past the span's go back at once, as alloc_pages_exact(). */
+	for (i = npages; i < 1U << order; i++)
+		__free_page(page + i);
+	return page_address(page);
+}
+
 static void dslab_span_pages_free(struct dslab_span *span)
 {
 	unsigned int i, lost = 0;
@@ -96,6 +134,9 @@ static void dslab_span_pages_free(struct dslab_span *span)
  * @class: a size class, or DSLAB_CLASS_LARGE
  * @size: for DSLAB_CLASS_LARGE, the object size; ignored otherwise
  * @gfp: allocation flags of the request that needs the span
+ * @node: the node wanted for its pages (NUMA_NO_NODE: this CPU's); the
+ *	page allocator may fall back to another unless @gfp has
+ *	__GFP_THISNODE, and span->node tells where they are
  *
  * The span's objects are all free and linked on its freelist (a large
  * span's single object is not: it is handed out directly).
@@ -103,7 +144,8 @@ static void dslab_span_pages_free(struct dslab_span *span)
  * Context: As @gfp allows.
  * Return: the span, or NULL when memory could not be had.
  */
-struct dslab_span *dslab_span_new(unsigned int class, size_t size, gfp_t gfp)
+struct dslab_span *dslab_span_new(unsigned int class, size_t size, gfp_t gfp,
+				  int node)
 {
 	unsigned int nelems, npages, objsize;
 	struct dslab_span *span;
@@ -132,13 +174,12 @@ struct dslab_span *dslab_span_new(unsigned int class, size_t size, gfp_t gfp)
 retry:
 	if (dslab_should_fail(gfp, (size_t)npages << PAGE_SHIFT))
 		goto err_free_span;
-	base = alloc_pages_exact((size_t)npages << PAGE_SHIFT,
-				 (gfp & ~(__GFP_ZERO | __GFP_COMP)) |
-				 __GFP_NOWARN);
+	base = dslab_span_pages_alloc(npages, gfp | __GFP_NOWARN, node);
 	if (!base)
 		goto err_free_span;
 
 	span->base = base;
+	span->node = page_to_nid(virt_to_page(base));
 	span->class = class;
 	span->size = objsize;
 	span->nelems = nelems;
@@ -182,6 +223,7 @@ retry:
 
 	dslab_span_pages_get(base, npages);
 	atomic_long_add(npages, &dslab_pages_held);
+	atomic_long_add(npages, &dslab_node_pages[span->node]);
 	dslab_stat_inc(DSLAB_STAT_SPANS_ALLOCATED);
 	if (class == DSLAB_CLASS_LARGE)
 		atomic_long_inc(&dslab_large_spans);
@@ -214,6 +256,7 @@ void dslab_span_release(struct dslab_span *span)
 	dslab_map_set(span, NULL, GFP_ATOMIC);
 	dslab_span_pages_free(span);
 	atomic_long_sub(span->npages, &dslab_pages_held);
+	atomic_long_sub(span->npages, &dslab_node_pages[span->node]);
 	dslab_stat_inc(DSLAB_STAT_SPANS_FREED);
 	if (span->class == DSLAB_CLASS_LARGE)
 		atomic_long_dec(&dslab_large_spans);
@@ -222,20 +265,48 @@ void dslab_span_release(struct dslab_span *span)
 
 /* === Internals: central lists === */
 
+/* Take up to @nr objects off @span's freelist (class->lock held). */
+static unsigned int dslab_span_take(struct dslab_central *c,
+				    struct dslab_span *span, void **objs,
+				    unsigned int nr)
+{
+	unsigned int got = 0;
+
+	lockdep_assert_held(&c->lock);
+	if (span->nfree == span->nelems)
+		c->nr_empty--;
+	while (got < nr && span->freelist) {
+		void *obj = span->freelist;
+
+		span->freelist = *(void **)obj;
+		span->nfree--;
+		objs[got++] = obj;
+	}
+	if (!span->nfree) {
+		list_del_init(&span->list);
+		span->on_partial = false;
+	}
+	return got;
+}
+
 /**
  * dslab_central_get() - take free objects of a class
+ * @node: the node's list to take them from (a node with memory)
  * @class: the size class
  * @objs: filled with the objects
  * @nr: how many are wanted (at least 1)
  * @gfp: flags for a new span, when one is needed
  *
+ * A new span whose pages the page allocator had to take from another
+ * node joins that node's list and serves the request all the same.
+ *
  * Context: As @gfp allows; takes class->lock with interrupts saved.
  * Return: how many objects were stored, 0 when memory ran out.
  */
-unsigned int dslab_central_get(unsigned int class, void **objs,
+unsigned int dslab_central_get(int node, unsigned int class, void **objs,
 			       unsigned int nr, gfp_t gfp)
 {
-	struct dslab_central *c = &dslab_central[class];
+	struct dslab_central *c = dslab_central_of(node, class);
 	struct dslab_span *fresh = NULL;
 	unsigned long flags;
 	unsigned int got = 0;
@@ -250,33 +321,31 @@ again:
 		c->nr_empty++;
 		fresh = NULL;
 	}
-	while (got < nr && !list_empty(&c->partial)) {
-		struct dslab_span *span = list_first_entry(&c->partial,
-							   struct dslab_span,
-							   list);
-
-		if (span->nfree == span->nelems)
-			c->nr_empty--;
-		while (got < nr && span->freelist) {
-			void *obj = span->freelist;
-
-			span->freelist = *(void **)obj;
-			span->nfree--;
-			objs[got++] = obj;
-		}
-		if (!span->nfree) {
-			list_del_init(&span->list);
-			span->on_partial = false;
-		}
-	}
+	while (got < nr && !list_empty(&c->partial))
+		got += dslab_span_take(c, list_first_entry(&c->partial,
+							    struct dslab_span,
+							    list),
+				       objs + got, nr - got);
 	spin_unlock_irqrestore(&c->lock, flags);
 
 	if (got)
 		return got;
-	fresh = dslab_span_new(class, 0, gfp);
+	fresh = dslab_span_new(class, 0, gfp, node);
 	if (!fresh)
 		return 0;
-	goto again;
+	if (likely(fresh->node == node))
+		goto again;
+
+	/* Fallen back to another node: its list, our objects. */
+	c = dslab_central_of(fresh->node, class);
+	spin_lock_irqsave(&c->lock, flags);
+	list_add(&fresh->list, &c->partial);
+	fresh->on_partial = true;
+	c->nr_spans++;
+	c->nr_empty++;
+	got = dslab_span_take(c, fresh, objs, nr);
+	spin_unlock_irqrestore(&c->lock, flags);
+	return got;
 }
 
 /* Give @obj back to @span's freelist; may free an empty span. */
@@ -308,7 +377,7 @@ static void dslab_central_put_one(struct dslab_central *c,
 
 /**
  * dslab_central_put() - give objects back to their spans
- * @class: the size class of every object
+ * @class: the size class of every object (none large)
  * @objs: the objects
  * @nr: how many
  *
@@ -316,23 +385,11 @@ static void dslab_central_put_one(struct dslab_central *c,
  */
 void dslab_central_put(unsigned int class, void *const *objs, unsigned int nr)
 {
-	struct dslab_central *c = &dslab_central[class];
-	struct dslab_span *span, *tmp;
-	unsigned long flags;
-	LIST_HEAD(to_free);
 	unsigned int i;
 
-	spin_lock_irqsave(&c->lock, flags);
-	for (i = 0; i < nr; i++) {
-		span = dslab_own_span(objs[i]);
-		if (WARN_ON_ONCE(!span || span->class != class))
-			continue;
-		dslab_central_put_one(c, span, objs[i], &to_free);
-	}
-	spin_unlock_irqrestore(&c->lock, flags);
-
-	list_for_each_entry_safe(span, tmp, &to_free, list)
-		dslab_span_release(span);
+	for (i = 0; i < nr; i += dslab_central_put_run(dslab_own_span(objs[i]),
+						       objs + i, nr - i))
+		;
 }
 
 /**
@@ -342,7 +399,7 @@ void dslab_central_put(unsigned int class, void *const *objs, unsigned int nr)
  * @nr: how many (at least 1)
  *
  * Gives back @objs[0] and the objects after it up to the first of another
- * class, under one lock, looking each span up once.
+ * class or node, under one lock, looking each span up once.
  *
  * Context: Any context; takes class->lock with interrupts saved.
  * Return: how many objects were given back.
@@ -351,7 +408,8 @@ unsigned int dslab_central_put_run(struct dslab_span *span, void *const *objs,
 				   unsigned int nr)
 {
 	unsigned int class = span->class, i = 0;
-	struct dslab_central *c = &dslab_central[class];
+	int node = span->node;
+	struct dslab_central *c = dslab_central_of(node, class);
 	struct dslab_span *tmp;
 	unsigned long flags;
 	LIST_HEAD(to_free);
@@ -362,12 +420,40 @@ unsigned int dslab_central_put_run(struct dslab_span *span, void *const *objs,
 		if (++i == nr)
 			break;
 		span = dslab_own_span(objs[i]);
-	} while (span->class == class);
+	} while (span->class == class && span->node == node);
 	spin_unlock_irqrestore(&c->lock, flags);
 
 	list_for_each_entry_safe(span, tmp, &to_free, list)
 		dslab_span_release(span);
 	return i;
+}
+
+/* Free @c's empty spans beyond @keep; returns their pages. */
+static unsigned long dslab_central_trim(struct dslab_central *c,
+					unsigned int keep)
+{
+	struct dslab_span *span, *tmp;
+	unsigned long flags, pages = 0;
+	LIST_HEAD(to_free);
+
+	spin_lock_irqsave(&c->lock, flags);
+	list_for_each_entry_safe_reverse(span, tmp, &c->partial, list) {
+		if (c->nr_empty <= keep)
+			break;
+		if (span->nfree != span->nelems)
+			continue;
+		list_move(&span->list, &to_free);
+		span->on_partial = false;
+		c->nr_empty--;
+		c->nr_spans--;
+	}
+	spin_unlock_irqrestore(&c->lock, flags);
+
+	list_for_each_entry_safe(span, tmp, &to_free, list) {
+		pages += span->npages;
+		dslab_span_release(span);
+	}
+	return pages;
 }
 
 /**
@@ -381,31 +467,12 @@ unsigned long dslab_span_trim(unsigned int keep)
 {
 	unsigned long pages = 0;
 	unsigned int class;
+	int node;
 
-	for (class = 0; class < DSLAB_NR_CLASSES; class++) {
-		struct dslab_central *c = &dslab_central[class];
-		struct dslab_span *span, *tmp;
-		unsigned long flags;
-		LIST_HEAD(to_free);
-
-		spin_lock_irqsave(&c->lock, flags);
-		list_for_each_entry_safe_reverse(span, tmp, &c->partial, list) {
-			if (c->nr_empty <= keep)
-				break;
-			if (span->nfree != span->nelems)
-				continue;
-			list_move(&span->list, &to_free);
-			span->on_partial = false;
-			c->nr_empty--;
-			c->nr_spans--;
-		}
-		spin_unlock_irqrestore(&c->lock, flags);
-
-		list_for_each_entry_safe(span, tmp, &to_free, list) {
-			pages += span->npages;
-			dslab_span_release(span);
-		}
-	}
+	for_each_node(node)
+		for (class = 0; class < DSLAB_NR_CLASSES; class++)
+			pages += dslab_central_trim(dslab_central_of(node, class),
+						    keep);
 	return pages;
 }
 EXPORT_SYMBOL_IF_KUNIT(dslab_span_trim);
@@ -422,6 +489,7 @@ EXPORT_SYMBOL_IF_KUNIT(dslab_span_trim);
 void dslab_class_stats(unsigned int class, struct dslab_class_stats *st)
 {
 	unsigned long flags, nobjs, tail;
+	int node;
 
 	st->inuse = dslab_class_inuse(class);
 	if (class == DSLAB_CLASS_LARGE) {
@@ -430,9 +498,14 @@ void dslab_class_stats(unsigned int class, struct dslab_class_stats *st)
 		st->wasted = 0;
 		return;
 	}
-	spin_lock_irqsave(&dslab_central[class].lock, flags);
-	st->spans = dslab_central[class].nr_spans;
-	spin_unlock_irqrestore(&dslab_central[class].lock, flags);
+	st->spans = 0;
+	for_each_node(node) {
+		struct dslab_central *c = dslab_central_of(node, class);
+
+		spin_lock_irqsave(&c->lock, flags);
+		st->spans += c->nr_spans;
+		spin_unlock_irqrestore(&c->lock, flags);
+	}
 	nobjs = dslab_classes[class].nobjs;
 	tail = dslab_classes[class].tail;
 	st->free = st->spans * nobjs > st->inuse ? st->spans * nobjs - st->inuse : 0;
@@ -447,11 +520,13 @@ static unsigned long dslab_shrink_count(struct shrinker *s,
 {
 	unsigned long n = 0;
 	unsigned int class;
+	int node;
 
-	for (class = 0; class < DSLAB_NR_CLASSES; class++)
-		/* A shrinker count is a hint: a racy read is fine. */
-		n += data_race(dslab_central[class].nr_empty) *
-		     dslab_classes[class].npages;
+	for_each_node(node)
+		for (class = 0; class < DSLAB_NR_CLASSES; class++)
+			/* A shrinker count is a hint: a racy read is fine. */
+			n += data_race(dslab_central_of(node, class)->nr_empty) *
+			     dslab_classes[class].npages;
 	return n ? n : SHRINK_EMPTY;
 }
 
@@ -465,19 +540,73 @@ static unsigned long dslab_shrink_scan(struct shrinker *s,
 
 /* === Init and exit === */
 
+/**
+ * dslab_node_stats() - what one node holds
+ * @node: a possible node
+ * @st: filled in
+ *
+ * Context: Any context.
+ */
+void dslab_node_stats(int node, struct dslab_node_stats *st)
+{
+	unsigned int class;
+	unsigned long flags;
+
+	st->pages = atomic_long_read(&dslab_node_pages[node]);
+	st->spans = 0;
+	st->empty = 0;
+	for (class = 0; class < DSLAB_NR_CLASSES; class++) {
+		struct dslab_central *c = dslab_central_of(node, class);
+
+		spin_lock_irqsave(&c->lock, flags);
+		st->spans += c->nr_spans;
+		st->empty += c->nr_empty;
+		spin_unlock_irqrestore(&c->lock, flags);
+	}
+}
+EXPORT_SYMBOL_IF_KUNIT(dslab_node_stats);
+
+static void dslab_span_free_nodes(void)
+{
+	int node;
+
+	for_each_node(node)
+		kfree(dslab_central[node]);
+	kfree(dslab_node_pages);
+}
+
 int dslab_span_init(void)
 {
 	unsigned int class;
+	int node;
 
-	for (class = 0; class < DSLAB_NR_CLASSES; class++) {
-		spin_lock_init(&dslab_central[class].lock);
-		INIT_LIST_HEAD(&dslab_central[class].partial);
+	dslab_node_pages = kcalloc(nr_node_ids, sizeof(*dslab_node_pages),
+				   GFP_KERNEL);
+	if (!dslab_node_pages)
+		return -ENOMEM;
+	for_each_node(node) {
+		/* On the node itself, when it has memory. */
+		dslab_central[node] = kcalloc_node(DSLAB_NR_CLASSES,
+						   sizeof(struct dslab_central),
+						   GFP_KERNEL,
+						   node_state(node, N_MEMORY) ?
+						   node : NUMA_NO_NODE);
+		if (!dslab_central[node])
+			goto err;
+		for (class = 0; class < DSLAB_NR_CLASSES; class++) {
+			spin_lock_init(&dslab_central[node][class].lock);
+			INIT_LIST_HEAD(&dslab_central[node][class].partial);
+		}
 	}
 
 	dslab_shrinker = dslab_compat_shrinker_create("dslab-spans",
 						      dslab_shrink_count,
 						      dslab_shrink_scan);
-	return dslab_shrinker ? 0 : -ENOMEM;
+	if (dslab_shrinker)
+		return 0;
+err:
+	dslab_span_free_nodes();
+	return -ENOMEM;
 }
 
 /* Forget the live objects of a span being torn down: leaked by users. */
@@ -522,4 +651,5 @@ void dslab_span_exit(void)
 	}
 	/* Descriptors go through call_rcu(): wait for them before unload. */
 	rcu_barrier();
+	dslab_span_free_nodes();
 }

@@ -41,6 +41,7 @@ const char *const dslab_stat_names[DSLAB_NR_STATS] = {
 	[DSLAB_STAT_THROTTLED]		= "registrations_throttled",
 	[DSLAB_STAT_SPANS_ALLOCATED]	= "spans_allocated",
 	[DSLAB_STAT_SPANS_FREED]	= "spans_freed",
+	[DSLAB_STAT_REMOTE_FREES]	= "remote_frees",
 };
 EXPORT_SYMBOL_NS_GPL(dslab_stat_names, DSLAB_NS);
 static_assert(ARRAY_SIZE(dslab_stat_names) == DSLAB_NR_STATS);

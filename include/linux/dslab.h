@@ -28,6 +28,7 @@ struct module;
  * be the size requested, not dslab_ksize(): see Documentation/api.rst.
  */
 void *dslab_alloc(size_t size, gfp_t flags) __alloc_size(1);
+void *dslab_alloc_node(size_t size, gfp_t flags, int node) __alloc_size(1);
 void dslab_free(const void *obj);
 int dslab_alloc_bulk(size_t size, gfp_t flags, size_t nr, void **objs);
 void dslab_free_bulk(size_t nr, void **objs);

@@ -24,7 +24,8 @@
 #  4. per debug kernel: modules with W=1 (no warnings), then a TCG VM that
 #     loads dslab and dslab_test (KUnit), the sample and torture modules,
 #     runs tools/testing/dslab/test_*.sh, unloads, scans for leaks; the
-#     console must be free of kernel reports
+#     console must be free of kernel reports; the 6.12 debug kernel a
+#     second time with two memory nodes (numa=fake=2)
 #  5. harness self-test: the same checker must turn red on
 #     dslab_test.selftest_fail=1, on dslab_ctl.selftest_warn=1 and (when the
 #     torture module exists) on dslab_torture.leak_one=1 (kmemleak)
@@ -373,6 +374,27 @@ test_debug_kernel() {
 	check_console "$id" "$CONSOLE" "$CACHE/src/linux-source-$ver"
 }
 
+# test_numa_layer <version>: the debug kernel and modules just tested,
+# booted again with two memory nodes (NUMA emulation, numa=fake=2), the
+# same guest; dslab_numa's remote-free case must then run, not skip.
+test_numa_layer() {
+	local ver=$1 id=$1-numa
+	section "Linux $ver debug kernel, two NUMA nodes (numa=fake=2)"
+	if [ -z "${KDIRS[$ver]:-}" ]; then
+		fail "$id: no $ver debug kernel and modules"
+		return
+	fi
+	make_initramfs "$LOGS/initramfs-$id.cpio"
+	boot_vm "$id" "${KDIRS[$ver]}/arch/x86/boot/bzImage" \
+		"$LOGS/initramfs-$id.cpio" check numa=fake=2
+	check_console "$id" "$CONSOLE" "$CACHE/src/linux-source-$ver"
+	if grep -Eq 'ok [0-9]+ dslab_numa_remote_free[[:space:]]*$' "$CONSOLE"; then
+		pass "$id: two nodes: remote frees went home"
+	else
+		fail "$id: dslab_numa_remote_free did not run on two nodes"
+	fi
+}
+
 # The self-test of the x86 debug kernel (lib.sh's selftest_boot).
 harness_selftest() {
 	local ver=$1
@@ -413,6 +435,10 @@ check)
 	for ver in $KERNELS; do
 		mapfile -t frags < <(debug_fragments "$ver")
 		test_debug_kernel "$ver" debug "${frags[@]}"
+		# The two-node layer, while MOD_DIR holds its modules.
+		if [ "$ver" = 6.12 ]; then
+			test_numa_layer 6.12
+		fi
 	done
 	# KCSAN cannot share a kernel with KASAN: a third kernel runs the
 	# same guest (KUnit, shell tests, torture) with the race detector.

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Suite dslab_numa: memory nodes (mm/span.c's lists per node, mm/alloc.c's
+ * remote free and dslab_alloc_node()).
+ *
+ * An object is where page_to_nid() says its page is.  Allocations from a
+ * CPU come from its node; dslab_alloc_node() gives the node asked for,
+ * strictly with __GFP_THISNODE; an object freed on a CPU of another node
+ * goes back to its own node's lists and not into that CPU's magazine; a
+ * node that is not online is refused and changes nothing.  The cases that
+ * need a second node with memory skip on one node; make check boots the
+ * 6.12 debug kernel a second time with two nodes (numa=fake=2) for them.
+ */
+#include <linux/memory.h>
+#include <linux/mm.h>
+#include <linux/nodemask.h>
+
+#include "dslab_test.h"
+
+static int dslab_numa_nid(const void *obj)
+{
+	return page_to_nid(virt_to_page(obj));
+}
+
+/* A node with memory other than @node, or NUMA_NO_NODE. */
+static int dslab_numa_other(int node)
+{
+	int nid;
+
+	for_each_node_state(nid, N_MEMORY)
+		if (nid != node)
+			return nid;
+	return NUMA_NO_NODE;
+}
+
+static const size_t dslab_numa_sizes[] = { 64, 4096, 100000 };
+
+/* An allocation takes memory of the allocating CPU's node. */
+static void dslab_numa_local(struct kunit *test)
+{
+	unsigned int i;
+	int node, after;
+	void *obj;
+
+	for (i = 0; i < ARRAY_SIZE(dslab_numa_sizes); i++) {
+		node = numa_mem_id();
+		obj = dslab_alloc(dslab_numa_sizes[i], GFP_KERNEL);
+		after = numa_mem_id();
+		KUNIT_ASSERT_NOT_NULL(test, obj);
+		/* Moved to another node's CPU meanwhile: either is right. */
+		if (after == node)
+			KUNIT_EXPECT_EQ_MSG(test, dslab_numa_nid(obj), node,
+					    "size %zu", dslab_numa_sizes[i]);
+		dslab_free(obj);
+	}
+}
+
+/* dslab_alloc_node() on every node with memory, with and without THISNODE. */
+static void dslab_numa_explicit(struct kunit *test)
+{
+	static const gfp_t gfps[] = { GFP_KERNEL, GFP_KERNEL | __GFP_THISNODE };
+	unsigned int i, g;
+	void *obj;
+	int node;
+
+	for_each_node_state(node, N_MEMORY) {
+		for (g = 0; g < ARRAY_SIZE(gfps); g++) {
+			for (i = 0; i < ARRAY_SIZE(dslab_numa_sizes); i++) {
+				obj = dslab_alloc_node(dslab_numa_sizes[i],
+						       gfps[g], node);
+				KUNIT_ASSERT_NOT_NULL(test, obj);
+				KUNIT_EXPECT_EQ_MSG(test, dslab_numa_nid(obj),
+						    node, "size %zu gfp %pGg",
+						    dslab_numa_sizes[i],
+						    &gfps[g]);
+				KUNIT_EXPECT_GE(test, dslab_ksize(obj),
+						dslab_numa_sizes[i]);
+				dslab_free(obj);
+			}
+		}
+	}
+	/* NUMA_NO_NODE is this CPU's, like dslab_alloc(). */
+	node = numa_mem_id();
+	obj = dslab_alloc_node(64, GFP_KERNEL, NUMA_NO_NODE);
+	KUNIT_ASSERT_NOT_NULL(test, obj);
+	if (numa_mem_id() == node)
+		KUNIT_EXPECT_EQ(test, dslab_numa_nid(obj), node);
+	dslab_free(obj);
+}
+
+/* A node that is not online: NULL, and nothing allocated or counted. */
+static void dslab_numa_bad_node(struct kunit *test)
+{
+	const int bad[] = { nr_node_ids, MAX_NUMNODES, -2, INT_MAX };
+	long inuse = dslab_objects_inuse();
+	u64 fails = dslab_test_stat(ALLOC_FAIL);
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		KUNIT_EXPECT_NULL_MSG(test, dslab_alloc_node(64, GFP_KERNEL,
+							     bad[i]),
+				      "node %d", bad[i]);
+	KUNIT_EXPECT_EQ(test, dslab_objects_inuse(), inuse);
+	KUNIT_EXPECT_EQ(test, dslab_test_stat(ALLOC_FAIL), fails);
+}
+
+#define DSLAB_NUMA_REMOTE	32
+
+/*
+ * Objects of another node freed here go home: none enters this CPU's
+ * magazine, each is counted a remote free, and the other node hands one
+ * out again.  All on one CPU (preemption off), so "here" stays here.
+ */
+static void dslab_numa_remote_free(struct kunit *test)
+{
+	unsigned int class, before, after, i, got = 0;
+	void *objs[DSLAB_NUMA_REMOTE];
+	int here, there, nids = 0;
+	u64 remote, counted;
+	void *again;
+
+	preempt_disable();
+	here = numa_mem_id();
+	there = dslab_numa_other(here);
+	if (there == NUMA_NO_NODE) {
+		preempt_enable();
+		kunit_skip(test, "one node with memory: nothing is remote");
+	}
+	for (i = 0; i < ARRAY_SIZE(objs); i++) {
+		objs[i] = dslab_alloc_node(64, GFP_ATOMIC | __GFP_THISNODE,
+					   there);
+		if (!objs[i])
+			break;
+		got++;
+		nids += dslab_numa_nid(objs[i]) == there;
+	}
+	rcu_read_lock();
+	class = got ? dslab_span_lookup(objs[0])->class : 0;
+	rcu_read_unlock();
+	remote = dslab_test_stat(REMOTE_FREES);
+	before = dslab_test_mag_count(class);
+	for (i = 0; i < got; i++)
+		dslab_free(objs[i]);
+	after = dslab_test_mag_count(class);
+	counted = dslab_test_stat(REMOTE_FREES) - remote;
+	preempt_enable();
+
+	KUNIT_ASSERT_EQ(test, got, (unsigned int)ARRAY_SIZE(objs));
+	KUNIT_EXPECT_EQ(test, nids, (int)ARRAY_SIZE(objs));
+	KUNIT_EXPECT_EQ(test, after, before);
+	KUNIT_EXPECT_EQ(test, counted, (u64)ARRAY_SIZE(objs));
+	again = dslab_alloc_node(64, GFP_KERNEL | __GFP_THISNODE, there);
+	KUNIT_ASSERT_NOT_NULL(test, again);
+	KUNIT_EXPECT_EQ(test, dslab_numa_nid(again), there);
+	dslab_free(again);
+}
+
+/* debugfs "nodes": a node's pages grow with a span there and come back. */
+static void dslab_numa_node_pages(struct kunit *test)
+{
+	struct dslab_node_stats before, during, after;
+	void *obj;
+	int node;
+
+	for_each_node_state(node, N_MEMORY) {
+		dslab_shrink();
+		dslab_node_stats(node, &before);
+		obj = dslab_alloc_node(100000, GFP_KERNEL | __GFP_THISNODE,
+				       node);
+		KUNIT_ASSERT_NOT_NULL(test, obj);
+		dslab_node_stats(node, &during);
+		KUNIT_EXPECT_EQ(test, during.pages,
+				before.pages + PAGE_ALIGN(100000) / PAGE_SIZE);
+		dslab_free(obj);
+		dslab_node_stats(node, &after);
+		KUNIT_EXPECT_EQ(test, after.pages, before.pages);
+	}
+}
+
+static int dslab_numa_test_init(struct kunit *test)
+{
+	dslab_test_drain();
+	return 0;
+}
+
+static struct kunit_case dslab_numa_cases[] = {
+	KUNIT_CASE(dslab_numa_local),
+	KUNIT_CASE(dslab_numa_explicit),
+	KUNIT_CASE(dslab_numa_bad_node),
+	KUNIT_CASE(dslab_numa_remote_free),
+	KUNIT_CASE(dslab_numa_node_pages),
+	{}
+};
+
+static struct kunit_suite dslab_numa_suite = {
+	.name = "dslab_numa",
+	.init = dslab_numa_test_init,
+	.test_cases = dslab_numa_cases,
+};
+
+kunit_test_suite(dslab_numa_suite);
