@@ -88,6 +88,24 @@ static void dslab_numa_explicit(struct kunit *test)
 	dslab_free(obj);
 }
 
+/* Bulk allocation with __GFP_THISNODE: every object on this CPU's node. */
+static void dslab_numa_bulk_thisnode(struct kunit *test)
+{
+	void *objs[40];
+	unsigned int i;
+	int node;
+
+	preempt_disable();
+	node = numa_mem_id();
+	KUNIT_ASSERT_EQ(test, dslab_alloc_bulk(64, GFP_ATOMIC | __GFP_THISNODE,
+					       ARRAY_SIZE(objs), objs),
+			(int)ARRAY_SIZE(objs));
+	preempt_enable();
+	for (i = 0; i < ARRAY_SIZE(objs); i++)
+		KUNIT_EXPECT_EQ(test, dslab_numa_nid(objs[i]), node);
+	dslab_free_bulk(ARRAY_SIZE(objs), objs);
+}
+
 /* A node that is not online: NULL, and nothing allocated or counted. */
 static void dslab_numa_bad_node(struct kunit *test)
 {
@@ -186,6 +204,7 @@ static int dslab_numa_test_init(struct kunit *test)
 static struct kunit_case dslab_numa_cases[] = {
 	KUNIT_CASE(dslab_numa_local),
 	KUNIT_CASE(dslab_numa_explicit),
+	KUNIT_CASE(dslab_numa_bulk_thisnode),
 	KUNIT_CASE(dslab_numa_bad_node),
 	KUNIT_CASE(dslab_numa_remote_free),
 	KUNIT_CASE(dslab_numa_node_pages),

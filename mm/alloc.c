@@ -951,6 +951,20 @@ int dslab_alloc_bulk(size_t size, gfp_t flags, size_t nr, void **objs)
 		return nr;
 	}
 
+	/*
+	 * A magazine object may be remote (a refill fell back to another
+	 * node), and __GFP_THISNODE trades such an object for another in
+	 * dslab_alloc_finish(): one at a time, then.
+	 */
+	if (unlikely(flags & __GFP_THISNODE)) {
+		for (i = 0; i < nr; i++) {
+			objs[i] = dslab_alloc(size, flags);
+			if (!objs[i])
+				goto err_free;
+		}
+		return nr;
+	}
+
 	might_alloc(flags);
 	while (i < nr) {
 		unsigned int n;
