@@ -393,12 +393,14 @@ static noinline void *dslab_alloc_finish_slow(struct dslab_span *span,
 	might_alloc(gfp);
 	if (unlikely((gfp & __GFP_THISNODE) && span->node != numa_mem_id() &&
 		     span->class != DSLAB_CLASS_LARGE)) {
+		/* Read first: giving the object back may free the span. */
+		unsigned int class = span->class;
+
 		/* A remote object off the magazine: back, and this node's. */
 		dslab_central_put_run(span, &obj, 1);
 		this_cpu_dec(dslab_cpu_stats.item[DSLAB_STAT_ALLOC]);
-		this_cpu_dec(dslab_cpu_stats.inuse[span->class]);
-		return dslab_alloc_node_slow(span->class, req, gfp,
-					     numa_mem_id());
+		this_cpu_dec(dslab_cpu_stats.inuse[class]);
+		return dslab_alloc_node_slow(class, req, gfp, numa_mem_id());
 	}
 	if (static_branch_unlikely(&dslab_debug_key) || (gfp & __GFP_ZERO))
 		dslab_alloc_prepare(span, obj, gfp);

@@ -30,7 +30,9 @@
  * that still holds it finds the same leaves for the range it covers and
  * answers "not dslab's" above it, which is right, since no span of the
  * new memory can exist before the new top is published.  So the lookup
- * needs no RCU for the top level, and stays three loads.  If the copy
+ * needs no RCU for the top level, and stays three loads.  A new top at
+ * least doubles the range, so the tops kept add up to less than twice
+ * the last one however many memory blocks come online one by one.  If the copy
  * cannot be allocated, the memory still comes online (dslab does not
  * veto it); a span allocated there fails its entry (-ERANGE) and the
  * allocation is retried once, as before the notifier.
@@ -205,7 +207,11 @@ static int dslab_map_grow(unsigned long pages)
 	old = dslab_map;
 	if (pages <= old->pages)
 		goto out;
-	map = dslab_map_alloc(pages);
+	/*
+	 * At least double: memory comes online a block at a time, and the
+	 * tops kept until unload then add up to twice the last one.
+	 */
+	map = dslab_map_alloc(max(pages, 2 * old->pages));
 	if (!map) {
 		ret = -ENOMEM;
 		goto out;
