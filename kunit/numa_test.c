@@ -95,11 +95,12 @@ static void dslab_numa_bulk_thisnode(struct kunit *test)
 	unsigned int i;
 	int node, got;
 
-	preempt_disable();
+	/* On this CPU (not preemption off: PREEMPT_RT forbids dslab there). */
+	migrate_disable();
 	node = numa_mem_id();
-	got = dslab_alloc_bulk(64, GFP_ATOMIC | __GFP_THISNODE,
+	got = dslab_alloc_bulk(64, GFP_KERNEL | __GFP_THISNODE,
 			       ARRAY_SIZE(objs), objs);
-	preempt_enable();
+	migrate_enable();
 	KUNIT_ASSERT_EQ(test, got, (int)ARRAY_SIZE(objs));
 	for (i = 0; i < ARRAY_SIZE(objs); i++)
 		KUNIT_EXPECT_EQ(test, dslab_numa_nid(objs[i]), node);
@@ -124,10 +125,22 @@ static void dslab_numa_bad_node(struct kunit *test)
 
 #define DSLAB_NUMA_REMOTE	32
 
+/* This CPU's magazine count of @class. */
+static unsigned int dslab_numa_mag_count(unsigned int class)
+{
+	unsigned int n;
+
+	preempt_disable();
+	n = dslab_test_mag_count(class);
+	preempt_enable();
+	return n;
+}
+
 /*
  * Objects of another node freed here go home: none enters this CPU's
  * magazine, each is counted a remote free, and the other node hands one
- * out again.  All on one CPU (preemption off), so "here" stays here.
+ * out again.  All on one CPU (migration off, not preemption: PREEMPT_RT
+ * allows no dslab call with preemption off), so "here" stays here.
  */
 static void dslab_numa_remote_free(struct kunit *test)
 {
@@ -137,15 +150,15 @@ static void dslab_numa_remote_free(struct kunit *test)
 	u64 remote, counted;
 	void *again;
 
-	preempt_disable();
+	migrate_disable();
 	here = numa_mem_id();
 	there = dslab_numa_other(here);
 	if (there == NUMA_NO_NODE) {
-		preempt_enable();
+		migrate_enable();
 		kunit_skip(test, "one node with memory: nothing is remote");
 	}
 	for (i = 0; i < ARRAY_SIZE(objs); i++) {
-		objs[i] = dslab_alloc_node(64, GFP_ATOMIC | __GFP_THISNODE,
+		objs[i] = dslab_alloc_node(64, GFP_KERNEL | __GFP_THISNODE,
 					   there);
 		if (!objs[i])
 			break;
@@ -156,12 +169,12 @@ static void dslab_numa_remote_free(struct kunit *test)
 	class = got ? dslab_span_lookup(objs[0])->class : 0;
 	rcu_read_unlock();
 	remote = dslab_test_stat(REMOTE_FREES);
-	before = dslab_test_mag_count(class);
+	before = dslab_numa_mag_count(class);
 	for (i = 0; i < got; i++)
 		dslab_free(objs[i]);
-	after = dslab_test_mag_count(class);
+	after = dslab_numa_mag_count(class);
 	counted = dslab_test_stat(REMOTE_FREES) - remote;
-	preempt_enable();
+	migrate_enable();
 
 	KUNIT_ASSERT_EQ(test, got, (unsigned int)ARRAY_SIZE(objs));
 	KUNIT_EXPECT_EQ(test, nids, (int)ARRAY_SIZE(objs));
