@@ -338,7 +338,94 @@ static void dslab_alloc_bulk_class(struct kunit *test)
 	dslab_alloc_untrack(ctx);
 	dslab_class_stats(class, &during);
 	KUNIT_EXPECT_EQ(test, during.inuse, before.inuse);
+
+	/* __GFP_ZERO: the slots just filled with 0x5a come back zeroed. */
+	ret = dslab_alloc_bulk(usable, GFP_KERNEL | __GFP_ZERO, nr, ctx->objs);
+	KUNIT_ASSERT_EQ(test, ret, (int)nr);
+	ctx->n = nr;
+	for (i = 0; i < nr; i++)
+		if (memchr_inv(ctx->objs[i], 0, usable) && bad++ < 3)
+			KUNIT_FAIL(test, "bulk object %u not zeroed", i);
+	dslab_free_bulk(nr, ctx->objs);
+	dslab_alloc_untrack(ctx);
 	KUNIT_EXPECT_EQ(test, bad, 0u);
+}
+
+/*
+ * dslab_free_bulk() frees a run of objects whose live bits share a word
+ * at once.  Bad entries inside and around runs (the same object twice in
+ * a row, an object freed before, an interior pointer, a kmalloc pointer,
+ * NULL, an object again after its run) are each reported and counted,
+ * the good ones around them are freed exactly once.
+ */
+static void dslab_alloc_bulk_bad_runs(struct kunit *test)
+{
+	struct dslab_alloc_ctx *ctx = test->priv;
+	unsigned int class = dslab_test_class_index(test);
+	size_t usable = dslab_test_usable(class);
+	u64 dbl0 = dslab_test_stat(DOUBLE_FREE);
+	u64 intr0 = dslab_test_stat(INTERIOR_FREE);
+	u64 frgn0 = dslab_test_stat(FOREIGN_FREE);
+	const unsigned int nr = 16;
+	unsigned int i, n = 0, bad = 0;
+	void **arr, **sorted;
+	u64 free0;
+	void *k;
+
+	if (!usable)
+		kunit_skip(test, "class %u is not used in debug mode", class);
+	arr = kunit_kmalloc_array(test, nr + 8, sizeof(void *), GFP_KERNEL);
+	sorted = kunit_kmalloc_array(test, 2 * nr, sizeof(void *), GFP_KERNEL);
+	k = kunit_kmalloc(test, 64, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, arr);
+	KUNIT_ASSERT_NOT_NULL(test, sorted);
+	KUNIT_ASSERT_NOT_NULL(test, k);
+
+	KUNIT_ASSERT_EQ(test, dslab_alloc_bulk(usable, GFP_KERNEL, nr, ctx->objs),
+			(int)nr);
+	ctx->n = nr;
+	dslab_free(ctx->objs[5]);
+	for (i = 0; i < nr; i++) {
+		arr[n++] = ctx->objs[i];
+		if (i == 2)
+			arr[n++] = ctx->objs[2];
+		if (i == 7)
+			arr[n++] = (u8 *)ctx->objs[8] + usable / 2;
+		if (i == 9)
+			arr[n++] = k;
+		if (i == 11)
+			arr[n++] = NULL;
+	}
+	arr[n++] = ctx->objs[0];
+
+	free0 = dslab_test_stat(FREE);
+	dslab_free_bulk(n, arr);
+	dslab_alloc_untrack(ctx);
+	/*
+	 * A repeat, a freed object and a late repeat: double frees, or
+	 * foreign pointers once their span went back to the page allocator
+	 * (the large classes' magazines are too small to keep 16 objects
+	 * out of their spans); and the kmalloc pointer.
+	 */
+	KUNIT_EXPECT_EQ(test, dslab_test_stat(DOUBLE_FREE) - dbl0 +
+			dslab_test_stat(FOREIGN_FREE) - frgn0, 4ull);
+	KUNIT_EXPECT_GE(test, dslab_test_stat(FOREIGN_FREE) - frgn0, 1ull);
+	if (dslab_classes[class].size <= 1024)
+		KUNIT_EXPECT_EQ(test, dslab_test_stat(DOUBLE_FREE) - dbl0, 3ull);
+	KUNIT_EXPECT_EQ(test, dslab_test_stat(INTERIOR_FREE) - intr0, 1ull);
+	KUNIT_EXPECT_EQ(test, dslab_test_stat(FREE) - free0, (u64)(nr - 1));
+	for (i = 0; i < nr; i++)
+		if (dslab_find_object(ctx->objs[i], NULL, NULL) && bad++ < 3)
+			KUNIT_FAIL(test, "object %u live after dslab_free_bulk()", i);
+	KUNIT_EXPECT_EQ(test, bad, 0u);
+	KUNIT_EXPECT_EQ(test, ksize(k), (size_t)64);
+
+	/* No slot went back twice: the next allocations are all distinct. */
+	KUNIT_ASSERT_EQ(test, dslab_alloc_bulk(usable, GFP_KERNEL, 2 * nr,
+					       ctx->objs), (int)(2 * nr));
+	ctx->n = 2 * nr;
+	memcpy(sorted, ctx->objs, 2 * nr * sizeof(void *));
+	KUNIT_EXPECT_EQ(test, dslab_test_overlaps(sorted, 2 * nr, usable), 0u);
 }
 
 /*
@@ -1059,6 +1146,7 @@ static struct kunit_case dslab_alloc_cases[] = {
 	KUNIT_CASE_PARAM(dslab_alloc_zero_reused, dslab_alloc_class_gen_params),
 	KUNIT_CASE_PARAM(dslab_alloc_bulk_class, dslab_alloc_class_gen_params),
 	KUNIT_CASE_PARAM(dslab_alloc_double_free, dslab_alloc_class_gen_params),
+	KUNIT_CASE_PARAM(dslab_alloc_bulk_bad_runs, dslab_alloc_class_gen_params),
 	KUNIT_CASE(dslab_alloc_foreign_pointers),
 	KUNIT_CASE(dslab_alloc_pow2_requests),
 	KUNIT_CASE(dslab_alloc_zero_size),

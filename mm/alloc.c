@@ -273,6 +273,34 @@ static void dslab_mag_push_locked(unsigned int class, void *obj)
 	dslab_mag_write_end();
 }
 
+/*
+ * Push @n objects of @class onto this CPU's magazine, locked, flushing
+ * half of it each time it fills: the bulk free's copy of a whole run.
+ */
+static void dslab_mag_put_locked(unsigned int class, void *const *objs,
+				 unsigned int n)
+{
+	struct dslab_mag *mag = this_cpu_ptr(dslab_mags[class]);
+	unsigned int count, k;
+
+	dslab_mag_lock_held();
+	if (unlikely(!dslab_mag_write_begin())) {
+		dslab_central_put(class, objs, n);
+		return;
+	}
+	while (n) {
+		if (dslab_mag_get(mag) == mag->cap)
+			dslab_mag_flush(class, mag);
+		count = dslab_mag_get(mag);
+		k = min(n, mag->cap - count);
+		memcpy(&mag->objs[count], objs, k * sizeof(void *));
+		dslab_mag_set(mag, count + k);
+		objs += k;
+		n -= k;
+	}
+	dslab_mag_write_end();
+}
+
 static noinline void dslab_release_slow(struct dslab_span *span, void *obj)
 {
 	unsigned int class = span->class;
@@ -805,6 +833,151 @@ static __always_inline void dslab_free_common(const void *p, bool rcu)
 	preempt_enable();
 }
 
+/*
+ * === Internals: bulk ===
+ *
+ * A bulk call works in runs: consecutive objects of one span whose live
+ * bits share one bitmap word.  A run's bits change with one atomic
+ * operation on that word, and a freed run goes into the magazine with
+ * one copy, so the per-object work is an address compare and the index
+ * arithmetic.  Objects come back out of a magazine in the order they went
+ * in, mostly a span's free list order, so runs are long.  Anything that
+ * needs one object's attention (debug mode, tracing, destructors,
+ * another node, large objects, a bad free) goes one by one through the
+ * single-object paths; zeroing and kmemleak are done object by object
+ * inside a run.
+ */
+
+/*
+ * How many objects from @objs on (at least the first, of index @first)
+ * are @span's with their live bits in the word of @first's; their bits
+ * in *@maskp.  With @check (a free), an interior pointer or an object
+ * already in the run ends it too.  A run's objects lie in one range of
+ * the span, so each is an offset compare and a division by the object
+ * size (Go's divMagic, exact inside a span).
+ */
+static __always_inline unsigned int
+dslab_bulk_run(const struct dslab_span *span, void *const *objs,
+	       unsigned int n, unsigned int first, unsigned long *maskp,
+	       bool check)
+{
+	unsigned int size = span->size, magic = span->div_magic;
+	unsigned long lo = (unsigned long)(first & ~(BITS_PER_LONG - 1)) * size;
+	unsigned long len = min((unsigned long)span->nelems * size - lo,
+				(unsigned long)BITS_PER_LONG * size);
+	const void *start = span->base + lo;
+	unsigned long mask = BIT_MASK(first);
+	unsigned int j;
+
+	for (j = 1; j < n; j++) {
+		unsigned long off = objs[j] - start;
+		unsigned int bit = (off * magic) >> 32;
+
+		if (off >= len)
+			break;
+		if (check && ((unsigned long)bit * size != off ||
+			      (mask & BIT(bit))))
+			break;
+		mask |= BIT(bit);
+	}
+	*maskp = mask;
+	return j;
+}
+
+/*
+ * Publish @n objects just taken (off a magazine or a list) as
+ * dslab_alloc_finish() does one at a time, run by run; not in debug mode.
+ */
+static void dslab_alloc_bulk_publish(void *const *objs, unsigned int n,
+				     gfp_t gfp)
+{
+	unsigned int i, j, k;
+
+	for (i = 0; i < n; i += k) {
+		struct dslab_span *span = dslab_own_span(objs[i]);
+		unsigned int idx = dslab_own_index(span, objs[i]);
+		unsigned long mask;
+
+		k = dslab_bulk_run(span, objs + i, n - i, idx, &mask, false);
+		if (unlikely(gfp & __GFP_ZERO))
+			for (j = i; j < i + k; j++)
+				memset(objs[j], 0, span->size);
+		/* Publishes the run; pairs with test_and_clear_bit() at free. */
+		set_mask_bits(&span->live[BIT_WORD(idx)], 0, mask);
+		if (IS_ENABLED(CONFIG_DEBUG_KMEMLEAK))
+			for (j = i; j < i + k; j++)
+				kmemleak_alloc(objs[j], span->size, 1, gfp);
+	}
+}
+
+/*
+ * Free a run: @mask has the bits of the @n objects at @objs in @span's
+ * live word @word.  Normally all were live and they go into the magazine
+ * at once; an object that was not is reported as a double free.
+ */
+static void dslab_free_run(struct dslab_span *span, unsigned int word,
+			   unsigned long mask, void **objs, unsigned int n,
+			   unsigned long caller)
+{
+	unsigned int k, class = span->class;
+	unsigned long old;
+
+	/* Pairs with set_bit() at allocation; one of two racing frees wins. */
+	old = set_mask_bits(&span->live[word], mask, 0);
+	this_cpu_add(dslab_cpu_stats.item[DSLAB_STAT_FREE], n);
+	if (likely((old & mask) == mask)) {
+		if (IS_ENABLED(CONFIG_DEBUG_KMEMLEAK))
+			for (k = 0; k < n; k++)
+				kmemleak_free(objs[k]);
+		this_cpu_sub(dslab_cpu_stats.inuse[class], n);
+		dslab_mag_put_locked(class, objs, n);
+		return;
+	}
+	/* Reports first: the pushes may free the span. */
+	for (k = 0; k < n; k++)
+		if (!(old & BIT_MASK(dslab_own_index(span, objs[k])))) {
+			this_cpu_dec(dslab_cpu_stats.item[DSLAB_STAT_FREE]);
+			dslab_report_bad_free(DSLAB_FREE_DOUBLE, objs[k], span,
+					      caller);
+		}
+	for (k = 0; k < n; k++)
+		if (old & BIT_MASK(dslab_own_index(span, objs[k]))) {
+			kmemleak_free(objs[k]);
+			this_cpu_dec(dslab_cpu_stats.inuse[class]);
+			dslab_mag_put_locked(class, &objs[k], 1);
+		}
+}
+
+/* Up to @nr objects of dslab_free_bulk(), under dslab_mag_lock. */
+static void dslab_free_bulk_locked(void **objs, unsigned int nr,
+				   unsigned long caller)
+{
+	unsigned int i, k, idx, off;
+	struct dslab_span *span;
+	unsigned long mask;
+
+	dslab_mag_lock_held();
+	for (i = 0; i < nr; i += k) {
+		k = 1;
+		if (unlikely(ZERO_OR_NULL_PTR(objs[i])))
+			continue;
+		span = dslab_span_lookup(objs[i]);
+		if (unlikely(!span || READ_ONCE(span->meta) ||
+			     span->class == DSLAB_CLASS_LARGE ||
+			     dslab_remote(span))) {
+			dslab_free_locked(objs[i], false, false, caller);
+			continue;
+		}
+		idx = dslab_span_index(span, objs[i], &off);
+		if (unlikely(off || idx >= span->nelems)) {
+			dslab_free_locked(objs[i], false, false, caller);
+			continue;
+		}
+		k = dslab_bulk_run(span, objs + i, nr - i, idx, &mask, true);
+		dslab_free_run(span, BIT_WORD(idx), mask, objs + i, k, caller);
+	}
+}
+
 /* === Public interface === */
 
 /**
@@ -934,6 +1107,7 @@ EXPORT_SYMBOL_GPL(dslab_free_rcu);
 int dslab_alloc_bulk(size_t size, gfp_t flags, size_t nr, void **objs)
 {
 	unsigned int class;
+	bool one_by_one;
 	size_t i = 0;
 
 	if (unlikely(!nr || nr > INT_MAX))
@@ -968,21 +1142,31 @@ int dslab_alloc_bulk(size_t size, gfp_t flags, size_t nr, void **objs)
 	}
 
 	might_alloc(flags);
+	one_by_one = static_branch_unlikely(&dslab_debug_key) ||
+		     trace_dslab_alloc_enabled();
 	while (i < nr) {
 		unsigned int n;
 		size_t j;
 
-		/* Take as many as the magazine has in one section. */
+		/* As many as the magazine has, in one section; then the list. */
 		n = dslab_mag_take(class, &objs[i], nr - i);
-		for (j = i; j < i + n; j++)
-			dslab_alloc_finish(objs[j], size, flags);
-		i += n;
-		if (i < nr) {
-			objs[i] = dslab_alloc_slow(class, size, flags);
-			if (!objs[i])
+		if (!n) {
+			n = dslab_central_get(numa_mem_id(), class, &objs[i],
+					      min_t(size_t, nr - i, UINT_MAX),
+					      flags);
+			if (!n) {
+				dslab_stat_inc(DSLAB_STAT_ALLOC_FAIL);
 				goto err_free;
-			i++;
+			}
+			this_cpu_add(dslab_cpu_stats.item[DSLAB_STAT_ALLOC], n);
+			this_cpu_add(dslab_cpu_stats.inuse[class], n);
 		}
+		if (unlikely(one_by_one))
+			for (j = i; j < i + n; j++)
+				dslab_alloc_finish(objs[j], size, flags);
+		else
+			dslab_alloc_bulk_publish(&objs[i], n, flags);
+		i += n;
 	}
 	return nr;
 
@@ -1003,18 +1187,25 @@ EXPORT_SYMBOL_GPL(dslab_alloc_bulk);
  */
 void dslab_free_bulk(size_t nr, void **objs)
 {
+	bool one_by_one = static_branch_unlikely(&dslab_debug_key) ||
+			  trace_dslab_free_enabled();
 	unsigned long flags;
-	size_t i = 0;
+	size_t i, n;
 
-	while (i < nr) {
+	for (i = 0; i < nr; i += n) {
 		/* The lock is dropped every 32 objects. */
-		size_t end = min(nr, i + 32);
-
+		n = min_t(size_t, nr - i, 32);
 		local_lock_irqsave(&dslab_mag_lock, flags);
-		for (; i < end; i++)
-			if (likely(!ZERO_OR_NULL_PTR(objs[i])))
-				dslab_free_locked(objs[i], false, false,
-						  _RET_IP_);
+		if (likely(!one_by_one)) {
+			dslab_free_bulk_locked(&objs[i], n, _RET_IP_);
+		} else {
+			size_t j;
+
+			for (j = i; j < i + n; j++)
+				if (likely(!ZERO_OR_NULL_PTR(objs[j])))
+					dslab_free_locked(objs[j], false, false,
+							  _RET_IP_);
+		}
 		local_unlock_irqrestore(&dslab_mag_lock, flags);
 	}
 }
