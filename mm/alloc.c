@@ -273,34 +273,6 @@ static void dslab_mag_push_locked(unsigned int class, void *obj)
 	dslab_mag_write_end();
 }
 
-/*
- * Push @n objects of @class onto this CPU's magazine, locked, flushing
- * half of it each time it fills: the bulk free's copy of a whole run.
- */
-static void dslab_mag_put_locked(unsigned int class, void *const *objs,
-				 unsigned int n)
-{
-	struct dslab_mag *mag = this_cpu_ptr(dslab_mags[class]);
-	unsigned int count, k;
-
-	dslab_mag_lock_held();
-	if (unlikely(!dslab_mag_write_begin())) {
-		dslab_central_put(class, objs, n);
-		return;
-	}
-	while (n) {
-		if (dslab_mag_get(mag) == mag->cap)
-			dslab_mag_flush(class, mag);
-		count = dslab_mag_get(mag);
-		k = min(n, mag->cap - count);
-		memcpy(&mag->objs[count], objs, k * sizeof(void *));
-		dslab_mag_set(mag, count + k);
-		objs += k;
-		n -= k;
-	}
-	dslab_mag_write_end();
-}
-
 static noinline void dslab_release_slow(struct dslab_span *span, void *obj)
 {
 	unsigned int class = span->class;
@@ -838,28 +810,28 @@ static __always_inline void dslab_free_common(const void *p, bool rcu)
  *
  * A bulk call works in runs: consecutive objects of one span whose live
  * bits share one bitmap word.  A run's bits change with one atomic
- * operation on that word, and a freed run goes into the magazine with
- * one copy, so the per-object work is an address compare and the index
- * arithmetic.  Objects come back out of a magazine in the order they went
- * in, mostly a span's free list order, so runs are long.  Anything that
- * needs one object's attention (debug mode, tracing, destructors,
- * another node, large objects, a bad free) goes one by one through the
- * single-object paths; zeroing and kmemleak are done object by object
- * inside a run.
+ * operation on that word, and the loop that finds the run also copies
+ * it, out of the magazine or into it, so the per-object work is a load,
+ * a store, an address compare and the index arithmetic.  Objects come
+ * back out of a magazine in the order they went in, mostly a span's free
+ * list order, so runs are long.  Anything that needs one object's
+ * attention (debug mode, tracing, destructors, another node, large
+ * objects, a bad free, a full magazine) goes through the single-object
+ * paths; zeroing and kmemleak are done object by object after a run.
  */
 
 /*
  * How many objects from @objs on (at least the first, of index @first)
  * are @span's with their live bits in the word of @first's; their bits
- * in *@maskp.  With @check (a free), an interior pointer or an object
- * already in the run ends it too.  A run's objects lie in one range of
- * the span, so each is an offset compare and a division by the object
- * size (Go's divMagic, exact inside a span).
+ * in *@maskp, and the objects copied to @dst.  With @check (a free), an
+ * interior pointer or an object already in the run ends it too.  A run's
+ * objects lie in one range of the span, so each is an offset compare and
+ * a division by the object size (Go's divMagic, exact inside a span).
  */
 static __always_inline unsigned int
 dslab_bulk_run(const struct dslab_span *span, void *const *objs,
 	       unsigned int n, unsigned int first, unsigned long *maskp,
-	       bool check)
+	       void **dst, bool check)
 {
 	unsigned int size = span->size, magic = span->div_magic;
 	unsigned long lo = (unsigned long)(first & ~(BITS_PER_LONG - 1)) * size;
@@ -869,8 +841,10 @@ dslab_bulk_run(const struct dslab_span *span, void *const *objs,
 	unsigned long mask = BIT_MASK(first);
 	unsigned int j;
 
+	dst[0] = objs[0];
 	for (j = 1; j < n; j++) {
-		unsigned long off = objs[j] - start;
+		void *obj = objs[j];
+		unsigned long off = obj - start;
 		unsigned int bit = (off * magic) >> 32;
 
 		if (off >= len)
@@ -879,47 +853,87 @@ dslab_bulk_run(const struct dslab_span *span, void *const *objs,
 			      (mask & BIT(bit))))
 			break;
 		mask |= BIT(bit);
+		dst[j] = obj;
 	}
 	*maskp = mask;
 	return j;
 }
 
 /*
- * Publish @n objects just taken (off a magazine or a list) as
- * dslab_alloc_finish() does one at a time, run by run; not in debug mode.
+ * Publish the @n objects at @src as dslab_alloc_finish() does one at a
+ * time, run by run, copying them to @dst (which may be @src).
  */
-static void dslab_alloc_bulk_publish(void *const *objs, unsigned int n,
-				     gfp_t gfp)
+static __always_inline void dslab_bulk_publish(void *const *src, void **dst,
+					       unsigned int n)
 {
-	unsigned int i, j, k;
+	unsigned int i, k;
 
 	for (i = 0; i < n; i += k) {
-		struct dslab_span *span = dslab_own_span(objs[i]);
-		unsigned int idx = dslab_own_index(span, objs[i]);
+		struct dslab_span *span = dslab_own_span(src[i]);
+		unsigned int idx = dslab_own_index(span, src[i]);
 		unsigned long mask;
 
-		k = dslab_bulk_run(span, objs + i, n - i, idx, &mask, false);
-		if (unlikely(gfp & __GFP_ZERO))
-			for (j = i; j < i + k; j++)
-				memset(objs[j], 0, span->size);
+		k = dslab_bulk_run(span, src + i, n - i, idx, &mask, dst + i,
+				   false);
 		/* Publishes the run; pairs with test_and_clear_bit() at free. */
 		set_mask_bits(&span->live[BIT_WORD(idx)], 0, mask);
-		if (IS_ENABLED(CONFIG_DEBUG_KMEMLEAK))
-			for (j = i; j < i + k; j++)
-				kmemleak_alloc(objs[j], span->size, 1, gfp);
 	}
 }
 
 /*
- * Free a run: @mask has the bits of the @n objects at @objs in @span's
- * live word @word.  Normally all were live and they go into the magazine
- * at once; an object that was not is reported as a double free.
+ * Take up to @n objects off this CPU's magazine of @class into @objs,
+ * published and counted as allocated, in one locked section.  Returns
+ * how many.
  */
-static void dslab_free_run(struct dslab_span *span, unsigned int word,
-			   unsigned long mask, void **objs, unsigned int n,
+static unsigned int dslab_mag_take_bulk(unsigned int class, void **objs,
+					unsigned int n)
+{
+	struct dslab_mag *mag;
+	unsigned long flags;
+	unsigned int count;
+
+	local_lock_irqsave(&dslab_mag_lock, flags);
+	mag = this_cpu_ptr(dslab_mags[class]);
+	count = dslab_mag_get(mag);
+	n = min(n, count);
+	dslab_bulk_publish(&mag->objs[count - n], objs, n);
+	dslab_mag_set(mag, count - n);
+	local_unlock_irqrestore(&dslab_mag_lock, flags);
+	this_cpu_add(dslab_cpu_stats.item[DSLAB_STAT_ALLOC], n);
+	this_cpu_add(dslab_cpu_stats.inuse[class], n);
+	return n;
+}
+
+/* What follows the publishing of @n bulk objects of @class: zeroing, kmemleak. */
+static __always_inline void dslab_bulk_prepare(void *const *objs,
+					       unsigned int n,
+					       unsigned int class, gfp_t gfp)
+{
+	unsigned int size = dslab_classes[class].size, i;
+
+	if (likely(!(gfp & __GFP_ZERO) && !IS_ENABLED(CONFIG_DEBUG_KMEMLEAK)))
+		return;
+	if (gfp & __GFP_ZERO)
+		for (i = 0; i < n; i++)
+			memset(objs[i], 0, size);
+	if (IS_ENABLED(CONFIG_DEBUG_KMEMLEAK))
+		for (i = 0; i < n; i++)
+			kmemleak_alloc(objs[i], size, 1, gfp);
+}
+
+/*
+ * Free a run whose @n objects dslab_bulk_run() copied above the top of
+ * @mag (at @count), @mask their bits in @span's live word @word.  All
+ * were live, normally, and the run joins the magazine; an object that
+ * was not is a double free, reported and left out.
+ */
+static void dslab_free_run(struct dslab_span *span, struct dslab_mag *mag,
+			   unsigned int count, unsigned int word,
+			   unsigned long mask, unsigned int n,
 			   unsigned long caller)
 {
-	unsigned int k, class = span->class;
+	void **slots = &mag->objs[count];
+	unsigned int k, kept = 0;
 	unsigned long old;
 
 	/* Pairs with set_bit() at allocation; one of two racing frees wins. */
@@ -928,32 +942,33 @@ static void dslab_free_run(struct dslab_span *span, unsigned int word,
 	if (likely((old & mask) == mask)) {
 		if (IS_ENABLED(CONFIG_DEBUG_KMEMLEAK))
 			for (k = 0; k < n; k++)
-				kmemleak_free(objs[k]);
-		this_cpu_sub(dslab_cpu_stats.inuse[class], n);
-		dslab_mag_put_locked(class, objs, n);
-		return;
+				kmemleak_free(slots[k]);
+		kept = n;
+	} else {
+		for (k = 0; k < n; k++) {
+			void *obj = slots[k];
+
+			if (!(old & BIT_MASK(dslab_own_index(span, obj)))) {
+				this_cpu_dec(dslab_cpu_stats.item[DSLAB_STAT_FREE]);
+				dslab_report_bad_free(DSLAB_FREE_DOUBLE, obj,
+						      span, caller);
+				continue;
+			}
+			kmemleak_free(obj);
+			slots[kept++] = obj;
+		}
 	}
-	/* Reports first: the pushes may free the span. */
-	for (k = 0; k < n; k++)
-		if (!(old & BIT_MASK(dslab_own_index(span, objs[k])))) {
-			this_cpu_dec(dslab_cpu_stats.item[DSLAB_STAT_FREE]);
-			dslab_report_bad_free(DSLAB_FREE_DOUBLE, objs[k], span,
-					      caller);
-		}
-	for (k = 0; k < n; k++)
-		if (old & BIT_MASK(dslab_own_index(span, objs[k]))) {
-			kmemleak_free(objs[k]);
-			this_cpu_dec(dslab_cpu_stats.inuse[class]);
-			dslab_mag_put_locked(class, &objs[k], 1);
-		}
+	this_cpu_sub(dslab_cpu_stats.inuse[span->class], kept);
+	dslab_mag_set(mag, count + kept);
 }
 
 /* Up to @nr objects of dslab_free_bulk(), under dslab_mag_lock. */
 static void dslab_free_bulk_locked(void **objs, unsigned int nr,
 				   unsigned long caller)
 {
-	unsigned int i, k, idx, off;
+	unsigned int i, k, idx, off, count;
 	struct dslab_span *span;
+	struct dslab_mag *mag;
 	unsigned long mask;
 
 	dslab_mag_lock_held();
@@ -964,17 +979,23 @@ static void dslab_free_bulk_locked(void **objs, unsigned int nr,
 		span = dslab_span_lookup(objs[i]);
 		if (unlikely(!span || READ_ONCE(span->meta) ||
 			     span->class == DSLAB_CLASS_LARGE ||
-			     dslab_remote(span))) {
-			dslab_free_locked(objs[i], false, false, caller);
-			continue;
-		}
+			     dslab_remote(span)))
+			goto one;
 		idx = dslab_span_index(span, objs[i], &off);
-		if (unlikely(off || idx >= span->nelems)) {
-			dslab_free_locked(objs[i], false, false, caller);
-			continue;
-		}
-		k = dslab_bulk_run(span, objs + i, nr - i, idx, &mask, true);
-		dslab_free_run(span, BIT_WORD(idx), mask, objs + i, k, caller);
+		if (unlikely(off || idx >= span->nelems))
+			goto one;
+		mag = this_cpu_ptr(dslab_mags[span->class]);
+		count = dslab_mag_get(mag);
+		/* A full magazine: the single path flushes half of it. */
+		if (unlikely(count == mag->cap || !dslab_mag_write_begin()))
+			goto one;
+		k = dslab_bulk_run(span, objs + i, min(nr - i, mag->cap - count),
+				   idx, &mask, &mag->objs[count], true);
+		dslab_free_run(span, mag, count, BIT_WORD(idx), mask, k, caller);
+		dslab_mag_write_end();
+		continue;
+one:
+		dslab_free_locked(objs[i], false, false, caller);
 	}
 }
 
@@ -1149,7 +1170,10 @@ int dslab_alloc_bulk(size_t size, gfp_t flags, size_t nr, void **objs)
 		size_t j;
 
 		/* As many as the magazine has, in one section; then the list. */
-		n = dslab_mag_take(class, &objs[i], nr - i);
+		if (likely(!one_by_one))
+			n = dslab_mag_take_bulk(class, &objs[i], nr - i);
+		else
+			n = dslab_mag_take(class, &objs[i], nr - i);
 		if (!n) {
 			n = dslab_central_get(numa_mem_id(), class, &objs[i],
 					      min_t(size_t, nr - i, UINT_MAX),
@@ -1160,12 +1184,14 @@ int dslab_alloc_bulk(size_t size, gfp_t flags, size_t nr, void **objs)
 			}
 			this_cpu_add(dslab_cpu_stats.item[DSLAB_STAT_ALLOC], n);
 			this_cpu_add(dslab_cpu_stats.inuse[class], n);
+			if (likely(!one_by_one))
+				dslab_bulk_publish(&objs[i], &objs[i], n);
 		}
 		if (unlikely(one_by_one))
 			for (j = i; j < i + n; j++)
 				dslab_alloc_finish(objs[j], size, flags);
 		else
-			dslab_alloc_bulk_publish(&objs[i], n, flags);
+			dslab_bulk_prepare(&objs[i], n, class, flags);
 		i += n;
 	}
 	return nr;
