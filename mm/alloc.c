@@ -1248,14 +1248,15 @@ EXPORT_SYMBOL_GPL(dslab_free_bulk);
 size_t dslab_ksize(const void *obj)
 {
 	struct dslab_span *span;
-	unsigned int idx, off;
+	unsigned long off;
+	unsigned int idx;
 	size_t ret = 0;
 
 	/* A preempt-disabled section is an RCU reader (consolidated RCU). */
 	preempt_disable();
 	span = dslab_span_lookup(obj);
 	if (span) {
-		idx = dslab_span_index(span, obj, &off);
+		idx = dslab_span_locate(span, obj, &off);
 		if (!off && idx < span->nelems && test_bit(idx, span->live))
 			ret = dslab_usable(span);
 	}
@@ -1281,20 +1282,24 @@ EXPORT_SYMBOL_GPL(dslab_ksize);
 bool dslab_find_object(const void *ptr, void **base, size_t *size)
 {
 	struct dslab_span *span;
-	unsigned int idx, off;
+	unsigned long off;
+	unsigned int idx;
+	size_t usable;
 	bool ret = false;
 
 	/* A preempt-disabled section is an RCU reader (consolidated RCU). */
 	preempt_disable();
 	span = dslab_span_lookup(ptr);
 	if (span) {
-		idx = dslab_span_index(span, ptr, &off);
-		if (idx < span->nelems && off < dslab_usable(span) &&
+		idx = dslab_span_locate(span, ptr, &off);
+		usable = dslab_usable(span);
+		if (idx < span->nelems && off < usable &&
 		    test_bit(idx, span->live)) {
+			/* From the locals: stores through @base may alias @span. */
 			if (base)
-				*base = dslab_span_obj(span, idx);
+				*base = (void *)ptr - off;
 			if (size)
-				*size = dslab_usable(span);
+				*size = usable;
 			ret = true;
 		}
 	}

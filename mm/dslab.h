@@ -292,6 +292,32 @@ dslab_span_index(const struct dslab_span *span, const void *ptr,
 	return idx;
 }
 
+/**
+ * dslab_span_locate() - dslab_span_index() for the lookups
+ * @span: the span @ptr falls in
+ * @ptr: an address inside the span's pages
+ * @offset: set to the offset of @ptr from the start of the returned index
+ *
+ * dslab_find_object() and dslab_ksize() without dslab_span_index()'s
+ * branch for a one-object span: a large span's div_magic is 0, so every
+ * address in it gets index 0 and its distance from the base, which these
+ * callers compare with the object size anyway (a small class's divMagic
+ * is exact over its whole span, tail included).
+ *
+ * Context: Any context.
+ * Return: the object index; below span->nelems for a large span's tail.
+ */
+static __always_inline unsigned int
+dslab_span_locate(const struct dslab_span *span, const void *ptr,
+		  unsigned long *offset)
+{
+	unsigned long off = ptr - span->base;
+	unsigned int idx = (off * span->div_magic) >> 32;
+
+	*offset = off - (unsigned long)idx * span->size;
+	return idx;
+}
+
 /*
  * The span of an object the caller owns (live, being allocated, or dead
  * but not yet released): that object keeps the span, so no RCU reader is
