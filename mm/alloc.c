@@ -251,7 +251,7 @@ static void dslab_mag_flush(unsigned int class, struct dslab_mag *mag)
 
 	dslab_mag_lock_held();
 	dslab_mag_set(mag, count);
-	dslab_central_put(class, &mag->objs[count], mag->cap / 2);
+	dslab_central_put(&mag->objs[count], mag->cap / 2);
 }
 
 /* Push onto this CPU's magazine (or the central list), locked. */
@@ -262,7 +262,7 @@ static void dslab_mag_push_locked(unsigned int class, void *obj)
 
 	dslab_mag_lock_held();
 	if (unlikely(!dslab_mag_write_begin())) {
-		dslab_central_put(class, &obj, 1);
+		dslab_central_put(&obj, 1);
 		return;
 	}
 	if (dslab_mag_get(mag) == mag->cap)
@@ -376,7 +376,7 @@ static void *dslab_alloc_refill(unsigned int class, gfp_t gfp)
 		}
 		local_unlock_irqrestore(&dslab_mag_lock, flags);
 		if (k < n)
-			dslab_central_put(class, batch + k, n - k);
+			dslab_central_put(batch + k, n - k);
 	}
 	return obj;
 }
@@ -1352,7 +1352,7 @@ static void dslab_drain_one(int cpu)
 
 		if (count) {
 			dslab_mag_set(mag, 0);
-			dslab_central_put(class, mag->objs, count);
+			dslab_central_put(mag->objs, count);
 		}
 	}
 }

@@ -354,7 +354,7 @@ void dslab_span_release(struct dslab_span *span);
 unsigned int dslab_central_get(int node, unsigned int class, void **objs,
 			       unsigned int nr, gfp_t gfp);
 /* central: give @nr objects back to their spans */
-void dslab_central_put(unsigned int class, void *const *objs, unsigned int nr);
+void dslab_central_put(void *const *objs, unsigned int nr);
 /* central: give back the leading objects of @span's class; how many */
 unsigned int dslab_central_put_run(struct dslab_span *span, void *const *objs,
 				   unsigned int nr);

@@ -377,13 +377,12 @@ static void dslab_central_put_one(struct dslab_central *c,
 
 /**
  * dslab_central_put() - give objects back to their spans
- * @class: the size class of every object (none large)
- * @objs: the objects
+ * @objs: the objects, of any small classes and nodes (none large)
  * @nr: how many
  *
  * Context: Any context; takes class->lock with interrupts saved.
  */
-void dslab_central_put(unsigned int class, void *const *objs, unsigned int nr)
+void dslab_central_put(void *const *objs, unsigned int nr)
 {
 	unsigned int i;
 
