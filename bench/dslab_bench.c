@@ -20,12 +20,19 @@
  * destructor benchmark sleeps (barriers) and runs with preemption
  * enabled; each result line says which ("timing").
  *
+ * remote_free times frees of objects allocated on a CPU of another memory
+ * node (dslab's remote free next to SLUB's), its two halves on two CPUs
+ * by work_on_cpu().  Where no two online CPUs are on different nodes
+ * it runs nothing and its result is a line with "skipped": "needs two
+ * NUMA nodes" instead of times; "make bench" boots a second time with
+ * numa=fake=2 for it (bench/run.sh).
+ *
  * Interface (debugfs, /sys/kernel/debug/dslab_bench/):
  *   run      write "<benchmark> [key=value]...": runs it, returns when
  *            done (EINVAL: bad command, EBUSY: one already running,
  *            EIO: a benchmark's own check failed).
- *   results  one JSON object per line and measurement since load or the
- *            last "reset" written to run.
+ *   results  one JSON object per line and measurement (or skipped
+ *            benchmark) since load or the last "reset" written to run.
  *   info     key=value lines describing the kernel and the parameters.
  * Module parameters: quick=1 (short run for "make bench" smoke use),
  * smoke=1 (tiny run of every benchmark at load; load fails if one fails:
@@ -54,6 +61,7 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
+#include <linux/topology.h>
 #include <linux/uaccess.h>
 #include <linux/utsname.h>
 #include <linux/version.h>
@@ -118,6 +126,8 @@ struct dslab_bench_ctx {
 	unsigned int nobjs;
 	size_t usable, usable2;		/* find: dslab_ksize(), ksize() */
 	unsigned long dtors_expected;	/* dtor_free: destructors to run */
+	int alloc_cpu, free_cpu;	/* remote_free: on two nodes */
+	const char *skipped;		/* why setup found nothing to run */
 };
 
 struct dslab_bench_impl {
@@ -136,6 +146,7 @@ struct dslab_bench_def {
 	bool per_cpu;			/* runs on every online CPU at once */
 	bool check_dtors;		/* every destructor set must have run */
 	bool uses_n;			/* p.n is a parameter of the benchmark */
+	bool two_nodes;			/* runs on CPUs of two nodes */
 	int (*setup)(struct dslab_bench_ctx *ctx);
 	void (*teardown)(struct dslab_bench_ctx *ctx);
 };
@@ -1083,6 +1094,206 @@ static const struct dslab_bench_impl dslab_bench_par_impls[] = {
 	{ "kmem_cache", dslab_bench_par_cache },
 };
 
+/* === Benchmark 5b: free on a CPU of another node === */
+
+/*
+ * DSLAB_BENCH_FREE_BATCH objects allocated on ctx->alloc_cpu (untimed),
+ * so their memory is that CPU's node's, then freed on ctx->free_cpu, a
+ * CPU of another node (timed), by work_on_cpu(): dslab sends each
+ * one home to its node's list, SLUB gives it back to its slab there.
+ * Each free is checked to be remote: the object's page is not on the
+ * freeing CPU's node, and for dslab the remote frees counted went up by
+ * as many.  On one node (or one CPU) there is nothing remote: the
+ * benchmark is skipped, not failed.
+ */
+struct dslab_bench_remote {
+	struct dslab_bench_ctx *ctx;
+	unsigned int n;
+	bool use_dslab;
+	int cpu;		/* where the work must run */
+	u64 ns;
+	unsigned int local;	/* objects of the freeing CPU's node */
+	bool freed;		/* the free work ran */
+};
+
+static long dslab_bench_remote_alloc_fn(void *arg)
+{
+	struct dslab_bench_remote *r = arg;
+	struct dslab_bench_ctx *ctx = r->ctx;
+	unsigned int i;
+
+	if (raw_smp_processor_id() != r->cpu)
+		return -EIO;
+	for (i = 0; i < r->n; i++) {
+		ctx->objs[i] = r->use_dslab ?
+			       dslab_alloc(ctx->p.size, GFP_KERNEL) :
+			       kmem_cache_alloc(ctx->cache, GFP_KERNEL);
+		if (!ctx->objs[i])
+			goto err_free;
+	}
+	return 0;
+
+err_free:
+	while (i--) {
+		if (r->use_dslab)
+			dslab_free(ctx->objs[i]);
+		else
+			kmem_cache_free(ctx->cache, ctx->objs[i]);
+	}
+	return -ENOMEM;
+}
+
+static long dslab_bench_remote_free_fn(void *arg)
+{
+	struct dslab_bench_remote *r = arg;
+	struct dslab_bench_ctx *ctx = r->ctx;
+	struct kmem_cache *s = ctx->cache;
+	void **objs = ctx->objs;
+	unsigned int n = r->n, i;
+	int node, cpu;
+	u64 t0, t1;
+
+	dslab_bench_pin();
+	cpu = raw_smp_processor_id();
+	node = numa_mem_id();
+	r->local = 0;
+	for (i = 0; i < n; i++)
+		r->local += page_to_nid(virt_to_page(objs[i])) == node;
+	t0 = ktime_get_ns();
+	if (r->use_dslab) {
+		for (i = 0; i < n; i++)
+			dslab_free(objs[i]);
+	} else {
+		for (i = 0; i < n; i++)
+			kmem_cache_free(s, objs[i]);
+	}
+	t1 = ktime_get_ns();
+	dslab_bench_unpin();
+	r->ns = t1 - t0;
+	r->freed = true;
+	/* Freed all the same: a batch that failed leaks nothing. */
+	return cpu == r->cpu ? 0 : -EIO;
+}
+
+/* work_on_cpu_safe(), which 7.x no longer has. */
+static long dslab_bench_on_cpu(int cpu, long (*fn)(void *), void *arg)
+{
+	long ret = -ENODEV;
+
+	cpus_read_lock();
+	if (cpu_online(cpu))
+		ret = work_on_cpu(cpu, fn, arg);
+	cpus_read_unlock();
+	return ret;
+}
+
+static int dslab_bench_remote_run(struct dslab_bench_ctx *ctx,
+				  unsigned long iters, u64 *ns, bool use_dslab)
+{
+	struct dslab_bench_remote r = { .ctx = ctx, .use_dslab = use_dslab };
+	unsigned long done = 0;
+	u64 remote = 0;
+	long ret;
+
+	*ns = 0;
+	while (done < iters) {
+		r.n = min_t(unsigned long, iters - done, DSLAB_BENCH_FREE_BATCH);
+		r.cpu = ctx->alloc_cpu;
+		ret = dslab_bench_on_cpu(r.cpu, dslab_bench_remote_alloc_fn, &r);
+		if (ret)
+			return ret;
+		if (use_dslab)
+			remote = dslab_stat_read(DSLAB_STAT_REMOTE_FREES);
+		r.cpu = ctx->free_cpu;
+		r.freed = false;
+		ret = dslab_bench_on_cpu(r.cpu, dslab_bench_remote_free_fn, &r);
+		if (use_dslab)
+			remote = dslab_stat_read(DSLAB_STAT_REMOTE_FREES) - remote;
+		if (!r.freed) {
+			/* The CPU went offline: free them here. */
+			r.cpu = raw_smp_processor_id();
+			dslab_bench_remote_free_fn(&r);
+		}
+		if (ret)
+			return ret;
+		if (r.local || (use_dslab && remote < r.n)) {
+			pr_err("remote_free: %s: of %u objects freed on CPU %d (node %d), %u were of its node, %llu counted remote\n",
+			       use_dslab ? "dslab" : "kmem_cache", r.n,
+			       ctx->free_cpu, cpu_to_mem(ctx->free_cpu),
+			       r.local, use_dslab ? remote : 0ULL);
+			return -EIO;
+		}
+		*ns += r.ns;
+		done += r.n;
+		cond_resched();
+	}
+	return 0;
+}
+
+static int dslab_bench_remote_dslab(struct dslab_bench_ctx *ctx,
+				    unsigned long iters, u64 *ns)
+{
+	return dslab_bench_remote_run(ctx, iters, ns, true);
+}
+
+static int dslab_bench_remote_cache(struct dslab_bench_ctx *ctx,
+				    unsigned long iters, u64 *ns)
+{
+	return dslab_bench_remote_run(ctx, iters, ns, false);
+}
+
+/* Two online CPUs of different memory nodes, the lowest such pair. */
+static bool dslab_bench_remote_cpus(int *a, int *b)
+{
+	int i, k;
+
+	for_each_online_cpu(i) {
+		for_each_online_cpu(k) {
+			if (cpu_to_mem(i) != cpu_to_mem(k)) {
+				*a = i;
+				*b = k;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+static int dslab_bench_remote_setup(struct dslab_bench_ctx *ctx)
+{
+	int ret;
+
+	ctx->ops_per_iter = 1;
+	cpus_read_lock();
+	if (!dslab_bench_remote_cpus(&ctx->alloc_cpu, &ctx->free_cpu)) {
+		pr_info("remote_free: skipped: needs two NUMA nodes (%u online CPUs, all of node %d)\n",
+			num_online_cpus(),
+			cpu_to_mem(cpumask_first(cpu_online_mask)));
+		cpus_read_unlock();
+		ctx->skipped = "needs two NUMA nodes";
+		return -EOPNOTSUPP;
+	}
+	cpus_read_unlock();
+	ctx->objs = kvcalloc(DSLAB_BENCH_FREE_BATCH, sizeof(void *), GFP_KERNEL);
+	if (!ctx->objs)
+		return -ENOMEM;
+	ret = dslab_bench_cache_create(ctx);
+	if (ret)
+		dslab_bench_free_teardown(ctx);
+	return ret;
+}
+
+static void dslab_bench_remote_teardown(struct dslab_bench_ctx *ctx)
+{
+	dslab_bench_cache_destroy(ctx);
+	dslab_bench_free_teardown(ctx);
+}
+
+static const struct dslab_bench_impl dslab_bench_remote_impls[] = {
+	{ "dslab", dslab_bench_remote_dslab },
+	{ "kmem_cache", dslab_bench_remote_cache },
+};
+
 /* === The benchmarks === */
 
 static void dslab_bench_teardown_cache(struct dslab_bench_ctx *ctx)
@@ -1139,6 +1350,14 @@ static const struct dslab_bench_def dslab_bench_defs[] = {
 		.per_cpu = true,
 		.setup = dslab_bench_par_setup,
 		.teardown = dslab_bench_teardown_cache,
+	}, {
+		.name = "remote_free",
+		.impls = dslab_bench_remote_impls,
+		.nr_impls = ARRAY_SIZE(dslab_bench_remote_impls),
+		.anchor = 1,
+		.two_nodes = true,
+		.setup = dslab_bench_remote_setup,
+		.teardown = dslab_bench_remote_teardown,
 	},
 };
 
@@ -1232,9 +1451,39 @@ static int dslab_bench_report(const struct dslab_bench_def *def,
 		dslab_bench_juint(j, "cpus", def->per_cpu ? num_online_cpus() : 1);
 		dslab_bench_jstr(j, "timing", def->preempt_on ? "preemptible" :
 				 DSLAB_BENCH_PINNED);
+		if (def->two_nodes) {
+			dslab_bench_juint(j, "alloc_cpu", ctx->alloc_cpu);
+			dslab_bench_juint(j, "alloc_node",
+					  cpu_to_mem(ctx->alloc_cpu));
+			dslab_bench_juint(j, "free_cpu", ctx->free_cpu);
+			dslab_bench_juint(j, "free_node",
+					  cpu_to_mem(ctx->free_cpu));
+		}
 		dslab_bench_jclose(j);
 		ret = dslab_bench_emit(j);
 	}
+	kfree(j);
+	return ret;
+}
+
+/* A benchmark this machine cannot run: one line that says why. */
+static int dslab_bench_skip(const struct dslab_bench_def *def,
+			    const struct dslab_bench_ctx *ctx)
+{
+	struct dslab_bench_json *j;
+	int ret;
+
+	j = kzalloc(sizeof(*j), GFP_KERNEL);
+	if (!j)
+		return -ENOMEM;
+	dslab_bench_jopen(j, NULL);
+	dslab_bench_jstr(j, "benchmark", def->name);
+	dslab_bench_juint(j, "size", ctx->p.size);
+	dslab_bench_juint(j, "n", def->uses_n ? ctx->p.n : 0);
+	dslab_bench_juint(j, "batch", def->per_cpu ? ctx->p.batch : 0);
+	dslab_bench_jstr(j, "skipped", ctx->skipped);
+	dslab_bench_jclose(j);
+	ret = dslab_bench_emit(j);
 	kfree(j);
 	return ret;
 }
@@ -1257,6 +1506,11 @@ static int dslab_bench_group(const struct dslab_bench_def *def,
 	}
 	ctx->p = *p;
 	ret = def->setup(ctx);
+	if (ret == -EOPNOTSUPP && ctx->skipped) {
+		/* Not this machine's: a skip line, no failure. */
+		ret = dslab_bench_skip(def, ctx);
+		goto out_free;
+	}
 	if (ret)
 		goto out_free;
 
@@ -1687,8 +1941,21 @@ static u64 dslab_bench_clock_resolution(void)
 
 static int dslab_bench_info_show(struct seq_file *m, void *v)
 {
+	const char *sep = "";
+	int cpu;
+
 	seq_printf(m, "kernel=%s\n", init_utsname()->release);
 	seq_printf(m, "cpus_online=%u\n", num_online_cpus());
+	seq_printf(m, "memory_nodes=%u\n", num_node_state(N_MEMORY));
+	/* cpu:node of memory, for remote_free */
+	seq_puts(m, "cpu_nodes=");
+	cpus_read_lock();
+	for_each_online_cpu(cpu) {
+		seq_printf(m, "%s%d:%d", sep, cpu, cpu_to_mem(cpu));
+		sep = ",";
+	}
+	cpus_read_unlock();
+	seq_putc(m, '\n');
 	seq_printf(m, "hz=%u\n", HZ);
 	seq_printf(m, "clock_resolution_ns=%llu\n", dslab_bench_clock_res);
 	seq_printf(m, "page_size=%lu\n", PAGE_SIZE);
@@ -1713,7 +1980,7 @@ static int dslab_bench_smoke_run(void)
 	static const char *const cmds[] = {
 		"alloc_free size=64", "alloc_free size=4096", "bulk n=16",
 		"find size=64", "dtor_free", "dtor_e2e n=1000",
-		"parallel batch=8", "memory n=2000 rounds=1",
+		"parallel batch=8", "remote_free", "memory n=2000 rounds=1",
 	};
 	char buf[64];
 	unsigned int i;

@@ -11,6 +11,8 @@
 #   DSLAB-BENCH-INFO <key>=<value>
 #   DSLAB-BENCH-RUN <command>          (before each benchmark)
 #   DSLAB-BENCH-FAIL <command> rc=<n>  (a benchmark failed its own check)
+#   DSLAB-BENCH-SKIP <command> skipped: <why>  (nothing to run here:
+#                                      remote_free on one node)
 #   DSLAB-BENCH-RESULTS-BEGIN / -END   (results, printed when quiet)
 # Documentation/benchmarks.rst describes the benchmarks.
 
@@ -53,11 +55,15 @@ set -- \
 	"find size=64" "find size=1024" \
 	"dtor_free size=64" \
 	"parallel size=64 batch=1" "parallel size=64 batch=64" \
+	"remote_free size=64" \
 	"dtor_e2e size=64" \
 	"memory"
 
-# DSLAB_BENCH_ONLY (bench/run.sh) arrives as dslab_only=<name,name,...>.
+# DSLAB_BENCH_ONLY (bench/run.sh) arrives as dslab_only=<name,name,...>;
+# dslab_skip=<name,...> leaves benchmarks out (the main boot's
+# remote_free: bench/run.sh runs it in a second boot with two nodes).
 only=$(sed -n 's/.*dslab_only=\([^ ]*\).*/\1/p' /proc/cmdline)
+leave=$(sed -n 's/.*dslab_skip=\([^ ]*\).*/\1/p' /proc/cmdline)
 
 fails=0
 for cmd in "$@"; do
@@ -66,13 +72,20 @@ for cmd in "$@"; do
 	*",${cmd%% *},"*) ;;
 	*) continue ;;
 	esac
+	case ",$leave," in
+	*",${cmd%% *},"*) continue ;;
+	esac
 	echo "DSLAB-BENCH-RUN $cmd"
+	n0=$(wc -l <$B/results)
 	t0=$(date +%s)
 	if ! echo "$cmd" >$B/run; then
 		echo "DSLAB-BENCH-FAIL $cmd rc=1"
 		fails=$((fails + 1))
 	fi
 	echo "DSLAB-BENCH-TIME $cmd $(( $(date +%s) - t0 ))s"
+	# A benchmark this machine cannot run says why in its result line.
+	tail -n +$((n0 + 1)) $B/results |
+		sed -n "s/.*\"skipped\":\"\([^\"]*\)\".*/DSLAB-BENCH-SKIP $cmd skipped: \1/p"
 done
 
 cat $B/results >/tmp/results

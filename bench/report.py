@@ -6,11 +6,17 @@ Usage: report.py <console.log> <results.json> [key=value ...]
 
 The console holds DSLAB-BENCH-INFO lines and, between
 DSLAB-BENCH-RESULTS-BEGIN and -END, one JSON object per measurement
-(bench/dslab_bench.c).  The key=value arguments describe the host side of
-the run (accelerator, icount mode, commit, ...).  Writes
+(bench/dslab_bench.c).  It may be the consoles of several boots one after
+the other (bench/run.sh's second boot, with two NUMA nodes, for
+remote_free): the first boot's info describes the run, the others' go to
+"more_boots", and the results of all are taken.  A result line with
+"skipped" (a benchmark the guest could not run) is listed as skipped, in
+"skipped", not among the results.  The key=value arguments describe the
+host side of the run (accelerator, icount mode, commit, ...).  Writes
 {"run": {...}, "results": [...]} and prints a table with the ratio of every
 dslab figure to its anchor and the goal of issue 7 it is held against.
-Exits 1 when the console holds no results or a line is not valid JSON.
+Exits 1 when the console holds no results (nor skipped benchmarks) or a
+line is not valid JSON.
 """
 
 import json
@@ -32,13 +38,16 @@ MEMORY_GOAL = 1.1
 
 
 def parse_console(path):
-    info, results, bad, fails, inside = {}, [], [], [], False
+    boots, results, bad, fails, inside = [], [], [], [], False
     with open(path, errors="replace") as f:
         for raw in f:
             line = raw.rstrip("\n")
             if line.startswith("DSLAB-BENCH-INFO "):
                 key, _, val = line[len("DSLAB-BENCH-INFO "):].partition("=")
-                info[key] = val
+                # "kernel" comes first in every boot's info.
+                if key == "kernel" or not boots:
+                    boots.append({})
+                boots[-1][key] = val
             elif line.startswith("DSLAB-BENCH-FAIL "):
                 fails.append(line[len("DSLAB-BENCH-FAIL "):])
             elif line == "DSLAB-BENCH-RESULTS-BEGIN":
@@ -53,7 +62,7 @@ def parse_console(path):
             elif inside and line.strip():
                 # A kernel message landed among the results: not ours.
                 pass
-    return info, results, bad, fails
+    return boots, results, bad, fails
 
 
 def label(r):
@@ -92,6 +101,10 @@ def table(results):
             extra = f"  ({r['ops_per_sec']} ops/s per CPU, {r['cpus']} CPUs)"
         elif r["benchmark"] == "dtor_e2e":
             extra = f"  ({r['ops_per_sec']} objects/s)"
+        elif r["benchmark"] == "remote_free":
+            extra = (f"  (allocated on CPU {r['alloc_cpu']} node "
+                     f"{r['alloc_node']}, freed on CPU {r['free_cpu']} "
+                     f"node {r['free_node']})")
         out.append(f"{lab if lab != last else '':<26} {r['implementation']:<27} "
                    f"{fmt(ns['median']):>10} {fmt(ns['min']):>10} "
                    f"{fmt(ns['max']):>10}  {r['ratio']:>6.3f}x  "
@@ -113,6 +126,15 @@ def table(results):
             out.append(f"{label(r):<26} {r['implementation']:<27} "
                        f"{p['median']:>10} {p['min']:>10} {p['max']:>10}  "
                        f"{r['ratio']:>6.3f}x  {note}")
+    return out
+
+
+def skipped_lines(skipped):
+    out = []
+    if skipped:
+        out.append("")
+    for r in skipped:
+        out.append(f"{label(r):<26} skipped: {r['skipped']}")
     return out
 
 
@@ -144,7 +166,10 @@ def main():
         return 2
     console, out = sys.argv[1], sys.argv[2]
     host = dict(a.split("=", 1) for a in sys.argv[3:])
-    info, results, bad, fails = parse_console(console)
+    boots, measured, bad, fails = parse_console(console)
+    info = boots[0] if boots else {}
+    results = [r for r in measured if "skipped" not in r]
+    skipped = [r for r in measured if "skipped" in r]
     emulated = host.get("accelerator", "tcg") != "kvm"
     run = {
         "kernel": info.get("kernel"),
@@ -167,7 +192,9 @@ def main():
                  "the same run mean anything." if emulated else
                  "Hardware-assisted virtualisation."),
         "guest_info": info,
+        "more_boots": boots[1:],
         "failures": fails,
+        "skipped": [f"{label(r)}: {r['skipped']}" for r in skipped],
     }
     with open(out, "w") as f:
         json.dump({"run": run, "results": results}, f, indent=1)
@@ -188,7 +215,7 @@ def main():
               f"{run['clocksource']}): the micro-benchmarks are not "
               f"meaningful.")
     print()
-    for line in table(results):
+    for line in table(results) + skipped_lines(skipped):
         print(line)
     print()
     print("Goals (issue 7):")
@@ -200,7 +227,7 @@ def main():
         print(f"report: unparsable result line: {line[:120]}", file=sys.stderr)
     for line in fails:
         print(f"report: benchmark failed: {line}", file=sys.stderr)
-    return 1 if not results or bad else 0
+    return 1 if not (results or skipped) or bad else 0
 
 
 if __name__ == "__main__":

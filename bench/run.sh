@@ -2,15 +2,20 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # run.sh - "make bench": dslab next to SLUB and the kernel's deferred-free
-# paths, in one boot of a performance kernel under qemu.
+# paths, in two boots of a performance kernel under qemu.
 #
 # Builds (or reuses) the Linux performance kernel from bench/perf.config
 # with the harness's tools/testing/vm/build-kernel.sh, builds dslab.ko and
 # dslab_bench.ko for it (W=1, no warnings), boots it with 2 vCPUs under
-# TCG, runs bench/guest-bench.sh in the guest, then prints the table and
-# writes bench/results.json (bench/report.py).  The console log is kept
-# in $DSLAB_CACHE/logs/bench/.  Exits non-zero when a benchmark failed its
-# own check or the kernel printed a report (WARNING, BUG, ...).
+# TCG and runs bench/guest-bench.sh in the guest: every benchmark but
+# remote_free, on one memory node.  Then it boots the same kernel and
+# initramfs a second time with two emulated nodes (numa=fake=2, one vCPU
+# per socket and node) for remote_free alone: frees on a CPU of another
+# node than the objects'.  It prints the table of both boots and writes
+# bench/results.json (bench/report.py over the two consoles, one after
+# the other).  The console logs (console-bench.log, console-bench-numa.log)
+# are kept in $DSLAB_CACHE/logs/bench/.  Exits non-zero when a benchmark
+# failed its own check or the kernel printed a report (WARNING, BUG, ...).
 #
 # Environment:
 #   DSLAB_BENCH_KERNEL   6.12 (default), 6.1, or the newest kernel's X.Y
@@ -24,9 +29,11 @@
 #                        runs both vCPUs on one host thread.
 #   DSLAB_BENCH_OUT      results file (default bench/results.json)
 #   DSLAB_BENCH_ONLY     comma-separated benchmark names (alloc_free,
-#                        dtor_e2e, ...): run only those
+#                        dtor_e2e, remote_free, ...): run only those; the
+#                        second boot only when remote_free is one of them
 #   and the harness's: DSLAB_CACHE, DSLAB_VM_ACCEL (tcg), DSLAB_VM_SMP
-#   (two cores in one socket),
+#   (two cores in one socket; the two-node boot: two sockets; when set,
+#   both boots take it),
 #   DSLAB_VM_MEM (1G), DSLAB_VM_TIMEOUT (default here 2400 s).
 #
 # Documentation/benchmarks.rst describes the method and the last results.
@@ -43,7 +50,10 @@ out=${DSLAB_BENCH_OUT:-$SRC/bench/results.json}
 export DSLAB_VM_ACCEL=${DSLAB_VM_ACCEL:-tcg}
 # Two cores in one socket, as a real dual-core machine: the benchmark
 # kernel has ACPI, so the guest finds both (the test kernels, without it,
-# need one socket per CPU; tools/testing/vm/boot.sh).
+# need one socket per CPU; tools/testing/vm/boot.sh).  The two-node boot
+# has a socket per node, as a two-socket machine: cores that share a
+# socket and its cache but not a node, the kernel warns about.
+NUMA_SMP=${DSLAB_VM_SMP:-cpus=2,sockets=2,cores=1,threads=1}
 export DSLAB_VM_SMP=${DSLAB_VM_SMP:-cpus=2,sockets=1,cores=2,threads=1}
 export DSLAB_VM_TIMEOUT=${DSLAB_VM_TIMEOUT:-2400}
 
@@ -125,25 +135,59 @@ only=${DSLAB_BENCH_ONLY:-}
 case $only in
 *[!a-z0-9_,]*) echo "bench: DSLAB_BENCH_ONLY is a comma-separated list of benchmark names" >&2
    exit 2 ;;
-?*) cmdline="$cmdline dslab_only=$only" ;;
 esac
-section "benchmarking (qemu $DSLAB_VM_ACCEL, -smp $DSLAB_VM_SMP, icount $icount, mode $mode)"
-echo "  about a minute of TCG (quick: 15 s); console: $LOGS/console-bench.log"
-CONSOLE=$LOGS/console-bench.log
-BOOT_RC=0
-t0=$(date +%s)
-"$VM_DIR/boot.sh" -a "$cmdline" "$KBUILD_DIR/arch/x86/boot/bzImage" \
-	"$LOGS/initramfs-bench.cpio" "$CONSOLE" || BOOT_RC=$?
-BOOT_SECS=$(( $(date +%s) - t0 ))
-case $BOOT_RC in
-0) pass "bench: VM boot and guest run (${BOOT_SECS}s)" ;;
-124) fail "bench: VM TIMEOUT after ${BOOT_SECS}s (console: $CONSOLE)" ;;
-*) fail "bench: VM did not finish (console: $CONSOLE)" ;;
+# remote_free runs in the two-node boot only; the main boot runs the
+# rest (all but remote_free, or what DSLAB_BENCH_ONLY names besides it).
+main_args=
+numa=0
+case ",$only," in
+,,)
+	main_args="dslab_skip=remote_free"
+	numa=1 ;;
+*,remote_free,*)
+	rest=$(tr ',' '\n' <<<"$only" | grep -vx -e remote_free -e '' |
+	       paste -sd, - || true)
+	[ -n "$rest" ] && main_args="dslab_only=$rest"
+	numa=1 ;;
+*) main_args="dslab_only=$only" ;;
 esac
-grep '^DSLAB-BENCH-TIME ' "$CONSOLE" | sed 's/^DSLAB-BENCH-TIME /  ran /' || true
-grep '^DSLAB-BENCH-STATS ' "$CONSOLE" | sed 's/^DSLAB-BENCH-STATS /  dslab finq: /' || true
+
+# bench_boot <id> <smp> <args>: one boot of the benchmark guest, console
+# $LOGS/console-<id>.log; adds it to CONSOLES.
+CONSOLES=()
+bench_boot() {
+	local id=$1 smp=$2 console=$LOGS/console-$1.log rc=0 t0 secs
+	t0=$(date +%s)
+	DSLAB_VM_SMP=$smp "$VM_DIR/boot.sh" -a "$cmdline $3" \
+		"$KBUILD_DIR/arch/x86/boot/bzImage" "$LOGS/initramfs-bench.cpio" \
+		"$console" || rc=$?
+	secs=$(( $(date +%s) - t0 ))
+	case $rc in
+	0) pass "$id: VM boot and guest run (${secs}s)" ;;
+	124) fail "$id: VM TIMEOUT after ${secs}s (console: $console)" ;;
+	*) fail "$id: VM did not finish (console: $console)" ;;
+	esac
+	grep '^DSLAB-BENCH-TIME ' "$console" | sed 's/^DSLAB-BENCH-TIME /  ran /' || true
+	grep '^DSLAB-BENCH-STATS ' "$console" | sed 's/^DSLAB-BENCH-STATS /  dslab finq: /' || true
+	CONSOLES+=("$console")
+}
+
+if [ -n "$main_args" ]; then
+	section "benchmarking (qemu $DSLAB_VM_ACCEL, -smp $DSLAB_VM_SMP, icount $icount, mode $mode)"
+	echo "  about a minute of TCG (quick: 15 s); console: $LOGS/console-bench.log"
+	bench_boot bench "$DSLAB_VM_SMP" "$main_args"
+fi
+if [ $numa = 1 ]; then
+	section "benchmarking remote_free with two NUMA nodes (numa=fake=2, -smp $NUMA_SMP, icount $icount)"
+	echo "  a few seconds of TCG; console: $LOGS/console-bench-numa.log"
+	bench_boot bench-numa "$NUMA_SMP" "dslab_only=remote_free numa=fake=2"
+fi
 
 section "results"
+# One console after the other: report.py takes the first boot's info
+# for the run, and the results of both.
+CONSOLE=$LOGS/console-bench-all.log
+cat "${CONSOLES[@]}" >"$CONSOLE"
 dirty=0
 [ -n "$(git -C "$SRC" status --porcelain 2>/dev/null)" ] && dirty=1
 if python3 "$SRC/bench/report.py" "$CONSOLE" "$out" \
@@ -162,6 +206,12 @@ echo "$LAYOUT"
 while IFS= read -r line; do
 	fail "bench: benchmark failed: $line"
 done < <(sed -n 's/^DSLAB-BENCH-FAIL //p' "$CONSOLE")
+while IFS= read -r line; do
+	skip "bench: $line"
+done < <(sed -n 's/^DSLAB-BENCH-SKIP //p' "$CONSOLE")
 
-check_reports bench "$CONSOLE"
+for console in "${CONSOLES[@]}"; do
+	id=$(basename "$console" .log)
+	check_reports "${id#console-}" "$console"
+done
 summary
