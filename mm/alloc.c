@@ -273,6 +273,19 @@ static void dslab_mag_push_locked(unsigned int class, void *obj)
 	dslab_mag_write_end();
 }
 
+/*
+ * A small object of another node, home to its node's list, which has a
+ * lock of its own: no magazine is touched.  The span may go with it.
+ */
+static void dslab_release_remote(struct dslab_span *span, void *obj)
+{
+	unsigned int class = span->class;
+
+	dslab_central_put_run(span, &obj, 1);
+	dslab_stat_inc(DSLAB_STAT_REMOTE_FREES);
+	this_cpu_dec(dslab_cpu_stats.inuse[class]);
+}
+
 static noinline void dslab_release_slow(struct dslab_span *span, void *obj)
 {
 	unsigned int class = span->class;
@@ -285,12 +298,10 @@ static noinline void dslab_release_slow(struct dslab_span *span, void *obj)
 	if (static_branch_unlikely(&dslab_debug_key))
 		dslab_debug_free(span, obj);
 	if (dslab_remote(span)) {
-		/* Home to its node's list; the span may go with it. */
-		dslab_central_put_run(span, &obj, 1);
-		dslab_stat_inc(DSLAB_STAT_REMOTE_FREES);
-	} else {
-		dslab_mag_push_locked(class, obj);
+		dslab_release_remote(span, obj);
+		return;
 	}
+	dslab_mag_push_locked(class, obj);
 	this_cpu_dec(dslab_cpu_stats.inuse[class]);
 }
 
@@ -727,7 +738,16 @@ static noinline void dslab_free_slow(struct dslab_span *span, unsigned int idx,
 {
 	unsigned long flags;
 
-	if (!dslab_free_queue(span, idx, obj, rcu, true)) {
+	if (dslab_free_queue(span, idx, obj, rcu, true)) {
+		preempt_enable();
+		return;
+	}
+	/* An object of another node needs no magazine, so no dslab_mag_lock. */
+	if (dslab_remote(span) && span->class != DSLAB_CLASS_LARGE &&
+	    !static_branch_unlikely(&dslab_debug_key)) {
+		kmemleak_free(obj);
+		dslab_release_remote(span, obj);
+	} else {
 		local_lock_irqsave(&dslab_mag_lock, flags);
 		dslab_release_locked(span, obj);
 		local_unlock_irqrestore(&dslab_mag_lock, flags);
