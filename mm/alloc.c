@@ -619,20 +619,34 @@ static noinline void dslab_report_bad_free(enum dslab_bad_free why,
 		[DSLAB_FREE_DOUBLE] = DSLAB_STAT_DOUBLE_FREE,
 	};
 
+	unsigned long off;
+	unsigned int idx;
+
 	dslab_stat_inc(DSLAB_STAT_BAD_FREE);
 	dslab_stat_inc(item[why]);
 	WRITE_ONCE(dslab_bad_free_caller, caller);
 	WARN_ONCE(READ_ONCE(dslab_warn_bad_free),
 		  "dslab: bad free of %p by %pS: %s\n", p, (void *)caller,
 		  what[why]);
-	if (span)
-		pr_err_ratelimited("bad free of %p by %pS: %s (class %u, %u bytes)\n",
-				   p, (void *)caller, what[why], span->class,
-				   span->size);
-	else
-		pr_err_ratelimited("bad free of %p by %pS: %s%s\n", p, (void *)caller,
-				   what[why], why == DSLAB_FREE_FOREIGN ?
-				   " (kmalloc memory goes to kfree())" : "");
+	if (!dslab_debug_report())
+		return;
+	if (!span) {
+		pr_err("bad free of %p by %pS: %s%s\n", p, (void *)caller,
+		       what[why], why == DSLAB_FREE_FOREIGN ?
+		       " (kmalloc memory goes to kfree())" : "");
+		return;
+	}
+	idx = dslab_span_locate(span, p, &off);
+	if (idx >= span->nelems || off >= span->size) {
+		pr_err("bad free of %p by %pS: %s (class %u, %u bytes, past the last object)\n",
+		       p, (void *)caller, what[why], span->class, span->size);
+		return;
+	}
+	pr_err("bad free of %p by %pS: %s (class %u, %u bytes, object %p, offset %lu)\n",
+	       p, (void *)caller, what[why], span->class, span->size,
+	       p - off, off);
+	/* Debug mode: where the object was last allocated and freed. */
+	dslab_debug_print_tracks(span, p - off);
 }
 
 /*

@@ -14,13 +14,25 @@
  * and the offset of the first bad byte.  Large objects (a span each)
  * have neither.
  *
+ * Each small object's last allocation and last free are recorded as
+ * stackdepot handles, two per object after its span's bitmaps (as
+ * slub_debug=U keeps them after the object), and every report about an
+ * object (damage here, a double or interior free in alloc.c) prints
+ * both stacks after its line, as slub's print_tracking() does.  The
+ * reports share one rate limit, so a report is printed whole or not at
+ * all.
+ *
  * The fast paths test dslab_debug_key, a static key set once at load,
  * and leave through their slow paths when it is on; those call in here.
  */
 #define pr_fmt(fmt) "dslab: " fmt
 
 #include <linux/jump_label.h>
+#include <linux/module.h>
 #include <linux/poison.h>
+#include <linux/ratelimit.h>
+#include <linux/stackdepot.h>
+#include <linux/stacktrace.h>
 #include <linux/string.h>
 
 #include "dslab.h"
@@ -31,6 +43,112 @@ DEFINE_STATIC_KEY_FALSE(dslab_debug_key);
 
 #define DSLAB_POISON_FREE	POISON_FREE
 #define DSLAB_POISON_RED	SLUB_RED_INACTIVE
+
+/* Frames kept per stack, as slub_debug's TRACK_ADDRS_COUNT. */
+#define DSLAB_TRACK_DEPTH	16U
+/* Room for dslab's own frames, which are dropped. */
+#define DSLAB_TRACK_OWN		8U
+
+/* The stack depot is ready (debug mode, and stack_depot_init() worked). */
+static bool dslab_debug_tracking;
+
+/* One rate limit for every report about an object, stacks included. */
+static DEFINE_RATELIMIT_STATE(dslab_debug_rs, DEFAULT_RATELIMIT_INTERVAL,
+			      DEFAULT_RATELIMIT_BURST);
+
+/**
+ * dslab_debug_track_size() - room for the stacks of a new span's objects
+ * @class: the span's class
+ * @nelems: its objects
+ *
+ * Context: Any context.
+ * Return: bytes to allocate after the span's bitmaps, 0 outside debug
+ * mode and for large objects.
+ */
+size_t dslab_debug_track_size(unsigned int class, unsigned int nelems)
+{
+	if (!READ_ONCE(dslab_debug_tracking) || class == DSLAB_CLASS_LARGE)
+		return 0;
+	return array_size(2 * nelems, sizeof(depot_stack_handle_t));
+}
+
+/*
+ * @obj's two handles, [0] its last allocation, [1] its last free: after
+ * the bitmaps, in the descriptor's allocation, but not the descriptor's
+ * own state (a const span's handles still change).
+ */
+static depot_stack_handle_t *dslab_debug_track(const struct dslab_span *span,
+					       const void *obj)
+{
+	unsigned long end = (unsigned long)(span->live +
+					    2 * BITS_TO_LONGS(span->nelems));
+
+	return (depot_stack_handle_t *)end + 2 * dslab_own_index(span, obj);
+}
+
+/* Record the caller's stack as @obj's last allocation or free. */
+static void dslab_debug_record(const struct dslab_span *span, const void *obj,
+			       bool freed)
+{
+	unsigned long entries[DSLAB_TRACK_DEPTH + DSLAB_TRACK_OWN];
+	unsigned int n, own = 0;
+
+	if (!IS_ENABLED(CONFIG_STACKDEPOT) ||
+	    !READ_ONCE(dslab_debug_tracking))
+		return;
+	n = stack_trace_save(entries, ARRAY_SIZE(entries), 0);
+	/* The stack starts at dslab's caller, as kfence's does at its. */
+	while (own < n && within_module(entries[own], THIS_MODULE))
+		own++;
+	/* Any context: the depot takes new memory only without sleeping. */
+	dslab_debug_track(span, obj)[freed] =
+		stack_depot_save(entries + own,
+				 min(n - own, DSLAB_TRACK_DEPTH), GFP_NOWAIT);
+}
+
+static void dslab_debug_print_stack(const char *what, depot_stack_handle_t h)
+{
+	if (!h) {
+		pr_err("%s: no stack recorded\n", what);
+		return;
+	}
+	pr_err("%s:\n", what);
+	stack_depot_print(h);
+}
+
+/**
+ * dslab_debug_report() - whether to print a report about an object now
+ *
+ * Context: Any context.
+ * Return: true when the rate limit lets a report through.
+ */
+bool dslab_debug_report(void)
+{
+	return __ratelimit(&dslab_debug_rs);
+}
+
+/**
+ * dslab_debug_print_tracks() - print where an object was last allocated
+ *	and freed
+ * @span: the small-object span holding @obj
+ * @obj: the object's start
+ *
+ * Follows a report's first line; prints nothing outside debug mode.
+ *
+ * Context: Any context; @span's descriptor must stay valid.
+ */
+void dslab_debug_print_tracks(const struct dslab_span *span, const void *obj)
+{
+	const depot_stack_handle_t *t;
+
+	if (!IS_ENABLED(CONFIG_STACKDEPOT) ||
+	    !READ_ONCE(dslab_debug_tracking) ||
+	    span->class == DSLAB_CLASS_LARGE)
+		return;
+	t = dslab_debug_track(span, obj);
+	dslab_debug_print_stack("last allocated by", t[0]);
+	dslab_debug_print_stack("last freed by", t[1]);
+}
 
 /*
  * The offset of the first byte in [@from, @from + @len) of @obj that is
@@ -59,11 +177,15 @@ void dslab_debug_alloc(const struct dslab_span *span, void *obj)
 
 	if (unlikely(off)) {
 		dslab_stat_inc(DSLAB_STAT_DEBUG_CORRUPTION);
-		pr_err_ratelimited("use after free: class %u (%u bytes) written at offset %u\n",
-				   span->class, span->size, off);
+		if (dslab_debug_report()) {
+			pr_err("use after free: class %u (%u bytes) written at offset %u, object %p\n",
+			       span->class, span->size, off, obj);
+			dslab_debug_print_tracks(span, obj);
+		}
 	}
 	memset(obj + span->size - DSLAB_REDZONE, DSLAB_POISON_RED,
 	       DSLAB_REDZONE);
+	dslab_debug_record(span, obj, false);
 }
 
 /**
@@ -80,11 +202,15 @@ void dslab_debug_free(const struct dslab_span *span, void *obj)
 
 	if (unlikely(off)) {
 		dslab_stat_inc(DSLAB_STAT_DEBUG_CORRUPTION);
-		pr_err_ratelimited("red zone overwritten: class %u (%u bytes) at offset %u\n",
-				   span->class, span->size, off);
+		if (dslab_debug_report()) {
+			pr_err("red zone overwritten: class %u (%u bytes) at offset %u, object %p\n",
+			       span->class, span->size, off, obj);
+			dslab_debug_print_tracks(span, obj);
+		}
 	}
 	memset(obj + sizeof(void *), DSLAB_POISON_FREE,
 	       span->size - sizeof(void *));
+	dslab_debug_record(span, obj, true);
 }
 
 /**
@@ -109,6 +235,10 @@ void dslab_debug_poison_span(struct dslab_span *span)
  */
 void dslab_debug_init(void)
 {
-	if (dslab_debug)
-		static_branch_enable(&dslab_debug_key);
+	if (!dslab_debug)
+		return;
+	static_branch_enable(&dslab_debug_key);
+	/* Without the depot's table, the reports just have no stacks. */
+	if (IS_ENABLED(CONFIG_STACKDEPOT) && !stack_depot_init())
+		WRITE_ONCE(dslab_debug_tracking, true);
 }

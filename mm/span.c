@@ -165,8 +165,10 @@ struct dslab_span *dslab_span_new(unsigned int class, size_t size, gfp_t gfp,
 
 	if (dslab_should_fail(gfp, sizeof(*span)))
 		return NULL;
-	/* live[] and the limbo bits after it. */
-	span = kzalloc(struct_size(span, live, 2 * BITS_TO_LONGS(nelems)),
+	/* live[], the limbo bits after it, and debug mode's stacks. */
+	span = kzalloc(size_add(struct_size(span, live,
+					    2 * BITS_TO_LONGS(nelems)),
+				dslab_debug_track_size(class, nelems)),
 		       meta_gfp);
 	if (!span)
 		return NULL;

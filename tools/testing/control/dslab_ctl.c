@@ -17,7 +17,8 @@
  *   dtor <h> count|sleep <ms>|realloc|free <h2>|point|shape|clear
  *   cleanup <h> [count]         cancel <cleanup-id>
  *   barrier  shrink  reset
- *   uaf <size> <offset>         redzone <size>   (debug mode's checks)
+ *   uaf <size> <offset>         redzone <size>   dfree <size>
+ *                               (debug mode's checks)
  *
  * Objects are named by handles, small integers from an allocating xarray,
  * never by address; cleanups get ids the same way.  The outcome of the
@@ -930,6 +931,41 @@ static int dslab_ctl_cmd_redzone(struct dslab_ctl_ctx *ctx)
 	return 0;
 }
 
+/*
+ * dfree <size>: allocate an object and free it twice.  dslab refuses and
+ * reports the second free (with the object's stacks in debug mode);
+ * "ok dfree" when it was counted as a double free.
+ */
+static int dslab_ctl_cmd_dfree(struct dslab_ctl_ctx *ctx)
+{
+	u64 before = dslab_stat_read(DSLAB_STAT_DOUBLE_FREE);
+	u32 size;
+	void *obj;
+	int ret;
+
+	ret = dslab_ctl_debug_only(ctx, &size);
+	if (ret)
+		return ret;
+	/* Keep this CPU's magazine from handing the object out in between. */
+	migrate_disable();
+	obj = dslab_alloc(size, GFP_KERNEL);
+	if (obj) {
+		dslab_free(obj);
+		dslab_free(obj);	/* the double free */
+	}
+	migrate_enable();
+	if (!obj) {
+		dslab_ctl_res(ctx, "out of memory");
+		return -ENOMEM;
+	}
+	if (dslab_stat_read(DSLAB_STAT_DOUBLE_FREE) == before) {
+		dslab_ctl_res(ctx, "dfree not counted");
+		return -EIO;
+	}
+	dslab_ctl_res(ctx, "dfree");
+	return 0;
+}
+
 /* reset: zero the event counters (dslab's and the ctl_* ones) */
 static int dslab_ctl_cmd_reset(struct dslab_ctl_ctx *ctx)
 {
@@ -957,6 +993,7 @@ static const struct dslab_ctl_cmd {
 	{ "cancel",	1, 1, true,  dslab_ctl_cmd_cancel },
 	{ "uaf",	2, 2, true,  dslab_ctl_cmd_uaf },
 	{ "redzone",	1, 1, true,  dslab_ctl_cmd_redzone },
+	{ "dfree",	1, 1, true,  dslab_ctl_cmd_dfree },
 	/* Never under the mutex: see the "free <h2>" destructor. */
 	{ "barrier",	0, 0, false, dslab_ctl_cmd_barrier },
 	{ "shrink",	0, 0, false, dslab_ctl_cmd_shrink },
