@@ -690,6 +690,8 @@ static __always_inline bool dslab_free_queue(struct dslab_span *span,
 {
 	this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_FREE]);
 	trace_dslab_free(obj);
+	if (static_branch_unlikely(&dslab_debug_key))
+		dslab_debug_freed(span, obj);
 	if (unlikely(READ_ONCE(span->meta)) &&
 	    (dtor_inline ? dslab_dtor_on_free(span, idx, obj, rcu) :
 	     dslab_dtor_on_free_slow(span, idx, obj, rcu)))

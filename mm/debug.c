@@ -14,8 +14,9 @@
  * and the offset of the first bad byte.  Large objects (a span each)
  * have neither.
  *
- * Each small object's last allocation and last free are recorded as
- * stackdepot handles, two per object after its span's bitmaps (as
+ * Each small object's last allocation and last free (the caller's free,
+ * not the release after its destructors) are recorded as stackdepot
+ * handles, two per object after its span's bitmaps (as
  * slub_debug=U keeps them after the object), and every report about an
  * object (damage here, a double or interior free in alloc.c) prints
  * both stacks after its line, as slub's print_tracking() does.  The
@@ -210,7 +211,23 @@ void dslab_debug_free(const struct dslab_span *span, void *obj)
 	}
 	memset(obj + sizeof(void *), DSLAB_POISON_FREE,
 	       span->size - sizeof(void *));
-	dslab_debug_record(span, obj, true);
+}
+
+/**
+ * dslab_debug_freed() - record where an object was freed
+ * @span: its span
+ * @obj: the object, no longer live from now on
+ *
+ * At the caller's free, before the object waits for its destructors or a
+ * grace period, so that "last freed by" is the caller's stack, not the
+ * runner's release.
+ *
+ * Context: Any context.
+ */
+void dslab_debug_freed(const struct dslab_span *span, const void *obj)
+{
+	if (span->class != DSLAB_CLASS_LARGE)
+		dslab_debug_record(span, obj, true);
 }
 
 /**

@@ -404,6 +404,7 @@ extern bool dslab_debug;
 DECLARE_STATIC_KEY_FALSE(dslab_debug_key);	/* dslab_debug, for fast paths */
 void dslab_debug_alloc(const struct dslab_span *span, void *obj);
 void dslab_debug_free(const struct dslab_span *span, void *obj);
+void dslab_debug_freed(const struct dslab_span *span, const void *obj);
 size_t dslab_debug_track_size(unsigned int class, unsigned int nelems);
 bool dslab_debug_report(void);
 void dslab_debug_print_tracks(const struct dslab_span *span, const void *obj);
