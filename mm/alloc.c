@@ -484,28 +484,8 @@ static noinline void *dslab_alloc_node_slow(unsigned int class, size_t size,
 	return dslab_alloc_finish(obj, size, gfp & ~__GFP_THISNODE);
 }
 
-/*
- * Take up to @n objects off this CPU's magazine of @class into @objs in
- * one locked section, counted as allocated.  Returns how many.
- */
 static unsigned int dslab_mag_take(unsigned int class, void **objs,
-				   unsigned int n)
-{
-	struct dslab_mag *mag;
-	unsigned long flags;
-	unsigned int count;
-
-	local_lock_irqsave(&dslab_mag_lock, flags);
-	mag = this_cpu_ptr(dslab_mags[class]);
-	count = dslab_mag_get(mag);
-	n = min(n, count);
-	dslab_mag_set(mag, count - n);
-	memcpy(objs, &mag->objs[count - n], n * sizeof(void *));
-	local_unlock_irqrestore(&dslab_mag_lock, flags);
-	this_cpu_add(dslab_cpu_stats.item[DSLAB_STAT_ALLOC], n);
-	this_cpu_add(dslab_cpu_stats.inuse[class], n);
-	return n;
-}
+				   unsigned int n, bool publish);
 
 /*
  * The fast path: a magazine pop, one cmpxchg transaction (see header);
@@ -521,7 +501,7 @@ static __always_inline void *dslab_alloc_fast(unsigned int class, size_t size,
 	u64 old;
 
 	if (!DSLAB_LOCKLESS_FAST_PATH()) {
-		if (unlikely(!dslab_mag_take(class, &obj, 1)))
+		if (unlikely(!dslab_mag_take(class, &obj, 1, false)))
 			return dslab_alloc_slow(class, size, gfp);
 		return dslab_alloc_finish(obj, size, gfp);
 	}
@@ -917,12 +897,13 @@ static __always_inline void dslab_bulk_publish(void *const *src, void **dst,
 }
 
 /*
- * Take up to @n objects off this CPU's magazine of @class into @objs,
- * published and counted as allocated, in one locked section.  Returns
- * how many.
+ * Take up to @n objects off this CPU's magazine of @class into @objs in
+ * one locked section, counted as allocated; with @publish, also marked
+ * live, run by run (the bulk allocation's), else left to
+ * dslab_alloc_finish().  Returns how many.
  */
-static unsigned int dslab_mag_take_bulk(unsigned int class, void **objs,
-					unsigned int n)
+static unsigned int dslab_mag_take(unsigned int class, void **objs,
+				   unsigned int n, bool publish)
 {
 	struct dslab_mag *mag;
 	unsigned long flags;
@@ -932,7 +913,10 @@ static unsigned int dslab_mag_take_bulk(unsigned int class, void **objs,
 	mag = this_cpu_ptr(dslab_mags[class]);
 	count = dslab_mag_get(mag);
 	n = min(n, count);
-	dslab_bulk_publish(&mag->objs[count - n], objs, n);
+	if (publish)
+		dslab_bulk_publish(&mag->objs[count - n], objs, n);
+	else
+		memcpy(objs, &mag->objs[count - n], n * sizeof(void *));
 	dslab_mag_set(mag, count - n);
 	local_unlock_irqrestore(&dslab_mag_lock, flags);
 	this_cpu_add(dslab_cpu_stats.item[DSLAB_STAT_ALLOC], n);
@@ -1206,10 +1190,7 @@ int dslab_alloc_bulk(size_t size, gfp_t flags, size_t nr, void **objs)
 		size_t j;
 
 		/* As many as the magazine has, in one section; then the list. */
-		if (likely(!one_by_one))
-			n = dslab_mag_take_bulk(class, &objs[i], nr - i);
-		else
-			n = dslab_mag_take(class, &objs[i], nr - i);
+		n = dslab_mag_take(class, &objs[i], nr - i, !one_by_one);
 		if (!n) {
 			n = dslab_central_get(numa_mem_id(), class, &objs[i],
 					      min_t(size_t, nr - i, UINT_MAX),
