@@ -26,7 +26,10 @@ info() {
 	echo "DSLAB-BENCH-INFO $1=$2"
 }
 
-if ! insmod $D/dslab.ko; then
+# DSLAB_BENCH_DSLAB_ARGS (bench/run.sh) arrives as dslab_args=<a=1,b=2>.
+dargs=$(sed -n 's/.*dslab_args=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
+# shellcheck disable=SC2086 # one word per parameter
+if ! insmod $D/dslab.ko $dargs; then
 	echo "DSLAB-BENCH-FAIL insmod-dslab rc=1"
 	exit 1
 fi
@@ -41,6 +44,8 @@ info cpus "$(nproc)"
 info clocksource "$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null)"
 info cpu_model "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
 info cmdline "$(cat /proc/cmdline)"
+info dslab_args "${dargs:-none}"
+info kasan "$(grep -qw kasan_poison /proc/kallsyms 2>/dev/null && echo yes || echo no)"
 info preempt "$(cat /sys/kernel/debug/sched/preempt 2>/dev/null)"
 while IFS= read -r line; do
 	info "module_${line%%=*}" "${line#*=}"

@@ -31,6 +31,13 @@
 #   DSLAB_BENCH_ONLY     comma-separated benchmark names (alloc_free,
 #                        dtor_e2e, remote_free, ...): run only those; the
 #                        second boot only when remote_free is one of them
+#   DSLAB_BENCH_DSLAB_ARGS  dslab.ko's parameters in the guest, comma-
+#                        separated (e.g. debug=1: debug mode's cost)
+#   DSLAB_BENCH_KASAN=1  the performance kernel with generic KASAN
+#                        (bench/kasan.config): what poisoning costs dslab
+#                        next to SLUB, which pays it too.  With either
+#                        variant, DSLAB_BENCH_OUT defaults to
+#                        $DSLAB_CACHE/logs/bench/results-variant.json
 #   and the harness's: DSLAB_CACHE, DSLAB_VM_ACCEL (tcg), DSLAB_VM_SMP
 #   (two cores in one socket; the two-node boot: two sockets; when set,
 #   both boots take it),
@@ -46,6 +53,12 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ver=${DSLAB_BENCH_KERNEL:-6.12}
 quick=${DSLAB_BENCH_QUICK:-0}
 icount=${DSLAB_BENCH_ICOUNT:-off}
+kasan=${DSLAB_BENCH_KASAN:-0}
+case $kasan in
+0 | 1) ;;
+*) echo "bench: DSLAB_BENCH_KASAN must be 0 or 1" >&2
+   exit 2 ;;
+esac
 out=${DSLAB_BENCH_OUT:-$SRC/bench/results.json}
 export DSLAB_VM_ACCEL=${DSLAB_VM_ACCEL:-tcg}
 # Two cores in one socket, as a real dual-core machine: the benchmark
@@ -78,6 +91,7 @@ fragments=("$SRC/bench/perf.config" "$SRC/bench/perf-7.config")
 if [ "$(printf '%s\n' "$ver" 7.0 | sort -V | head -n 1)" != 7.0 ]; then
 	fragments[1]=$SRC/bench/perf-6.config
 fi
+[ "$kasan" = 1 ] && fragments+=("$SRC/bench/kasan.config")
 section "building the Linux $ver performance kernel (${fragments[*]#"$SRC/"})"
 build_kernel "$ver" "${fragments[@]}" || { summary; exit 1; }
 section "building dslab and dslab_bench for it"
@@ -131,6 +145,16 @@ fi
 # runner reads the clock twice per destructor, so that would tax it far
 # beyond hardware.  tsc=reliable keeps the TSC, as on real machines.
 cmdline="dslab_mode=$mode tsc=reliable"
+dargs=${DSLAB_BENCH_DSLAB_ARGS:-}
+case $dargs in
+*[!a-z0-9_=,]*) echo "bench: DSLAB_BENCH_DSLAB_ARGS is a comma-separated list of name=value" >&2
+   exit 2 ;;
+esac
+[ -n "$dargs" ] && cmdline+=" dslab_args=$dargs"
+# A variant's results do not replace the standard ones by default.
+if [ -z "${DSLAB_BENCH_OUT:-}" ] && { [ "$kasan" = 1 ] || [ -n "$dargs" ]; }; then
+	out=$LOGS/results-variant.json
+fi
 only=${DSLAB_BENCH_ONLY:-}
 case $only in
 *[!a-z0-9_,]*) echo "bench: DSLAB_BENCH_ONLY is a comma-separated list of benchmark names" >&2
