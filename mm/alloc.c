@@ -74,15 +74,18 @@
  * given back when __GFP_THISNODE asks for this node only.  On one node
  * the check is a static branch that is never taken.
  *
- * kmemleak: an object is registered at allocation and unregistered when its
- * memory is released, not when it is freed, so that whatever a queued
- * object still points to (what its destructor will release) is not
- * reported as leaked while the object waits for the runner.
+ * kmemleak and KASAN: an object is registered (unpoisoned) at allocation
+ * and unregistered (poisoned) when its memory is released, not when it
+ * is freed, so that whatever a queued object still points to (what its
+ * destructor will release) is not reported as leaked, and the object
+ * stays accessible to its destructor, while it waits for the runner
+ * (kasan.c).
  *
  * The fast paths make no function call and build no stack frame: every
- * rare case (refill, debug, zeroing, blocking gfp, kmemleak, tracing, a
- * bad free, destructors, RCU, large objects, a full magazine) leaves
- * through a tail call; on the free side that callee restores interrupts.
+ * rare case (refill, debug, zeroing, blocking gfp, kmemleak or KASAN,
+ * tracing, a bad free, destructors, RCU, large objects, a full magazine)
+ * leaves through a tail call; on the free side that callee restores
+ * interrupts.
  *
  * Locking: magazines are per-CPU data, changed by cmpxchg transactions or
  * under dslab_mag_lock.  Inside it the slow free paths may take
@@ -194,6 +197,24 @@ static noinline void dslab_alloc_prepare(struct dslab_span *span, void *obj,
 		dslab_debug_alloc(span, obj);
 	if (gfp & __GFP_ZERO)
 		memset(obj, 0, usable);
+}
+
+/*
+ * The kernel's object trackers (DSLAB_OBJ_HOOKS): kmemleak registers an
+ * object and KASAN unpoisons it when it is handed out for @req bytes...
+ */
+static __always_inline void dslab_hooks_alloc(const struct dslab_span *span,
+					      void *obj, size_t req, gfp_t gfp)
+{
+	dslab_kasan_alloc(span, obj, req);
+	kmemleak_alloc(obj, dslab_usable(span), 1, gfp);
+}
+
+/* ... and forget or poison it when its memory is released (see header). */
+static __always_inline void dslab_hooks_release(void *obj)
+{
+	kmemleak_free(obj);
+	dslab_kasan_release(obj);
 }
 
 /* === Internals: the per-CPU layer === */
@@ -310,7 +331,7 @@ static __always_inline void dslab_release_locked(struct dslab_span *span,
 						 void *obj)
 {
 	dslab_mag_lock_held();
-	kmemleak_free(obj);
+	dslab_hooks_release(obj);
 	if (unlikely(span->class == DSLAB_CLASS_LARGE ||
 		     static_branch_unlikely(&dslab_debug_key) ||
 		     dslab_remote(span))) {
@@ -340,7 +361,7 @@ void dslab_release_objects(void *const *objs, unsigned int n)
 	unsigned long flags;
 
 	for (i = 0; i < n; i++)
-		kmemleak_free(objs[i]);
+		dslab_hooks_release(objs[i]);
 	for (i = 0; i < n; i += k) {
 		struct dslab_span *span = dslab_own_span(objs[i]);
 
@@ -417,16 +438,16 @@ static noinline void *dslab_alloc_finish_slow(struct dslab_span *span,
 		dslab_alloc_prepare(span, obj, gfp);
 	/* Publishes the object; pairs with test_and_clear_bit() at free. */
 	set_bit(idx, span->live);
-	kmemleak_alloc(obj, dslab_usable(span), 1, gfp);
+	dslab_hooks_alloc(span, obj, req, gfp);
 	trace_dslab_alloc(obj, req, dslab_usable(span), gfp);
 	return obj;
 }
 
 /*
  * Everything an allocation does once it owns @obj.  The common case
- * (no debug, no zeroing, no kmemleak, tracing off) makes no call, and
- * every other case leaves through a tail call, so the fast path needs no
- * stack frame.
+ * (no debug, no zeroing, no kmemleak or KASAN, tracing off) makes no
+ * call, and every other case leaves through a tail call, so the fast
+ * path needs no stack frame.
  */
 static __always_inline void *dslab_alloc_finish(void *obj, size_t req,
 						gfp_t gfp)
@@ -439,8 +460,7 @@ static __always_inline void *dslab_alloc_finish(void *obj, size_t req,
 	if (unlikely(static_branch_unlikely(&dslab_debug_key) ||
 		     (gfp & (__GFP_ZERO | __GFP_DIRECT_RECLAIM |
 			     __GFP_THISNODE)) ||
-		     IS_ENABLED(CONFIG_DEBUG_KMEMLEAK) ||
-		     trace_dslab_alloc_enabled()))
+		     DSLAB_OBJ_HOOKS || trace_dslab_alloc_enabled()))
 		return dslab_alloc_finish_slow(span, idx, obj, req, gfp);
 	/* Publishes the object; pairs with test_and_clear_bit() at free. */
 	set_bit(idx, span->live);
@@ -741,7 +761,7 @@ static noinline void dslab_free_slow(struct dslab_span *span, unsigned int idx,
 	/* An object of another node needs no magazine, so no dslab_mag_lock. */
 	if (dslab_remote(span) && span->class != DSLAB_CLASS_LARGE &&
 	    !static_branch_unlikely(&dslab_debug_key)) {
-		kmemleak_free(obj);
+		dslab_hooks_release(obj);
 		dslab_release_remote(span, obj);
 	} else {
 		local_lock_irqsave(&dslab_mag_lock, flags);
@@ -787,8 +807,7 @@ static __always_inline void dslab_free_common(const void *p, bool rcu)
 		     span->class == DSLAB_CLASS_LARGE ||
 		     static_branch_unlikely(&dslab_debug_key) ||
 		     dslab_remote(span) ||
-		     IS_ENABLED(CONFIG_DEBUG_KMEMLEAK) ||
-		     trace_dslab_free_enabled())) {
+		     DSLAB_OBJ_HOOKS || trace_dslab_free_enabled())) {
 		dslab_free_slow(span, idx, (void *)p, rcu);
 		return;
 	}
@@ -833,7 +852,8 @@ static __always_inline void dslab_free_common(const void *p, bool rcu)
  * list order, so runs are long.  Anything that needs one object's
  * attention (debug mode, tracing, destructors, another node, large
  * objects, a bad free, a full magazine) goes through the single-object
- * paths; zeroing and kmemleak are done object by object after a run.
+ * paths; zeroing, kmemleak and KASAN are done object by object after a
+ * run.
  */
 
 /*
@@ -924,21 +944,25 @@ static unsigned int dslab_mag_take(unsigned int class, void **objs,
 	return n;
 }
 
-/* What follows the publishing of @n bulk objects of @class: zeroing, kmemleak. */
+/*
+ * What follows the publishing of @n bulk objects of @class, asked for
+ * @req bytes each: zeroing, and the object trackers.
+ */
 static __always_inline void dslab_bulk_prepare(void *const *objs,
-					       unsigned int n,
+					       unsigned int n, size_t req,
 					       unsigned int class, gfp_t gfp)
 {
 	unsigned int size = dslab_classes[class].size, i;
 
-	if (likely(!(gfp & __GFP_ZERO) && !IS_ENABLED(CONFIG_DEBUG_KMEMLEAK)))
+	if (likely(!(gfp & __GFP_ZERO) && !DSLAB_OBJ_HOOKS))
 		return;
 	if (gfp & __GFP_ZERO)
 		for (i = 0; i < n; i++)
 			memset(objs[i], 0, size);
-	if (IS_ENABLED(CONFIG_DEBUG_KMEMLEAK))
+	if (DSLAB_OBJ_HOOKS)
 		for (i = 0; i < n; i++)
-			kmemleak_alloc(objs[i], size, 1, gfp);
+			dslab_hooks_alloc(dslab_own_span(objs[i]), objs[i],
+					  req, gfp);
 }
 
 /*
@@ -960,9 +984,9 @@ static void dslab_free_run(struct dslab_span *span, struct dslab_mag *mag,
 	old = set_mask_bits(&span->live[word], mask, 0);
 	this_cpu_add(dslab_cpu_stats.item[DSLAB_STAT_FREE], n);
 	if (likely((old & mask) == mask)) {
-		if (IS_ENABLED(CONFIG_DEBUG_KMEMLEAK))
+		if (DSLAB_OBJ_HOOKS)
 			for (k = 0; k < n; k++)
-				kmemleak_free(slots[k]);
+				dslab_hooks_release(slots[k]);
 		kept = n;
 	} else {
 		for (k = 0; k < n; k++) {
@@ -974,7 +998,7 @@ static void dslab_free_run(struct dslab_span *span, struct dslab_mag *mag,
 						      span, caller);
 				continue;
 			}
-			kmemleak_free(obj);
+			dslab_hooks_release(obj);
 			slots[kept++] = obj;
 		}
 	}
@@ -1208,7 +1232,7 @@ int dslab_alloc_bulk(size_t size, gfp_t flags, size_t nr, void **objs)
 			for (j = i; j < i + n; j++)
 				dslab_alloc_finish(objs[j], size, flags);
 		else
-			dslab_bulk_prepare(&objs[i], n, class, flags);
+			dslab_bulk_prepare(&objs[i], n, size, class, flags);
 		i += n;
 	}
 	return nr;
@@ -1276,6 +1300,9 @@ size_t dslab_ksize(const void *obj)
 		idx = dslab_span_locate(span, obj, &off);
 		if (!off && idx < span->nelems && test_bit(idx, span->live))
 			ret = dslab_usable(span);
+		/* As ksize(): the caller may use all of it now. */
+		if (IS_ENABLED(CONFIG_KASAN_GENERIC) && ret)
+			dslab_kasan_alloc(span, (void *)obj, ret);
 	}
 	preempt_enable();
 	return ret;

@@ -29,9 +29,14 @@
 #define pr_fmt(fmt) "dslab: " fmt
 
 #include <linux/jump_label.h>
+#include <linux/kallsyms.h>
+#include <linux/kasan.h>
 #include <linux/module.h>
 #include <linux/poison.h>
 #include <linux/ratelimit.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/stackdepot.h>
 #include <linux/stacktrace.h>
 #include <linux/string.h>
@@ -101,20 +106,37 @@ static void dslab_debug_record(const struct dslab_span *span, const void *obj,
 	/* The stack starts at dslab's caller, as kfence's does at its. */
 	while (own < n && within_module(entries[own], THIS_MODULE))
 		own++;
-	/* Any context: the depot takes new memory only without sleeping. */
-	dslab_debug_track(span, obj)[freed] =
-		stack_depot_save(entries + own,
-				 min(n - own, DSLAB_TRACK_DEPTH), GFP_NOWAIT);
+	/*
+	 * Any context: the depot takes new memory only without sleeping.
+	 * Pairs with READ_ONCE() in dslab_debug_count_span().
+	 */
+	WRITE_ONCE(dslab_debug_track(span, obj)[freed],
+		   stack_depot_save(entries + own,
+				    min(n - own, DSLAB_TRACK_DEPTH),
+				    GFP_NOWAIT));
 }
 
+/*
+ * A recorded stack, a frame per line, as stack_depot_print() would print
+ * it but for a frame whose module has gone since: "(gone)", never its
+ * address.
+ */
 static void dslab_debug_print_stack(const char *what, depot_stack_handle_t h)
 {
-	if (!h) {
+	char sym[KSYM_SYMBOL_LEN];
+	unsigned long *entries;
+	unsigned int i, n;
+
+	n = h ? stack_depot_fetch(h, &entries) : 0;
+	if (!n) {
 		pr_err("%s: no stack recorded\n", what);
 		return;
 	}
 	pr_err("%s:\n", what);
-	stack_depot_print(h);
+	for (i = 0; i < n; i++) {
+		dslab_sym(sym, entries[i], true);
+		pr_err(" %s\n", sym);
+	}
 }
 
 /**
@@ -151,6 +173,38 @@ void dslab_debug_print_tracks(const struct dslab_span *span, const void *obj)
 	dslab_debug_print_stack("last freed by", t[1]);
 }
 
+/**
+ * dslab_report_live() - report a live object whose owner is going
+ * @who: what is going: "unload" (dslab), or a client module's name
+ * @span: the object's span
+ * @idx: the object's index in it
+ * @type: its type, or NULL
+ *
+ * One line with the object (hashed), its class and its type, and in
+ * debug mode the stack that allocated it.  Callers list at most
+ * DSLAB_LIVE_LISTED objects per event, so no rate limit applies.
+ *
+ * Context: Any context.
+ */
+void dslab_report_live(const char *who, struct dslab_span *span,
+		       unsigned int idx, const struct dslab_type *type)
+{
+	const void *obj = dslab_span_obj(span, idx);
+
+	if (span->class == DSLAB_CLASS_LARGE)
+		pr_err("%s: live object %p: large (%u bytes), type %s\n",
+		       who, obj, span->size, dslab_type_name(type));
+	else
+		pr_err("%s: live object %p: class %u (%u bytes), type %s\n",
+		       who, obj, span->class, span->size,
+		       dslab_type_name(type));
+	if (IS_ENABLED(CONFIG_STACKDEPOT) && READ_ONCE(dslab_debug_tracking) &&
+	    span->class != DSLAB_CLASS_LARGE)
+		/* Pairs with WRITE_ONCE() in dslab_debug_record(). */
+		dslab_debug_print_stack("allocated by",
+					READ_ONCE(dslab_debug_track(span, obj)[0]));
+}
+
 /*
  * The offset of the first byte in [@from, @from + @len) of @obj that is
  * not @c, or 0 when there is none (@from is never 0).
@@ -158,8 +212,12 @@ void dslab_debug_print_tracks(const struct dslab_span *span, const void *obj)
 static unsigned int dslab_debug_bad(void *obj, unsigned int from,
 				    unsigned int len, u8 c)
 {
-	u8 *bad = memchr_inv(obj + from, c, len);
+	u8 *bad;
 
+	/* memchr_inv() is instrumented: as slub's metadata_access_enable(). */
+	kasan_disable_current();
+	bad = memchr_inv(obj + from, c, len);
+	kasan_enable_current();
 	return bad ? bad - (u8 *)obj : 0;
 }
 
@@ -243,6 +301,143 @@ void dslab_debug_poison_span(struct dslab_span *span)
 	for (i = 0; i < span->nelems; i++)
 		memset(dslab_span_obj(span, i) + sizeof(void *),
 		       DSLAB_POISON_FREE, span->size - sizeof(void *));
+}
+
+/* === Allocation sites (debugfs alloc_traces) === */
+
+/* Sites counted per read; the rest are counted as "other". */
+#define DSLAB_SITES_MAX		1024U
+/* Sites printed per class, the most frequent first. */
+#define DSLAB_SITES_SHOWN	16U
+
+struct dslab_site {
+	unsigned long ip;	/* the caller's address; 0: no stack */
+	unsigned long count;	/* live objects allocated there */
+	unsigned int class;
+};
+
+struct dslab_sites {
+	struct dslab_site *sites;	/* [0, nr) in use */
+	unsigned int nr;
+	unsigned long other;		/* objects not counted: sites[] full */
+};
+
+/* The site of a stack: its first frame, the dslab caller's. */
+static unsigned long dslab_debug_site(depot_stack_handle_t h)
+{
+	unsigned long *entries;
+
+	if (!h || !stack_depot_fetch(h, &entries))
+		return 0;
+	return entries[0];
+}
+
+static void dslab_debug_count(struct dslab_sites *t, unsigned int class,
+			      unsigned long ip)
+{
+	unsigned int i;
+
+	/* Linear: a class has few sites, and this is a debugfs read. */
+	for (i = 0; i < t->nr; i++) {
+		if (t->sites[i].ip == ip && t->sites[i].class == class) {
+			t->sites[i].count++;
+			return;
+		}
+	}
+	if (t->nr == DSLAB_SITES_MAX) {
+		t->other++;
+		return;
+	}
+	t->sites[t->nr++] = (struct dslab_site){ ip, 1, class };
+}
+
+/* dslab_walk_spans() callback: the live objects of a small span. */
+static void dslab_debug_count_span(struct dslab_span *span, void *arg)
+{
+	const depot_stack_handle_t *t;
+	unsigned int idx;
+
+	if (span->class == DSLAB_CLASS_LARGE)
+		return;
+	for (idx = 0; idx < span->nelems; idx++) {
+		/* Atomic reads: live bits change under us. */
+		if (!test_bit(idx, span->live))
+			continue;
+		t = dslab_debug_track(span, dslab_span_obj(span, idx));
+		/* Pairs with WRITE_ONCE() in dslab_debug_record(). */
+		dslab_debug_count(arg, span->class,
+				  dslab_debug_site(READ_ONCE(t[0])));
+	}
+}
+
+/* By class, then the most objects first. */
+static int dslab_site_cmp(const void *a, const void *b)
+{
+	const struct dslab_site *x = a, *y = b;
+
+	if (x->class != y->class)
+		return x->class < y->class ? -1 : 1;
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	return 0;
+}
+
+/**
+ * dslab_debug_alloc_traces() - list where live small objects were allocated
+ * @m: the debugfs file being read
+ *
+ * Per class, the allocation sites of its live objects (symbol+offset and
+ * count, the most frequent first, up to DSLAB_SITES_SHOWN; "(gone)" for
+ * a module unloaded since, never an address), from the
+ * stacks debug mode records, as slub's alloc_traces lists a cache's.
+ * Without debug mode there is nothing to count and the file says so.
+ * Objects allocated or freed during the walk may or may not be counted.
+ *
+ * Context: Process context; sleeps.
+ * Return: 0, or -ENOMEM.
+ */
+int dslab_debug_alloc_traces(struct seq_file *m)
+{
+	struct dslab_sites t = { };
+	char sym[KSYM_SYMBOL_LEN];
+	unsigned long live, rest;
+	unsigned int i, j, k;
+
+	if (!IS_ENABLED(CONFIG_STACKDEPOT) || !READ_ONCE(dslab_debug_tracking)) {
+		seq_puts(m, dslab_debug ?
+			 "no allocation stacks: the stack depot is unavailable\n" :
+			 "allocation sites are recorded in debug mode only (load dslab with debug=1)\n");
+		return 0;
+	}
+	t.sites = kvmalloc_array(DSLAB_SITES_MAX, sizeof(*t.sites), GFP_KERNEL);
+	if (!t.sites)
+		return -ENOMEM;
+	dslab_walk_spans(dslab_debug_count_span, &t);
+	sort(t.sites, t.nr, sizeof(*t.sites), dslab_site_cmp, NULL);
+	/* One block per class: sites [i, j). */
+	for (i = 0; i < t.nr; i = j) {
+		unsigned int class = t.sites[i].class;
+
+		for (live = 0, j = i; j < t.nr && t.sites[j].class == class; j++)
+			live += t.sites[j].count;
+		seq_printf(m, "class %u (%u bytes): %lu live\n", class,
+			   dslab_classes[class].size, live);
+		for (k = i, rest = live; k < j && k < i + DSLAB_SITES_SHOWN; k++) {
+			rest -= t.sites[k].count;
+			if (t.sites[k].ip)
+				dslab_sym(sym, t.sites[k].ip, true);
+			else
+				strscpy(sym, "(no stack recorded)", sizeof(sym));
+			seq_printf(m, "%8lu %s\n", t.sites[k].count, sym);
+		}
+		if (k < j)
+			seq_printf(m, "%8lu at %u more sites\n", rest, j - k);
+	}
+	if (t.other)
+		seq_printf(m, "%lu live objects past the first %u sites, not counted\n",
+			   t.other, DSLAB_SITES_MAX);
+	kvfree(t.sites);
+	return 0;
 }
 
 /**

@@ -8,6 +8,8 @@
  *   finq      (0444) the FinBlock queue and the runner
  *   runners   (0444) what each runner runs, run times, slow destructors
  *   owners    (0444) modules with destructors or cleanups registered
+ *   alloc_traces (0444) debug mode: per class, where live objects were
+ *             allocated (slub's alloc_traces)
  *   shrink    (0200) "1": drain every CPU cache, free every empty span
  *   barrier   (0200) "1": wait until every queued destructor has run
  *   fail/             fault injection (fault.c)
@@ -134,6 +136,12 @@ static int dslab_dbg_owners_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(dslab_dbg_owners);
 
+static int dslab_dbg_alloc_traces_show(struct seq_file *m, void *v)
+{
+	return dslab_debug_alloc_traces(m);
+}
+DEFINE_SHOW_ATTRIBUTE(dslab_dbg_alloc_traces);
+
 /* === Write-only files === */
 
 /* shrink and barrier: a write of one true boolean runs the action. */
@@ -202,6 +210,8 @@ void dslab_debugfs_init(void)
 	debugfs_create_file("finq", 0444, dir, NULL, &dslab_dbg_finq_fops);
 	debugfs_create_file("runners", 0444, dir, NULL, &dslab_dbg_runners_fops);
 	debugfs_create_file("owners", 0444, dir, NULL, &dslab_dbg_owners_fops);
+	debugfs_create_file("alloc_traces", 0444, dir, NULL,
+			    &dslab_dbg_alloc_traces_fops);
 	debugfs_create_file("shrink", 0200, dir, (void *)&dslab_dbg_shrink_action,
 			    &dslab_dbg_action_fops);
 	debugfs_create_file("barrier", 0200, dir, (void *)&dslab_dbg_barrier_action,

@@ -199,6 +199,14 @@ static inline struct dslab_objmeta *dslab_meta_of(struct dslab_span *span)
 	return smp_load_acquire(&span->meta);
 }
 
+/* A type's name for a report: "untyped" for none. */
+static inline const char *dslab_type_name(const struct dslab_type *t)
+{
+	if (!t)
+		return "untyped";
+	return t->name ? t->name : "(unnamed)";
+}
+
 /*
  * The page map (pagemap.c): a top level that memory hotplug replaces by
  * a larger copy (the old one is kept until unload), leaves installed once
@@ -408,8 +416,43 @@ void dslab_debug_freed(const struct dslab_span *span, const void *obj);
 size_t dslab_debug_track_size(unsigned int class, unsigned int nelems);
 bool dslab_debug_report(void);
 void dslab_debug_print_tracks(const struct dslab_span *span, const void *obj);
+/* Objects reported one by one when their owner goes, at most. */
+#define DSLAB_LIVE_LISTED	16
+void dslab_report_live(const char *who, struct dslab_span *span,
+		       unsigned int idx, const struct dslab_type *type);
 void dslab_debug_poison_span(struct dslab_span *span);
+int dslab_debug_alloc_traces(struct seq_file *m);
 void dslab_debug_init(void);
+
+/* === KASAN (kasan.c, CONFIG_KASAN_GENERIC only) === */
+
+#ifdef CONFIG_KASAN_GENERIC
+/*
+ * KASAN's shadow poisoner: exported (6.1 to 7.3) but declared only in
+ * mm/kasan/kasan.h.  @addr and @size are granule-aligned; @value is
+ * KASAN's shadow byte for them.
+ */
+void kasan_poison(const void *addr, size_t size, u8 value, bool init);
+
+void dslab_kasan_span_new(const struct dslab_span *span);
+void dslab_kasan_span_free(const struct dslab_span *span);
+void dslab_kasan_alloc(const struct dslab_span *span, void *obj, size_t req);
+void dslab_kasan_release(void *obj);
+#else
+static inline void dslab_kasan_span_new(const struct dslab_span *span) { }
+static inline void dslab_kasan_span_free(const struct dslab_span *span) { }
+static inline void dslab_kasan_alloc(const struct dslab_span *span, void *obj,
+				     size_t req) { }
+static inline void dslab_kasan_release(void *obj) { }
+#endif
+
+/*
+ * Whether every object is announced one by one, at allocation and at
+ * release, to kmemleak or KASAN: the fast paths leave for their slow
+ * paths when it is, decided at build time.
+ */
+#define DSLAB_OBJ_HOOKS	(IS_ENABLED(CONFIG_DEBUG_KMEMLEAK) || \
+			 IS_ENABLED(CONFIG_KASAN_GENERIC))
 
 /* === Statistics (stats.c) === */
 
@@ -504,6 +547,8 @@ struct dslab_forgotten {
 	unsigned long dtors;		/* destructors on live objects */
 	unsigned long cleanups;		/* cleanups on live objects */
 	unsigned long types;		/* live objects of its types */
+	const char *report;		/* the module's name, to list them */
+	unsigned int listed;		/* listed, to DSLAB_LIVE_LISTED */
 };
 
 void dslab_owner_going(struct module *mod, bool report,
@@ -548,6 +593,9 @@ struct dslab_special {
 };
 
 /* === The runner's instruments (watch.c) === */
+
+/* A code address as its symbol, or "(gone)": never the address. */
+void dslab_sym(char *buf, unsigned long addr, bool offset);
 
 #define DSLAB_WATCH_SHIFT	10	/* the first bucket: below 1024 ns */
 #define DSLAB_WATCH_BUCKETS	24	/* the last: 2^32 ns (4.3 s) and more */

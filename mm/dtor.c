@@ -104,13 +104,6 @@ static bool dslab_type_twins(const struct dslab_type *a,
 	       !strcmp(a->name, b->name);
 }
 
-static const char *dslab_type_name(const struct dslab_type *t)
-{
-	if (!t)
-		return "untyped";
-	return t->name ? t->name : "(unnamed)";
-}
-
 /* Result of looking an object up for registration. */
 struct dslab_target {
 	struct dslab_span *span;
@@ -1075,6 +1068,11 @@ static void dslab_forget_owner_span(struct dslab_span *span, void *arg)
 	for_each_set_bit(idx, span->live, span->nelems) {
 		m = &meta[idx];
 		if (m->type && within_module((unsigned long)m->type, fo->mod)) {
+			/* The name is the module's: its last chance to show. */
+			if (fo->f->report && fo->f->listed < DSLAB_LIVE_LISTED) {
+				fo->f->listed++;
+				dslab_report_live(fo->f->report, span, idx, m->type);
+			}
 			m->type = NULL;
 			fo->f->types++;
 		}

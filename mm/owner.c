@@ -213,7 +213,9 @@ void dslab_owner_going(struct module *mod, bool report,
 	unsigned long flags;
 	unsigned int rounds;
 
-	*f = (struct dslab_forgotten) { };
+	*f = (struct dslab_forgotten) {
+		.report = report ? module_name(mod) : NULL,
+	};
 	/*
 	 * Under the lock, so an owner created after this lookup was created
 	 * by a registration that sees the module's GOING state (written

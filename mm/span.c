@@ -126,6 +126,7 @@ static void dslab_span_pages_free(struct dslab_span *span)
 		pr_err_ratelimited("span of class %u: %u pages put by others (kfree() of an object?)\n",
 				   span->class, lost);
 	}
+	dslab_kasan_span_free(span);
 	free_pages_exact(span->base, (size_t)span->npages << PAGE_SHIFT);
 }
 
@@ -223,6 +224,7 @@ retry:
 		goto err_free_span;
 	}
 
+	dslab_kasan_span_new(span);
 	dslab_span_pages_get(base, npages);
 	atomic_long_add(npages, &dslab_pages_held);
 	atomic_long_add(npages, &dslab_node_pages[span->node]);
@@ -610,43 +612,55 @@ err:
 	return -ENOMEM;
 }
 
-/* Forget the live objects of a span being torn down: leaked by users. */
-static unsigned long dslab_span_forget(struct dslab_span *span)
+/* What dslab_span_exit() finds still live: leaked by users. */
+struct dslab_leaks {
+	unsigned long live[DSLAB_NR_CLASSES + 1];	/* per class */
+	unsigned int listed;	/* reported one by one, DSLAB_LIVE_LISTED */
+};
+
+/* Forget the live objects of a span being torn down, listing the first. */
+static void dslab_span_forget(struct dslab_span *span, struct dslab_leaks *l)
 {
-	unsigned long n = 0;
+	struct dslab_objmeta *meta = dslab_meta_of(span);
 	unsigned int idx;
 
 	for_each_set_bit(idx, span->live, span->nelems) {
+		if (l->listed < DSLAB_LIVE_LISTED) {
+			l->listed++;
+			dslab_report_live("unload", span, idx,
+					  meta ? meta[idx].type : NULL);
+		}
 		kmemleak_free(dslab_span_obj(span, idx));
-		n++;
+		l->live[span->class]++;
 	}
 	dslab_dtor_forget_span(span);
-	return n;
 }
 
 /*
  * Called at unload, after the runner has finished and every CPU cache was
- * drained.  Objects still live were leaked by their users: report them per
- * class, the way kmem_cache_destroy() reports "objects remaining", then
- * release every span through the page map, which reaches full spans too.
+ * drained.  Objects still live were leaked by their users: report them,
+ * the first one by one (class, type, and the allocation stack in debug
+ * mode), then counted per class, the way kmem_cache_destroy() reports
+ * "objects remaining", then release every span through the page map,
+ * which reaches full spans too.
  */
-static void dslab_span_exit_one(struct dslab_span *span, void *live)
+static void dslab_span_exit_one(struct dslab_span *span, void *leaks)
 {
-	((unsigned long *)live)[span->class] += dslab_span_forget(span);
+	dslab_span_forget(span, leaks);
 	dslab_span_release(span);
 }
 
 void dslab_span_exit(void)
 {
-	unsigned long live[DSLAB_NR_CLASSES + 1] = { };
+	struct dslab_leaks leaks = { };
 	unsigned int class;
 
 	dslab_compat_shrinker_destroy(dslab_shrinker);
-	dslab_walk_spans(dslab_span_exit_one, live);
+	dslab_walk_spans(dslab_span_exit_one, &leaks);
 	for (class = 0; class <= DSLAB_CLASS_LARGE; class++) {
-		if (live[class])
+		if (leaks.live[class])
 			pr_err("unload: %lu objects remaining in class %u (%u bytes)\n",
-			       live[class], class,
+			       leaks.live[class], class,
 			       class < DSLAB_NR_CLASSES ?
 			       dslab_classes[class].size : 0);
 	}

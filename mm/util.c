@@ -145,6 +145,9 @@ void *dslab_realloc(const void *p, size_t new_size, gfp_t flags)
 	if (new_size <= ks) {
 		if (flags & __GFP_ZERO)
 			memset((void *)p + new_size, 0, ks - new_size);
+		/* dslab_ksize() opened it all: as krealloc(), to the new size. */
+		if (IS_ENABLED(CONFIG_KASAN_GENERIC))
+			dslab_kasan_alloc(dslab_own_span(p), (void *)p, new_size);
 		return (void *)p;
 	}
 	if (unlikely(dslab_util_bound(p))) {

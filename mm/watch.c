@@ -75,13 +75,28 @@ void dslab_watch_init(struct dslab_watch *w)
 	spin_lock_init(&w->lock);
 }
 
-/* @fn's symbol in @buf (KSYM_SYMBOL_LEN), never its address. */
-static void dslab_watch_sym(char *buf, const void *fn)
+/**
+ * dslab_sym() - a code address as its symbol, never as the address
+ * @buf: KSYM_SYMBOL_LEN bytes
+ * @addr: the address
+ * @offset: with "+offset/size" and the module, as %pS prints it
+ *
+ * Context: Any context.
+ */
+void dslab_sym(char *buf, unsigned long addr, bool offset)
 {
-	sprint_symbol_no_offset(buf, (unsigned long)fn);
+	if (offset)
+		sprint_symbol(buf, addr);
+	else
+		sprint_symbol_no_offset(buf, addr);
 	/* Not found (its module went), or no kallsyms: no address. */
 	if (!buf[0] || !strncmp(buf, "0x", 2))
 		strscpy(buf, "(gone)", KSYM_SYMBOL_LEN);
+}
+
+static void dslab_watch_sym(char *buf, const void *fn)
+{
+	dslab_sym(buf, (unsigned long)fn, false);
 }
 
 /**

@@ -57,6 +57,7 @@
 #include <linux/delay.h>
 #include <linux/err.h>
 #include <linux/hashtable.h>
+#include <linux/kasan.h>
 #include <linux/kernel.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -891,7 +892,10 @@ static int dslab_ctl_cmd_uaf(struct dslab_ctl_ctx *ctx)
 	obj = dslab_alloc(size, GFP_KERNEL);
 	if (obj) {
 		dslab_free(obj);
+		/* Debug mode's check is the one under test, not KASAN's. */
+		kasan_disable_current();
 		obj[off] ^= 0xff;	/* the use after free */
+		kasan_enable_current();
 	}
 	again = obj ? dslab_alloc(size, GFP_KERNEL) : NULL;
 	migrate_enable();
@@ -925,7 +929,9 @@ static int dslab_ctl_cmd_redzone(struct dslab_ctl_ctx *ctx)
 		return -ENOMEM;
 	}
 	usable = dslab_ksize(obj);
+	kasan_disable_current();	/* as in uaf */
 	obj[usable] ^= 0xff;		/* the overflow */
+	kasan_enable_current();
 	dslab_free(obj);
 	dslab_ctl_res(ctx, "redzone offset %zu", usable);
 	return 0;
@@ -1200,6 +1206,26 @@ static bool selftest_warn;
 module_param(selftest_warn, bool, 0444);
 MODULE_PARM_DESC(selftest_warn, "Harness self-test only: WARN once at load so make check must turn red");
 
+static bool selftest_uaf;
+module_param(selftest_uaf, bool, 0444);
+MODULE_PARM_DESC(selftest_uaf, "Harness self-test only: read a freed dslab object at load, for KASAN to report");
+
+/*
+ * The KASAN control: a read of a freed dslab object.  Its memory stays
+ * mapped (dslab keeps the span), so only KASAN's shadow can see it.
+ */
+static void dslab_ctl_selftest_uaf(void)
+{
+	u8 *obj = dslab_alloc(64, GFP_KERNEL);
+
+	if (!obj)
+		return;
+	dslab_free(obj);
+	OPTIMIZER_HIDE_VAR(obj);
+	pr_info("selftest_uaf set: read %#x from a freed object\n",
+		READ_ONCE(obj[8]));
+}
+
 static int __init dslab_ctl_init(void)
 {
 	struct dentry *dir = debugfs_create_dir(KBUILD_MODNAME, NULL);
@@ -1212,6 +1238,8 @@ static int __init dslab_ctl_init(void)
 	debugfs_create_file("stats", 0444, dir, NULL, &dslab_ctl_stats_fops);
 	dslab_ctl_dir = dir;
 	WARN(selftest_warn, "dslab_ctl: selftest_warn set: deliberate warning for the harness self-test\n");
+	if (selftest_uaf)
+		dslab_ctl_selftest_uaf();
 	return 0;
 }
 

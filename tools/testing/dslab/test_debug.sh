@@ -4,7 +4,8 @@
 # test_debug.sh - dslab's debug mode (debug=1): a free object's poison is
 # checked when it is allocated again, a red zone when its object is freed,
 # and each damage is counted (debug_corruptions) and reported with its
-# offset and the stacks of the object's last allocation and free.
+# offset and the stacks of the object's last allocation and free;
+# debugfs alloc_traces lists where live objects were allocated.
 # dslab_ctl's "uaf", "redzone" and "dfree" commands do the damage on
 # purpose; without debug mode they are refused and change nothing.
 #
@@ -37,6 +38,8 @@ if [ "$(debug_param)" = N ]; then
 	expect_err $EPERM "uaf refused without debug mode" uaf 64 16
 	expect_err $EPERM "redzone refused without debug mode" redzone 64
 	expect_err $EPERM "dfree refused without debug mode" dfree 64
+	t_check "alloc_traces says it needs debug mode" \
+		grep -q 'in debug mode only' "$D/alloc_traces"
 fi
 
 # warn_bad_free=0: dfree's double free is meant, not a WARN.
@@ -74,6 +77,16 @@ t_check "... with the stack of its first free" \
 	dslab_ctl_cmd_dfree
 
 expect_err 34 "uaf offset 7 (the free list link) is refused" uaf 64 7
+
+# alloc_traces: dslab_ctl's allocation site holds exactly its live
+# objects, and none once they are freed.
+expect_ok "alloc 200 37" alloc 200 37
+t_check "alloc_traces counts the 37 objects at dslab_ctl's site" \
+	grep -Eq '^ +37 dslab_ctl_[a-z_.0-9]+\+0x' "$D/alloc_traces"
+t_diag "alloc_traces: $(grep -B1 ' dslab_ctl_' "$D/alloc_traces" | tr '\n' '|')"
+expect_ok "free all" free all
+t_check "... and none once they are freed" \
+	sh -c "! grep -q ' dslab_ctl_' '$D/alloc_traces'"
 expect_ok "alloc 100 8" alloc 100 8
 expect_ok "free all" free all
 expect_ok "alloc 24 8 after the damage" alloc 24 8

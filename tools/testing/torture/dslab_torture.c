@@ -876,14 +876,23 @@ static void dslab_t_print_thread(struct dslab_t_thread *t)
 		t->refusals_ok, t->cleanups_added, t->cleanups_cancelled, t->enomem);
 }
 
-/* A kmemleak positive control: one object nothing points to. */
+/*
+ * A kmemleak positive control: one object nothing points to, typed, so
+ * that the leak reports can name its type.
+ */
+struct dslab_t_leaked {
+	char msg[128];
+};
+
+DSLAB_TYPE(dslab_t_leaked_type, struct dslab_t_leaked);
+
 static noinline void dslab_t_leak(void)
 {
-	char *p = dslab_alloc(128, GFP_KERNEL);
+	struct dslab_t_leaked *p = dslab_new(&dslab_t_leaked_type, GFP_KERNEL);
 
 	if (!p)
 		return;
-	strscpy(p, "dslab_torture leak_one", 128);
+	strscpy(p->msg, "dslab_torture leak_one", sizeof(p->msg));
 	pr_info("leaked one 128-byte object on purpose (leak_one=1)\n");
 }
 

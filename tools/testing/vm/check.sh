@@ -27,8 +27,9 @@
 #     console must be free of kernel reports; the 6.12 debug kernel a
 #     second time with two memory nodes (numa=fake=2)
 #  5. harness self-test: the same checker must turn red on
-#     dslab_test.selftest_fail=1, on dslab_ctl.selftest_warn=1 and (when the
-#     torture module exists) on dslab_torture.leak_one=1 (kmemleak)
+#     dslab_test.selftest_fail=1, on dslab_ctl.selftest_warn=1, on
+#     dslab_ctl.selftest_uaf=1 (KASAN) and (when the torture module
+#     exists) on dslab_torture.leak_one=1 (kmemleak)
 #  6. Debian's stock kernels, 6.1 (Debian 12's linux-headers-amd64), the
 #     newest and the newest's PREEMPT_RT flavour: dslab built against
 #     their headers, then insmod, the sample, the shell tests and rmmod

@@ -12,8 +12,9 @@
 #   stock     Debian kernel (no KUnit): load dslab, sample, connection
 #             table, shell tests, unload.
 #   selftest  load with the harness self-test faults switched on
-#             (dslab_ctl.selftest_warn=1, dslab_test.selftest_fail=1); the
-#             host expects its checker to turn red.
+#             (dslab_ctl.selftest_warn=1 and selftest_uaf=1,
+#             dslab_test.selftest_fail=1); the host expects its checker
+#             to turn red.
 #   run       load dslab and dslab_ctl, run tools/testing/dslab/demo.sh,
 #             unload.
 #   kunit     load dslab and dslab_test, dump the KUnit results, unload
@@ -219,13 +220,18 @@ stock)
 	;;
 selftest)
 	load dslab $DSLAB_KO || exit 1
-	load dslab_ctl $DSLAB_CTL_KO selftest_warn=1 && unload dslab_ctl
+	load dslab_ctl $DSLAB_CTL_KO selftest_warn=1 selftest_uaf=1 &&
+		unload dslab_ctl
 	if load dslab_test $D/dslab_test.ko selftest_fail=1; then
 		dump_kunit
 		unload dslab_test
 	fi
-	# kmemleak positive control: the torture module leaks one object.
+	# kmemleak positive control: the torture module leaks one object,
+	# with dslab in debug mode: the reports of the leaked object when
+	# the torture module goes, then dslab, carry its allocation stack.
 	if [ -f $D/dslab_torture.ko ]; then
+		unload dslab
+		load dslab $DSLAB_KO debug=1 || exit 1
 		load dslab_torture $D/dslab_torture.ko duration_s=1 nthreads=1 \
 			leak_one=1 && unload dslab_torture
 		# kmemleak ignores objects younger than 5 s; scan while dslab

@@ -341,6 +341,15 @@ selftest_boot() {
 	else
 		fail "$id: dslab_ctl.selftest_warn=1 not caught ($LOGS/selftest-checker.txt)"
 	fi
+	# The KASAN control reads a freed dslab object: only dslab's
+	# poisoning of its shadow makes that a report.  (Self-test kernels
+	# are debug kernels, which have KASAN_GENERIC.)
+	if grep -q "^FAIL $id: kernel reports" "$LOGS/selftest-results.txt" &&
+	     kernel_reports "$CONSOLE" | grep -Eq 'BUG: KASAN: [a-z-]*use-after-free'; then
+		pass "$id: dslab_ctl.selftest_uaf=1 turns the checker red (KASAN)"
+	else
+		fail "$id: dslab_ctl.selftest_uaf=1 not caught ($LOGS/selftest-checker.txt)"
+	fi
 	# The leak shows in kmemleak's report, or in dslab's own count of
 	# objects left over when it is unloaded.
 	by=
@@ -355,6 +364,30 @@ selftest_boot() {
 	else
 		fail "$id: dslab_torture.leak_one=1 not caught ($CONSOLE)"
 	fi
+	# The leaked object, one line each time its owner goes (the torture
+	# module: with its type; dslab: the type forgotten), each followed
+	# by the stack that allocated it (debug mode).
+	if ! grep -q 'DSLAB-STEP: ok insmod-dslab_torture' "$CONSOLE"; then
+		skip "$id: leak reports (dslab_torture.ko leak_one=1 not loaded)"
+	elif leak_report "$CONSOLE" 'dslab_torture: live object [^ ]+: class [0-9]+ [(][0-9]+ bytes[)], type struct dslab_t_leaked$' dslab_t_leak &&
+	     leak_report "$CONSOLE" 'unload: live object [^ ]+: class [0-9]+ [(][0-9]+ bytes[)], type untyped$' do_one_initcall; then
+		pass "$id: the leaked object is reported with its class, type and allocation stack"
+	else
+		fail "$id: the leaked object's reports lack its class, type or stack ($CONSOLE)"
+	fi
+}
+
+# leak_report <console> <line-re> <function>: a kernel line matching
+# <line-re> is followed by "allocated by:" and a stack with <function> in
+# it (the torture module's leaking function while the module is there;
+# once it has gone, its frames print as "(gone)", so a frame below it).
+leak_report() {
+	sed 's/^\[ *[0-9.]*\] //' "$1" | awk -v r="dslab: $2" -v f="$3" '
+		$0 ~ r { on = 1; st = 0; next }
+		on && /^dslab: allocated by:$/ { st = 1; next }
+		on && /^dslab: [^ ]/ { on = 0 }
+		on && st && index($0, f) { hit = 1 }
+		END { exit !hit }'
 }
 
 # marker_block <file> <begin-line> <end-prefix>: lines strictly between.
