@@ -43,8 +43,11 @@ static bool dslab_kasan_ok(const void *addr)
 static int dslab_kasan_test_init(struct kunit *test)
 {
 	if (!IS_ENABLED(CONFIG_KASAN_GENERIC))
-		/* Not "KASAN": the console checker takes that for a report. */
-		kunit_skip(test, "needs generic kasan (CONFIG_KASAN_GENERIC=y)");
+		/*
+		 * Not the word in capitals, nor the config name, which holds
+		 * it: the console checker takes that for a KASAN report.
+		 */
+		kunit_skip(test, "needs a kernel with generic kasan");
 	dslab_test_drain();
 	return 0;
 }
