@@ -92,15 +92,26 @@ static depot_stack_handle_t *dslab_debug_track(const struct dslab_span *span,
 	return (depot_stack_handle_t *)end + 2 * dslab_own_index(span, obj);
 }
 
+/* @obj's handles when it has them (the depot is ready, a small object). */
+static depot_stack_handle_t *dslab_debug_tracks(const struct dslab_span *span,
+						const void *obj)
+{
+	if (!IS_ENABLED(CONFIG_STACKDEPOT) ||
+	    !READ_ONCE(dslab_debug_tracking) ||
+	    span->class == DSLAB_CLASS_LARGE)
+		return NULL;
+	return dslab_debug_track(span, obj);
+}
+
 /* Record the caller's stack as @obj's last allocation or free. */
 static void dslab_debug_record(const struct dslab_span *span, const void *obj,
 			       bool freed)
 {
 	unsigned long entries[DSLAB_TRACK_DEPTH + DSLAB_TRACK_OWN];
+	depot_stack_handle_t *t = dslab_debug_tracks(span, obj);
 	unsigned int n, own = 0;
 
-	if (!IS_ENABLED(CONFIG_STACKDEPOT) ||
-	    !READ_ONCE(dslab_debug_tracking))
+	if (!t)
 		return;
 	n = stack_trace_save(entries, ARRAY_SIZE(entries), 0);
 	/* The stack starts at dslab's caller, as kfence's does at its. */
@@ -110,7 +121,7 @@ static void dslab_debug_record(const struct dslab_span *span, const void *obj,
 	 * Any context: the depot takes new memory only without sleeping.
 	 * Pairs with READ_ONCE() in dslab_debug_count_span().
 	 */
-	WRITE_ONCE(dslab_debug_track(span, obj)[freed],
+	WRITE_ONCE(t[freed],
 		   stack_depot_save(entries + own,
 				    min(n - own, DSLAB_TRACK_DEPTH),
 				    GFP_NOWAIT));
@@ -162,13 +173,10 @@ bool dslab_debug_report(void)
  */
 void dslab_debug_print_tracks(const struct dslab_span *span, const void *obj)
 {
-	const depot_stack_handle_t *t;
+	const depot_stack_handle_t *t = dslab_debug_tracks(span, obj);
 
-	if (!IS_ENABLED(CONFIG_STACKDEPOT) ||
-	    !READ_ONCE(dslab_debug_tracking) ||
-	    span->class == DSLAB_CLASS_LARGE)
+	if (!t)
 		return;
-	t = dslab_debug_track(span, obj);
 	dslab_debug_print_stack("last allocated by", t[0]);
 	dslab_debug_print_stack("last freed by", t[1]);
 }
@@ -190,6 +198,7 @@ void dslab_report_live(const char *who, struct dslab_span *span,
 		       unsigned int idx, const struct dslab_type *type)
 {
 	const void *obj = dslab_span_obj(span, idx);
+	const depot_stack_handle_t *t = dslab_debug_tracks(span, obj);
 
 	if (span->class == DSLAB_CLASS_LARGE)
 		pr_err("%s: live object %p: large (%u bytes), type %s\n",
@@ -198,11 +207,9 @@ void dslab_report_live(const char *who, struct dslab_span *span,
 		pr_err("%s: live object %p: class %u (%u bytes), type %s\n",
 		       who, obj, span->class, span->size,
 		       dslab_type_name(type));
-	if (IS_ENABLED(CONFIG_STACKDEPOT) && READ_ONCE(dslab_debug_tracking) &&
-	    span->class != DSLAB_CLASS_LARGE)
-		/* Pairs with WRITE_ONCE() in dslab_debug_record(). */
-		dslab_debug_print_stack("allocated by",
-					READ_ONCE(dslab_debug_track(span, obj)[0]));
+	/* Pairs with WRITE_ONCE() in dslab_debug_record(). */
+	if (t)
+		dslab_debug_print_stack("allocated by", READ_ONCE(t[0]));
 }
 
 /*

@@ -94,11 +94,6 @@ void dslab_sym(char *buf, unsigned long addr, bool offset)
 		strscpy(buf, "(gone)", KSYM_SYMBOL_LEN);
 }
 
-static void dslab_watch_sym(char *buf, const void *fn)
-{
-	dslab_sym(buf, (unsigned long)fn, false);
-}
-
 /**
  * dslab_watch_reported() - has @fn been reported slow?
  * @fn: a destructor or cleanup
@@ -142,7 +137,7 @@ static void dslab_watch_longest(struct dslab_watch *w, const void *fn, u64 ns)
 	char sym[KSYM_SYMBOL_LEN];
 	unsigned long flags;
 
-	dslab_watch_sym(sym, fn);
+	dslab_sym(sym, (unsigned long)fn, false);
 	spin_lock_irqsave(&w->lock, flags);
 	w->longest_ns = ns;
 	w->longest_at = jiffies;
@@ -267,7 +262,7 @@ void dslab_watch_show_running(struct seq_file *m, struct dslab_watch *w,
 	fn = smp_load_acquire(&w->fn);
 	if (fn) {
 		at = READ_ONCE(w->start);
-		dslab_watch_sym(sym, fn);
+		dslab_sym(sym, (unsigned long)fn, false);
 		seq_printf(m, "running %s\n", sym);
 		seq_printf(m, "running_ms %u\n", jiffies_to_msecs(jiffies - at));
 	} else {
