@@ -295,15 +295,17 @@ static void dslab_mag_push_locked(unsigned int class, void *obj)
 }
 
 /*
- * A small object of another node, home to its node's list, which has a
- * lock of its own: no magazine is touched.  The span may go with it.
+ * A small object that is not for this CPU's magazines (another node's, or
+ * a cgroup pool's) home to its own list, which has a lock of its own: no
+ * magazine is touched.  The span may go with it.
  */
-static void dslab_release_remote(struct dslab_span *span, void *obj)
+static void dslab_release_home(struct dslab_span *span, void *obj)
 {
 	unsigned int class = span->class;
 
+	if (dslab_remote(span))
+		dslab_stat_inc(DSLAB_STAT_REMOTE_FREES);
 	dslab_central_put_run(span, &obj, 1);
-	dslab_stat_inc(DSLAB_STAT_REMOTE_FREES);
 	this_cpu_dec(dslab_cpu_stats.inuse[class]);
 }
 
@@ -318,8 +320,8 @@ static noinline void dslab_release_slow(struct dslab_span *span, void *obj)
 	}
 	if (static_branch_unlikely(&dslab_debug_key))
 		dslab_debug_free(span, obj);
-	if (dslab_remote(span)) {
-		dslab_release_remote(span, obj);
+	if (span->no_mag || dslab_remote(span)) {
+		dslab_release_home(span, obj);
 		return;
 	}
 	dslab_mag_push_locked(class, obj);
@@ -332,7 +334,7 @@ static __always_inline void dslab_release_locked(struct dslab_span *span,
 {
 	dslab_mag_lock_held();
 	dslab_hooks_release(obj);
-	if (unlikely(span->class == DSLAB_CLASS_LARGE ||
+	if (unlikely(span->no_mag ||
 		     static_branch_unlikely(&dslab_debug_key) ||
 		     dslab_remote(span))) {
 		dslab_release_slow(span, obj);
@@ -416,6 +418,36 @@ static void *dslab_alloc_refill(unsigned int class, gfp_t gfp)
 static void *dslab_alloc_node_slow(unsigned int class, size_t size,
 				   gfp_t gfp, int node);
 
+static void *dslab_alloc_finish_slow(struct dslab_span *span, unsigned int idx,
+				     void *obj, size_t req, gfp_t gfp);
+
+/*
+ * An accounted allocation whose cgroup is charged: the magazine's @obj
+ * (of @span) goes back, and the pool's @pobj, NULL if it had none, is
+ * finished instead.
+ */
+static noinline void *dslab_alloc_swap(struct dslab_span *span, void *obj,
+				       void *pobj, size_t req, gfp_t gfp)
+{
+	unsigned int class = span->class;
+	unsigned long flags;
+
+	local_lock_irqsave(&dslab_mag_lock, flags);
+	dslab_mag_push_locked(class, obj);
+	local_unlock_irqrestore(&dslab_mag_lock, flags);
+	if (!pobj) {
+		this_cpu_dec(dslab_cpu_stats.item[DSLAB_STAT_ALLOC]);
+		this_cpu_dec(dslab_cpu_stats.inuse[class]);
+		dslab_stat_inc(DSLAB_STAT_ALLOC_FAIL);
+		return NULL;
+	}
+	/* The pool honoured the node, and the charge is made. */
+	gfp &= ~(__GFP_ACCOUNT | __GFP_THISNODE);
+	span = dslab_own_span(pobj);
+	return dslab_alloc_finish_slow(span, dslab_own_index(span, pobj), pobj,
+				       req, gfp);
+}
+
 /* The parts of an allocation that are off the fast path. */
 static noinline void *dslab_alloc_finish_slow(struct dslab_span *span,
 					      unsigned int idx, void *obj,
@@ -423,6 +455,15 @@ static noinline void *dslab_alloc_finish_slow(struct dslab_span *span,
 {
 	/* After the pop, so the fast path makes no call: same checks. */
 	might_alloc(gfp);
+	if (unlikely(dslab_memcg_wanted(gfp) && !span->no_mag)) {
+		void *pobj = NULL;
+		int ret = dslab_pool_alloc(span->class, NUMA_NO_NODE, gfp,
+					   &pobj);
+
+		/* -ENOENT: nothing to charge, and @obj will do. */
+		if (ret != -ENOENT)
+			return dslab_alloc_swap(span, obj, pobj, req, gfp);
+	}
 	if (unlikely((gfp & __GFP_THISNODE) && span->node != numa_mem_id() &&
 		     span->class != DSLAB_CLASS_LARGE)) {
 		/* Read first: giving the object back may free the span. */
@@ -443,6 +484,10 @@ static noinline void *dslab_alloc_finish_slow(struct dslab_span *span,
 	return obj;
 }
 
+/* Flags that need dslab_alloc_finish_slow(); one test on the fast path. */
+#define DSLAB_GFP_SLOW	(__GFP_ZERO | __GFP_DIRECT_RECLAIM | __GFP_THISNODE | \
+			 (IS_ENABLED(CONFIG_MEMCG) ? __GFP_ACCOUNT : 0))
+
 /*
  * Everything an allocation does once it owns @obj.  The common case
  * (no debug, no zeroing, no kmemleak or KASAN, tracing off) makes no
@@ -458,8 +503,7 @@ static __always_inline void *dslab_alloc_finish(void *obj, size_t req,
 	if (likely(span->nelems > 1))
 		idx = dslab_own_index(span, obj);
 	if (unlikely(static_branch_unlikely(&dslab_debug_key) ||
-		     (gfp & (__GFP_ZERO | __GFP_DIRECT_RECLAIM |
-			     __GFP_THISNODE)) ||
+		     (gfp & DSLAB_GFP_SLOW) ||
 		     DSLAB_OBJ_HOOKS || trace_dslab_alloc_enabled()))
 		return dslab_alloc_finish_slow(span, idx, obj, req, gfp);
 	/* Publishes the object; pairs with test_and_clear_bit() at free. */
@@ -486,22 +530,28 @@ static noinline void *dslab_alloc_slow(unsigned int class, size_t size,
 
 /*
  * An object of @class from @node's list, past the magazine: another
- * node's object, or one that must be on this node (__GFP_THISNODE).
+ * node's object, or one that must be on this node (__GFP_THISNODE); from
+ * the cgroup's pool when it is to be charged.
  */
 static noinline void *dslab_alloc_node_slow(unsigned int class, size_t size,
 					    gfp_t gfp, int node)
 {
+	int ret = -ENOENT;
 	void *obj;
 
 	might_alloc(gfp);
-	if (!dslab_central_get(node, class, &obj, 1, gfp)) {
+	if (dslab_memcg_wanted(gfp))
+		ret = dslab_pool_alloc(class, node, gfp, &obj);
+	if (ret == -ENOMEM ||
+	    (ret && !dslab_central_get(node, class, &obj, 1, gfp))) {
 		dslab_stat_inc(DSLAB_STAT_ALLOC_FAIL);
 		return NULL;
 	}
 	this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_ALLOC]);
 	this_cpu_inc(dslab_cpu_stats.inuse[class]);
-	/* The node is honoured: the finish need not look at it again. */
-	return dslab_alloc_finish(obj, size, gfp & ~__GFP_THISNODE);
+	/* Node and charge are done: the finish need not look at them. */
+	return dslab_alloc_finish(obj, size,
+				  gfp & ~(__GFP_THISNODE | __GFP_ACCOUNT));
 }
 
 static unsigned int dslab_mag_take(unsigned int class, void **objs,
@@ -758,11 +808,15 @@ static noinline void dslab_free_slow(struct dslab_span *span, unsigned int idx,
 		preempt_enable();
 		return;
 	}
-	/* An object of another node needs no magazine, so no dslab_mag_lock. */
-	if (dslab_remote(span) && span->class != DSLAB_CLASS_LARGE &&
+	/*
+	 * An object of another node or of a cgroup pool needs no magazine,
+	 * so no dslab_mag_lock.
+	 */
+	if ((span->pool || dslab_remote(span)) &&
+	    span->class != DSLAB_CLASS_LARGE &&
 	    !static_branch_unlikely(&dslab_debug_key)) {
 		dslab_hooks_release(obj);
-		dslab_release_remote(span, obj);
+		dslab_release_home(span, obj);
 	} else {
 		local_lock_irqsave(&dslab_mag_lock, flags);
 		dslab_release_locked(span, obj);
@@ -803,8 +857,7 @@ static __always_inline void dslab_free_common(const void *p, bool rcu)
 		dslab_free_bad(bad, p, span, _RET_IP_);
 		return;
 	}
-	if (unlikely(rcu || READ_ONCE(span->meta) ||
-		     span->class == DSLAB_CLASS_LARGE ||
+	if (unlikely(rcu || READ_ONCE(span->meta) || span->no_mag ||
 		     static_branch_unlikely(&dslab_debug_key) ||
 		     dslab_remote(span) ||
 		     DSLAB_OBJ_HOOKS || trace_dslab_free_enabled())) {
@@ -1021,8 +1074,7 @@ static void dslab_free_bulk_locked(void **objs, unsigned int nr,
 		if (unlikely(ZERO_OR_NULL_PTR(objs[i])))
 			continue;
 		span = dslab_span_lookup(objs[i]);
-		if (unlikely(!span || READ_ONCE(span->meta) ||
-			     span->class == DSLAB_CLASS_LARGE ||
+		if (unlikely(!span || READ_ONCE(span->meta) || span->no_mag ||
 			     dslab_remote(span)))
 			goto one;
 		idx = dslab_span_index(span, objs[i], &off);
@@ -1195,9 +1247,10 @@ int dslab_alloc_bulk(size_t size, gfp_t flags, size_t nr, void **objs)
 	/*
 	 * A magazine object may be remote (a refill fell back to another
 	 * node), and __GFP_THISNODE trades such an object for another in
-	 * dslab_alloc_finish(): one at a time, then.
+	 * dslab_alloc_finish(), as a charge to a cgroup trades it for a
+	 * pool's: one at a time, then.
 	 */
-	if (unlikely(flags & __GFP_THISNODE)) {
+	if (unlikely((flags & __GFP_THISNODE) || dslab_memcg_wanted(flags))) {
 		for (i = 0; i < nr; i++) {
 			objs[i] = dslab_alloc(size, flags);
 			if (!objs[i])

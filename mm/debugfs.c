@@ -10,6 +10,7 @@
  *   owners    (0444) modules with destructors or cleanups registered
  *   alloc_traces (0444) debug mode: per class, where live objects were
  *             allocated (slub's alloc_traces)
+ *   pools     (0444) memory cgroups charged by __GFP_ACCOUNT, their pages
  *   shrink    (0200) "1": drain every CPU cache, free every empty span
  *   barrier   (0200) "1": wait until every queued destructor has run
  *   fail/             fault injection (fault.c)
@@ -142,6 +143,16 @@ static int dslab_dbg_alloc_traces_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(dslab_dbg_alloc_traces);
 
+static int dslab_dbg_pools_show(struct seq_file *m, void *v)
+{
+	if (!IS_ENABLED(CONFIG_MEMCG)) {
+		seq_puts(m, "memory cgroups: not in this kernel\n");
+		return 0;
+	}
+	return dslab_pool_show(m);
+}
+DEFINE_SHOW_ATTRIBUTE(dslab_dbg_pools);
+
 /* === Write-only files === */
 
 /* shrink and barrier: a write of one true boolean runs the action. */
@@ -212,6 +223,7 @@ void dslab_debugfs_init(void)
 	debugfs_create_file("owners", 0444, dir, NULL, &dslab_dbg_owners_fops);
 	debugfs_create_file("alloc_traces", 0444, dir, NULL,
 			    &dslab_dbg_alloc_traces_fops);
+	debugfs_create_file("pools", 0444, dir, NULL, &dslab_dbg_pools_fops);
 	debugfs_create_file("shrink", 0200, dir, (void *)&dslab_dbg_shrink_action,
 			    &dslab_dbg_action_fops);
 	debugfs_create_file("barrier", 0200, dir, (void *)&dslab_dbg_barrier_action,

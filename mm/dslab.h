@@ -7,6 +7,7 @@
  *
  *   dslab_alloc/dslab_free          alloc.c    per-CPU magazines, no shared lock
  *     -> central (node and class)   span.c     class->lock, partial spans
+ *        or a memory cgroup's pool  memcg.c    dslab_pool_lock, its lists
  *       -> spans                    span.c     contiguous pages
  *         -> page map               pagemap.c  address -> span, lockless
  *   destructors and cleanups        dtor.c     span->special_lock per span
@@ -15,10 +16,11 @@
  *
  * Locks: every nesting dslab takes (anything else is a leaf: class->lock,
  * dslab_finq.lock, the xa_lock, dslab_map_lock, dslab_owner_lock,
- * watch->lock):
+ * dslab_pool_lock, watch->lock):
  *   dslab_map_grow_mutex -> dslab_map_lock (the memory notifier)
  *   dslab_drain_mutex -> cpus_read_lock -> dslab_mag_lock (per-CPU work)
  *   dslab_mag_lock -> class->lock
+ *   dslab_mag_lock -> dslab_pool_lock (a pool's last span given back)
  *   dslab_mag_lock -> span->special_lock -> dslab_cleanup_ids xa_lock
  *   dslab_mag_lock -> dslab_cleanup_ids xa_lock
  *   dslab_mag_lock -> dslab_finq.lock
@@ -45,6 +47,7 @@
  *   M: only on its own CPU, by a fast-path transaction or under
  *      dslab_mag_lock (alloc.c)
  *   O: dslab_owner_lock (owner.c)
+ *   P: dslab_pool_lock (memcg.c)
  *   R: written by its runner only, with WRITE_ONCE(); read locklessly
  *   W: watch->lock (watch.c)
  */
@@ -58,8 +61,10 @@
 #include <linux/kallsyms.h>
 #include <linux/list.h>
 #include <linux/llist.h>
+#include <linux/memcontrol.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
+#include <linux/preempt.h>
 #include <linux/sched/clock.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -133,10 +138,13 @@ struct dslab_span {
 	spinlock_t special_lock;	/* protects meta[] contents */
 	bool on_partial;		/* C: span is on class->partial */
 	bool reg_busy;			/* S: a registration is in progress */
+	/* I: its objects never enter a magazine: large, or a cgroup's */
+	bool no_mag;
 	struct dslab_objmeta *meta;	/* S: published once, dslab_meta_of() */
 	struct llist_node limbo_node;	/* on the limbo list while queued */
 	unsigned long limbo_queued;	/* A: bit 0 set while on that list */
 	int node;			/* I: the node of its pages */
+	u32 pool;			/* I: its cgroup pool's id, 0: none */
 
 	/*
 	 * What a lookup (find, ksize, free) reads, then the live bits: 32
@@ -368,6 +376,19 @@ unsigned int dslab_central_put_run(struct dslab_span *span, void *const *objs,
 				   unsigned int nr);
 unsigned long dslab_span_trim(unsigned int keep);
 extern unsigned int dslab_span_reserve;
+/* A set of central lists: DSLAB_NR_CLASSES per node (memcg.c's pools). */
+struct dslab_central;
+struct dslab_pool;
+struct dslab_central *dslab_central_new(int node, gfp_t gfp);
+unsigned int dslab_lists_get(struct dslab_central *const *lists,
+			     struct dslab_pool *pool, int node,
+			     unsigned int class, void **objs, unsigned int nr,
+			     gfp_t gfp);
+unsigned long dslab_lists_spans(struct dslab_central *const *lists,
+				unsigned int class);
+unsigned long dslab_lists_trim(struct dslab_central *const *lists,
+			       unsigned int keep);
+unsigned long dslab_lists_empty_pages(struct dslab_central *const *lists);
 
 struct dslab_class_stats {
 	unsigned long spans;		/* spans of this class */
@@ -385,6 +406,47 @@ struct dslab_node_stats {
 };
 
 void dslab_node_stats(int node, struct dslab_node_stats *st);
+
+/* === Memory cgroups (memcg.c) === */
+
+/* debugfs "pools"; only called with CONFIG_MEMCG */
+int dslab_pool_show(struct seq_file *m);
+
+#ifdef CONFIG_MEMCG
+/*
+ * Does @gfp ask for a charge dslab can make?  __GFP_ACCOUNT, in task
+ * context (memcg.c's header says why), with the memory controller on.
+ */
+static inline bool dslab_memcg_wanted(gfp_t gfp)
+{
+	return (gfp & __GFP_ACCOUNT) && in_task() && !mem_cgroup_disabled();
+}
+
+int dslab_pool_alloc(unsigned int class, int node, gfp_t gfp, void **objp);
+struct dslab_central *const *dslab_pool_lists(u32 id);
+void dslab_pool_span_new(struct dslab_pool *pool, struct dslab_span *span);
+void dslab_pool_span_gone(u32 id, unsigned int npages);
+unsigned long dslab_pool_spans(unsigned int class);
+unsigned long dslab_pool_trim(unsigned int keep);
+unsigned long dslab_pool_empty_pages(void);
+void dslab_memcg_exit(void);
+#else
+static inline bool dslab_memcg_wanted(gfp_t gfp) { return false; }
+static inline int dslab_pool_alloc(unsigned int class, int node, gfp_t gfp,
+				   void **objp) { return -ENOENT; }
+static inline struct dslab_central *const *dslab_pool_lists(u32 id)
+{
+	return NULL;
+}
+
+static inline void dslab_pool_span_new(struct dslab_pool *pool,
+				       struct dslab_span *span) { }
+static inline void dslab_pool_span_gone(u32 id, unsigned int npages) { }
+static inline unsigned long dslab_pool_spans(unsigned int class) { return 0; }
+static inline unsigned long dslab_pool_trim(unsigned int keep) { return 0; }
+static inline unsigned long dslab_pool_empty_pages(void) { return 0; }
+static inline void dslab_memcg_exit(void) { }
+#endif
 
 /* === Allocation core (alloc.c) === */
 

@@ -21,9 +21,16 @@
  * kmalloc() under memory pressure may return remote memory.  With
  * __GFP_THISNODE in the flags, it never falls back.
  *
+ * Memory cgroups.  A memory cgroup that allocates with __GFP_ACCOUNT has
+ * a pool (memcg.c) with a set of lists of its own, of the same shape, and
+ * its spans' pages are charged to it.  A span knows its lists from its
+ * node, class and pool (dslab_span_central()).  Trimming, by the shrinker
+ * or a pool at its cgroup's limit, covers every set.
+ *
  * Locks (dslab.h has the whole graph): class->lock (one per node and
- * class) is a leaf.  It protects that list, its spans' freelists and its
- * counts; spans are allocated and released outside it.
+ * class, in each set of lists) is a leaf.  It protects that list, its
+ * spans' freelists and its counts; spans are allocated and released
+ * outside it.
  *
  * Documentation/design.rst describes the layering.
  */
@@ -41,9 +48,10 @@
 /* === Data === */
 
 /*
- * The Go runtime's mcentral: one per class.  Spans with free objects sit
- * on @partial, emptier ones towards the tail, so allocation fills the
- * fullest spans first and empty ones can be given back.
+ * The Go runtime's mcentral: one per node and class, in the global set
+ * and in each cgroup pool's.  Spans with free objects sit on @partial,
+ * emptier ones towards the tail, so allocation fills the fullest spans
+ * first and empty ones can be given back.
  */
 struct dslab_central {
 	spinlock_t lock;		/* C: protects the fields below */
@@ -58,6 +66,14 @@ static struct dslab_central *dslab_central[MAX_NUMNODES];
 static struct dslab_central *dslab_central_of(int node, unsigned int class)
 {
 	return &dslab_central[node][class];
+}
+
+/* The list @span's objects go back to: global, or its cgroup pool's. */
+static struct dslab_central *dslab_span_central(const struct dslab_span *span)
+{
+	if (span->pool)
+		return &dslab_pool_lists(span->pool)[span->node][span->class];
+	return dslab_central_of(span->node, span->class);
 }
 
 /* Pages of spans per node (large ones included), for debugfs. */
@@ -189,6 +205,7 @@ retry:
 	span->npages = npages;
 	span->div_magic = class == DSLAB_CLASS_LARGE ? 0 :
 			  dslab_classes[class].div_magic;
+	span->no_mag = class == DSLAB_CLASS_LARGE;
 	INIT_LIST_HEAD(&span->list);
 	spin_lock_init(&span->special_lock);
 
@@ -257,6 +274,9 @@ static void dslab_span_free_rcu(struct rcu_head *head)
  */
 void dslab_span_release(struct dslab_span *span)
 {
+	unsigned int npages = span->npages;
+	u32 pool = span->pool;
+
 	dslab_map_set(span, NULL, GFP_ATOMIC);
 	dslab_span_pages_free(span);
 	atomic_long_sub(span->npages, &dslab_pages_held);
@@ -265,6 +285,8 @@ void dslab_span_release(struct dslab_span *span)
 	if (span->class == DSLAB_CLASS_LARGE)
 		atomic_long_dec(&dslab_large_spans);
 	call_rcu(&span->rcu, dslab_span_free_rcu);
+	if (pool)
+		dslab_pool_span_gone(pool, npages);
 }
 
 /* === Internals: central lists === */
@@ -293,8 +315,21 @@ static unsigned int dslab_span_take(struct dslab_central *c,
 	return got;
 }
 
+/* Publish @fresh, allocated outside the lock, on @c (c->lock held). */
+static void dslab_central_add(struct dslab_central *c,
+			      struct dslab_span *fresh)
+{
+	lockdep_assert_held(&c->lock);
+	list_add(&fresh->list, &c->partial);
+	fresh->on_partial = true;
+	c->nr_spans++;
+	c->nr_empty++;
+}
+
 /**
- * dslab_central_get() - take free objects of a class
+ * dslab_lists_get() - take free objects of a class from a set of lists
+ * @lists: the global set, or a cgroup pool's
+ * @pool: that pool (its spans are charged to it), or NULL for the global
  * @node: the node's list to take them from (a node with memory)
  * @class: the size class
  * @objs: filled with the objects
@@ -307,10 +342,12 @@ static unsigned int dslab_span_take(struct dslab_central *c,
  * Context: As @gfp allows; takes class->lock with interrupts saved.
  * Return: how many objects were stored, 0 when memory ran out.
  */
-unsigned int dslab_central_get(int node, unsigned int class, void **objs,
-			       unsigned int nr, gfp_t gfp)
+unsigned int dslab_lists_get(struct dslab_central *const *lists,
+			     struct dslab_pool *pool, int node,
+			     unsigned int class, void **objs, unsigned int nr,
+			     gfp_t gfp)
 {
-	struct dslab_central *c = dslab_central_of(node, class);
+	struct dslab_central *c = &lists[node][class];
 	struct dslab_span *fresh = NULL;
 	unsigned long flags;
 	unsigned int got = 0;
@@ -318,11 +355,7 @@ unsigned int dslab_central_get(int node, unsigned int class, void **objs,
 again:
 	spin_lock_irqsave(&c->lock, flags);
 	if (fresh) {
-		/* Allocated outside the lock; publish it now. */
-		list_add(&fresh->list, &c->partial);
-		fresh->on_partial = true;
-		c->nr_spans++;
-		c->nr_empty++;
+		dslab_central_add(c, fresh);
 		fresh = NULL;
 	}
 	while (got < nr && !list_empty(&c->partial))
@@ -337,19 +370,37 @@ again:
 	fresh = dslab_span_new(class, 0, gfp, node);
 	if (!fresh)
 		return 0;
+	if (pool)
+		dslab_pool_span_new(pool, fresh);
 	if (likely(fresh->node == node))
 		goto again;
 
 	/* Fallen back to another node: its list, our objects. */
-	c = dslab_central_of(fresh->node, class);
+	c = &lists[fresh->node][class];
 	spin_lock_irqsave(&c->lock, flags);
-	list_add(&fresh->list, &c->partial);
-	fresh->on_partial = true;
-	c->nr_spans++;
-	c->nr_empty++;
+	dslab_central_add(c, fresh);
 	got = dslab_span_take(c, fresh, objs, nr);
 	spin_unlock_irqrestore(&c->lock, flags);
 	return got;
+}
+
+/**
+ * dslab_central_get() - take free objects of a class from the global lists
+ * @node: as for dslab_lists_get()
+ * @class: the size class
+ * @objs: filled with the objects
+ * @nr: how many are wanted (at least 1)
+ * @gfp: flags for a new span; a global span is charged to no cgroup, so
+ *	__GFP_ACCOUNT is dropped
+ *
+ * Context: As @gfp allows; takes class->lock with interrupts saved.
+ * Return: how many objects were stored, 0 when memory ran out.
+ */
+unsigned int dslab_central_get(int node, unsigned int class, void **objs,
+			       unsigned int nr, gfp_t gfp)
+{
+	return dslab_lists_get(dslab_central, NULL, node, class, objs, nr,
+			       gfp & ~__GFP_ACCOUNT);
 }
 
 /* Give @obj back to @span's freelist; may free an empty span. */
@@ -402,7 +453,7 @@ void dslab_central_put(void *const *objs, unsigned int nr)
  * @nr: how many (at least 1)
  *
  * Gives back @objs[0] and the objects after it up to the first of another
- * class or node, under one lock, looking each span up once.
+ * class, node or pool, under one lock, looking each span up once.
  *
  * Context: Any context; takes class->lock with interrupts saved.
  * Return: how many objects were given back.
@@ -411,8 +462,9 @@ unsigned int dslab_central_put_run(struct dslab_span *span, void *const *objs,
 				   unsigned int nr)
 {
 	unsigned int class = span->class, i = 0;
+	struct dslab_central *c = dslab_span_central(span);
 	int node = span->node;
-	struct dslab_central *c = dslab_central_of(node, class);
+	u32 pool = span->pool;
 	struct dslab_span *tmp;
 	unsigned long flags;
 	LIST_HEAD(to_free);
@@ -423,7 +475,8 @@ unsigned int dslab_central_put_run(struct dslab_span *span, void *const *objs,
 		if (++i == nr)
 			break;
 		span = dslab_own_span(objs[i]);
-	} while (span->class == class && span->node == node);
+	} while (span->class == class && span->node == node &&
+		 span->pool == pool);
 	spin_unlock_irqrestore(&c->lock, flags);
 
 	list_for_each_entry_safe(span, tmp, &to_free, list)
@@ -460,13 +513,15 @@ static unsigned long dslab_central_trim(struct dslab_central *c,
 }
 
 /**
- * dslab_span_trim() - free empty spans beyond a reserve
- * @keep: empty spans to keep per class
+ * dslab_lists_trim() - free the empty spans of a set of lists beyond a reserve
+ * @lists: the global set, or a cgroup pool's
+ * @keep: empty spans to keep per list
  *
  * Context: Any context.
  * Return: pages given back to the page allocator.
  */
-unsigned long dslab_span_trim(unsigned int keep)
+unsigned long dslab_lists_trim(struct dslab_central *const *lists,
+			       unsigned int keep)
 {
 	unsigned long pages = 0;
 	unsigned int class;
@@ -474,9 +529,20 @@ unsigned long dslab_span_trim(unsigned int keep)
 
 	for_each_node(node)
 		for (class = 0; class < DSLAB_NR_CLASSES; class++)
-			pages += dslab_central_trim(dslab_central_of(node, class),
-						    keep);
+			pages += dslab_central_trim(&lists[node][class], keep);
 	return pages;
+}
+
+/**
+ * dslab_span_trim() - free empty spans beyond a reserve, in every set
+ * @keep: empty spans to keep per list
+ *
+ * Context: Any context.
+ * Return: pages given back to the page allocator.
+ */
+unsigned long dslab_span_trim(unsigned int keep)
+{
+	return dslab_lists_trim(dslab_central, keep) + dslab_pool_trim(keep);
 }
 EXPORT_SYMBOL_IF_KUNIT(dslab_span_trim);
 
@@ -491,8 +557,7 @@ EXPORT_SYMBOL_IF_KUNIT(dslab_span_trim);
  */
 void dslab_class_stats(unsigned int class, struct dslab_class_stats *st)
 {
-	unsigned long flags, nobjs, tail;
-	int node;
+	unsigned long nobjs, tail;
 
 	st->inuse = dslab_class_inuse(class);
 	if (class == DSLAB_CLASS_LARGE) {
@@ -501,14 +566,8 @@ void dslab_class_stats(unsigned int class, struct dslab_class_stats *st)
 		st->wasted = 0;
 		return;
 	}
-	st->spans = 0;
-	for_each_node(node) {
-		struct dslab_central *c = dslab_central_of(node, class);
-
-		spin_lock_irqsave(&c->lock, flags);
-		st->spans += c->nr_spans;
-		spin_unlock_irqrestore(&c->lock, flags);
-	}
+	st->spans = dslab_lists_spans(dslab_central, class) +
+		    dslab_pool_spans(class);
 	nobjs = dslab_classes[class].nobjs;
 	tail = dslab_classes[class].tail;
 	st->free = st->spans * nobjs > st->inuse ? st->spans * nobjs - st->inuse : 0;
@@ -516,10 +575,42 @@ void dslab_class_stats(unsigned int class, struct dslab_class_stats *st)
 }
 EXPORT_SYMBOL_NS_GPL(dslab_class_stats, DSLAB_NS);
 
+/**
+ * dslab_lists_spans() - the spans of one class in a set of lists
+ * @lists: the global set, or a cgroup pool's
+ * @class: a small-object class
+ *
+ * Context: Any context; takes each node's class->lock.
+ * Return: the count.
+ */
+unsigned long dslab_lists_spans(struct dslab_central *const *lists,
+				unsigned int class)
+{
+	unsigned long flags, n = 0;
+	int node;
+
+	for_each_node(node) {
+		struct dslab_central *c = &lists[node][class];
+
+		spin_lock_irqsave(&c->lock, flags);
+		n += c->nr_spans;
+		spin_unlock_irqrestore(&c->lock, flags);
+	}
+	return n;
+}
+
 /* === Shrinker === */
 
-static unsigned long dslab_shrink_count(struct shrinker *s,
-					struct shrink_control *sc)
+/**
+ * dslab_lists_empty_pages() - about the pages of a set's empty spans
+ * @lists: the global set, or a cgroup pool's
+ *
+ * A shrinker count is a hint: the counts are read without the locks.
+ *
+ * Context: Any context.
+ * Return: the pages.
+ */
+unsigned long dslab_lists_empty_pages(struct dslab_central *const *lists)
 {
 	unsigned long n = 0;
 	unsigned int class;
@@ -527,9 +618,18 @@ static unsigned long dslab_shrink_count(struct shrinker *s,
 
 	for_each_node(node)
 		for (class = 0; class < DSLAB_NR_CLASSES; class++)
-			/* A shrinker count is a hint: a racy read is fine. */
-			n += data_race(dslab_central_of(node, class)->nr_empty) *
+			/* A hint: a racy read is fine. */
+			n += data_race(lists[node][class].nr_empty) *
 			     dslab_classes[class].npages;
+	return n;
+}
+
+static unsigned long dslab_shrink_count(struct shrinker *s,
+					struct shrink_control *sc)
+{
+	unsigned long n = dslab_lists_empty_pages(dslab_central) +
+			  dslab_pool_empty_pages();
+
 	return n ? n : SHRINK_EMPTY;
 }
 
@@ -569,6 +669,31 @@ void dslab_node_stats(int node, struct dslab_node_stats *st)
 }
 EXPORT_SYMBOL_IF_KUNIT(dslab_node_stats);
 
+/**
+ * dslab_central_new() - one node's lists, DSLAB_NR_CLASSES of them, empty
+ * @node: the node
+ * @gfp: allocation flags
+ *
+ * Context: As @gfp allows.
+ * Return: the array (kfree() it), or NULL.
+ */
+struct dslab_central *dslab_central_new(int node, gfp_t gfp)
+{
+	struct dslab_central *c;
+	unsigned int class;
+
+	/* On the node itself, when it has memory. */
+	c = kcalloc_node(DSLAB_NR_CLASSES, sizeof(*c), gfp,
+			 node_state(node, N_MEMORY) ? node : NUMA_NO_NODE);
+	if (!c)
+		return NULL;
+	for (class = 0; class < DSLAB_NR_CLASSES; class++) {
+		spin_lock_init(&c[class].lock);
+		INIT_LIST_HEAD(&c[class].partial);
+	}
+	return c;
+}
+
 static void dslab_span_free_nodes(void)
 {
 	int node;
@@ -580,7 +705,6 @@ static void dslab_span_free_nodes(void)
 
 int dslab_span_init(void)
 {
-	unsigned int class;
 	int node;
 
 	dslab_node_pages = kcalloc(nr_node_ids, sizeof(*dslab_node_pages),
@@ -588,18 +712,9 @@ int dslab_span_init(void)
 	if (!dslab_node_pages)
 		return -ENOMEM;
 	for_each_node(node) {
-		/* On the node itself, when it has memory. */
-		dslab_central[node] = kcalloc_node(DSLAB_NR_CLASSES,
-						   sizeof(struct dslab_central),
-						   GFP_KERNEL,
-						   node_state(node, N_MEMORY) ?
-						   node : NUMA_NO_NODE);
+		dslab_central[node] = dslab_central_new(node, GFP_KERNEL);
 		if (!dslab_central[node])
 			goto err;
-		for (class = 0; class < DSLAB_NR_CLASSES; class++) {
-			spin_lock_init(&dslab_central[node][class].lock);
-			INIT_LIST_HEAD(&dslab_central[node][class].partial);
-		}
 	}
 
 	dslab_shrinker = dslab_compat_shrinker_create("dslab-spans",
@@ -664,7 +779,8 @@ void dslab_span_exit(void)
 			       class < DSLAB_NR_CLASSES ?
 			       dslab_classes[class].size : 0);
 	}
-	/* Descriptors go through call_rcu(): wait for them before unload. */
+	dslab_memcg_exit();
+	/* Descriptors and pools go through call_rcu(): wait for them. */
 	rcu_barrier();
 	dslab_span_free_nodes();
 }

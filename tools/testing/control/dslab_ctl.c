@@ -13,6 +13,8 @@
  * The command language:
  *
  *   alloc <size> [count]        new <type> [count]
+ *   alloc_account <size> [count] (GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL:
+ *                               charged to the writer's memory cgroup)
  *   free <h> | <h1>-<h2> | all  free_rcu <h>
  *   dtor <h> count|sleep <ms>|realloc|free <h2>|point|shape|clear
  *   cleanup <h> [count]         cancel <cleanup-id>
@@ -486,11 +488,12 @@ static void dslab_ctl_unmake(const u32 *ids, u32 n)
 }
 
 /*
- * Allocate @count objects (typed if @type) and give each a handle; all or
- * nothing.
+ * Allocate @count objects (typed if @type, untyped with @gfp) and give
+ * each a handle; all or nothing.
  */
 static int dslab_ctl_make(struct dslab_ctl_ctx *ctx, size_t size,
-			  const struct dslab_ctl_type *type, u32 count)
+			  const struct dslab_ctl_type *type, u32 count,
+			  gfp_t gfp)
 {
 	struct dslab_ctl_handle *h;
 	u32 *ids, n;
@@ -525,7 +528,7 @@ static int dslab_ctl_make(struct dslab_ctl_ctx *ctx, size_t size,
 					DSLAB_CTL_MAGIC;
 			}
 		} else {
-			h->obj = dslab_alloc(size, GFP_KERNEL);
+			h->obj = dslab_alloc(size, gfp);
 			if (h->obj)
 				memset(h->obj, 0x6b, size);
 		}
@@ -556,8 +559,8 @@ err_nomem:
 
 /* === Commands === */
 
-/* alloc <size> [count] */
-static int dslab_ctl_cmd_alloc(struct dslab_ctl_ctx *ctx)
+/* alloc <size> [count], alloc_account <size> [count] */
+static int dslab_ctl_alloc(struct dslab_ctl_ctx *ctx, gfp_t gfp)
 {
 	u32 size, count;
 	int ret;
@@ -574,7 +577,21 @@ static int dslab_ctl_cmd_alloc(struct dslab_ctl_ctx *ctx)
 			      DSLAB_CTL_MAX_BYTES);
 		return -ERANGE;
 	}
-	return dslab_ctl_make(ctx, size, NULL, count);
+	return dslab_ctl_make(ctx, size, NULL, count, gfp);
+}
+
+static int dslab_ctl_cmd_alloc(struct dslab_ctl_ctx *ctx)
+{
+	return dslab_ctl_alloc(ctx, GFP_KERNEL);
+}
+
+/*
+ * Charged to the writer's memory cgroup; at its limit the command fails
+ * with -ENOMEM rather than wake the cgroup's OOM killer.
+ */
+static int dslab_ctl_cmd_alloc_account(struct dslab_ctl_ctx *ctx)
+{
+	return dslab_ctl_alloc(ctx, GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL);
 }
 
 /* new <type> [count] */
@@ -592,7 +609,7 @@ static int dslab_ctl_cmd_new(struct dslab_ctl_ctx *ctx)
 	ret = dslab_ctl_count_arg(ctx, 2, DSLAB_CTL_MAX_COUNT, &count);
 	if (ret)
 		return ret;
-	return dslab_ctl_make(ctx, type->type->size, type, count);
+	return dslab_ctl_make(ctx, type->type->size, type, count, GFP_KERNEL);
 }
 
 /* Parse "<h>" or "<h1>-<h2>" into an inclusive range. */
@@ -991,6 +1008,7 @@ static const struct dslab_ctl_cmd {
 	int (*fn)(struct dslab_ctl_ctx *ctx);
 } dslab_ctl_cmds[] = {
 	{ "alloc",	1, 2, true,  dslab_ctl_cmd_alloc },
+	{ "alloc_account", 1, 2, true, dslab_ctl_cmd_alloc_account },
 	{ "new",	1, 2, true,  dslab_ctl_cmd_new },
 	{ "free",	1, 1, true,  dslab_ctl_cmd_free },
 	{ "free_rcu",	1, 1, true,  dslab_ctl_cmd_free_rcu },

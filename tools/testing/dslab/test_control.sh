@@ -32,7 +32,7 @@ last_matches() {
 
 # === The files ===
 
-for f in "$D/stats" "$D/classes" "$D/finq" "$D/owners" \
+for f in "$D/stats" "$D/classes" "$D/finq" "$D/owners" "$D/pools" \
 	 "$CTL/last" "$CTL/handles" "$CTL/stats"; do
 	t_eq "$f is 0444" 444 "$(stat -c %a "$f")"
 	t_check "$f is readable" readable "$f"

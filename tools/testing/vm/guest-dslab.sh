@@ -44,6 +44,28 @@ loaded() {
 	[ -d "/sys/module/$1" ]
 }
 
+# The KUnit module is loaded from a memory cgroup of its own when the
+# kernel has the controller: suite dslab_memcg charges the loader's
+# cgroup (its cases skip in the root cgroup), up to its memory.max.
+KUNIT_CG=/sys/fs/cgroup/dslab_kunit
+kunit_cg() {
+	grep -q cgroup2 /proc/mounts ||
+		mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null
+	grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null ||
+		return 1
+	echo +memory >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
+	mkdir -p $KUNIT_CG && echo 16M >$KUNIT_CG/memory.max
+}
+
+insmod_in() {	# insmod_in <cgroup directory | -> <file> [args...]
+	if [ "$1" = - ]; then
+		shift
+		insmod "$@"
+		return
+	fi
+	sh -c 'echo $$ >"$0/cgroup.procs" && exec insmod "$@"' "$@"
+}
+
 load() {	# load <name> <file> [args...]
 	name=$1
 	file=$2
@@ -52,7 +74,11 @@ load() {	# load <name> <file> [args...]
 		step skip "insmod-$name" "$file not built"
 		return 1
 	fi
-	if insmod "$file" "$@" >/tmp/insmod.out 2>&1; then
+	cg=-
+	if [ "$name" = dslab_test ] && kunit_cg; then
+		cg=$KUNIT_CG
+	fi
+	if insmod_in "$cg" "$file" "$@" >/tmp/insmod.out 2>&1; then
 		step ok "insmod-$name"
 		return 0
 	fi
