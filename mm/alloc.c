@@ -211,10 +211,11 @@ static __always_inline void dslab_hooks_alloc(const struct dslab_span *span,
 }
 
 /* ... and forget or poison it when its memory is released (see header). */
-static __always_inline void dslab_hooks_release(void *obj)
+static __always_inline void dslab_hooks_release(const struct dslab_span *span,
+						void *obj)
 {
 	kmemleak_free(obj);
-	dslab_kasan_release(obj);
+	dslab_kasan_release(span, obj);
 }
 
 /* === Internals: the per-CPU layer === */
@@ -333,7 +334,7 @@ static __always_inline void dslab_release_locked(struct dslab_span *span,
 						 void *obj)
 {
 	dslab_mag_lock_held();
-	dslab_hooks_release(obj);
+	dslab_hooks_release(span, obj);
 	if (unlikely(span->no_mag ||
 		     static_branch_unlikely(&dslab_debug_key) ||
 		     dslab_remote(span))) {
@@ -362,8 +363,9 @@ void dslab_release_objects(void *const *objs, unsigned int n)
 	unsigned int i, k, class;
 	unsigned long flags;
 
-	for (i = 0; i < n; i++)
-		dslab_hooks_release(objs[i]);
+	if (DSLAB_OBJ_HOOKS)
+		for (i = 0; i < n; i++)
+			dslab_hooks_release(dslab_own_span(objs[i]), objs[i]);
 	for (i = 0; i < n; i += k) {
 		struct dslab_span *span = dslab_own_span(objs[i]);
 
@@ -815,7 +817,7 @@ static noinline void dslab_free_slow(struct dslab_span *span, unsigned int idx,
 	if ((span->pool || dslab_remote(span)) &&
 	    span->class != DSLAB_CLASS_LARGE &&
 	    !static_branch_unlikely(&dslab_debug_key)) {
-		dslab_hooks_release(obj);
+		dslab_hooks_release(span, obj);
 		dslab_release_home(span, obj);
 	} else {
 		local_lock_irqsave(&dslab_mag_lock, flags);
@@ -1039,7 +1041,7 @@ static void dslab_free_run(struct dslab_span *span, struct dslab_mag *mag,
 	if (likely((old & mask) == mask)) {
 		if (DSLAB_OBJ_HOOKS)
 			for (k = 0; k < n; k++)
-				dslab_hooks_release(slots[k]);
+				dslab_hooks_release(span, slots[k]);
 		kept = n;
 	} else {
 		for (k = 0; k < n; k++) {
@@ -1051,7 +1053,7 @@ static void dslab_free_run(struct dslab_span *span, struct dslab_mag *mag,
 						      span, caller);
 				continue;
 			}
-			dslab_hooks_release(obj);
+			dslab_hooks_release(span, obj);
 			slots[kept++] = obj;
 		}
 	}

@@ -499,13 +499,14 @@ void kasan_poison(const void *addr, size_t size, u8 value, bool init);
 void dslab_kasan_span_new(const struct dslab_span *span);
 void dslab_kasan_span_free(const struct dslab_span *span);
 void dslab_kasan_alloc(const struct dslab_span *span, void *obj, size_t req);
-void dslab_kasan_release(void *obj);
+void dslab_kasan_release(const struct dslab_span *span, void *obj);
 #else
 static inline void dslab_kasan_span_new(const struct dslab_span *span) { }
 static inline void dslab_kasan_span_free(const struct dslab_span *span) { }
 static inline void dslab_kasan_alloc(const struct dslab_span *span, void *obj,
 				     size_t req) { }
-static inline void dslab_kasan_release(void *obj) { }
+static inline void dslab_kasan_release(const struct dslab_span *span,
+				       void *obj) { }
 #endif
 
 /*

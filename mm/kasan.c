@@ -105,6 +105,7 @@ void dslab_kasan_alloc(const struct dslab_span *span, void *obj, size_t req)
 
 /**
  * dslab_kasan_release() - poison an object whose memory is released
+ * @span: its span
  * @obj: the object, no longer live and past its destructors
  *
  * A large object's pages go back to the page allocator with it, and
@@ -112,10 +113,8 @@ void dslab_kasan_alloc(const struct dslab_span *span, void *obj, size_t req)
  *
  * Context: Any context.
  */
-void dslab_kasan_release(void *obj)
+void dslab_kasan_release(const struct dslab_span *span, void *obj)
 {
-	const struct dslab_span *span = dslab_own_span(obj);
-
 	if (span->class != DSLAB_CLASS_LARGE)
 		kasan_poison(obj, span->size, DSLAB_KASAN_FREE, false);
 }
