@@ -27,6 +27,13 @@
  * NUMA nodes" instead of times; "make bench" boots a second time with
  * numa=fake=2 for it (bench/run.sh).
  *
+ * account times the alloc+free pair with __GFP_ACCOUNT, charged to the
+ * memory cgroup the module was loaded from (set_active_memcg()), next to
+ * a SLAB_ACCOUNT kmem_cache.  Loaded from the root cgroup, or on a kernel
+ * without CONFIG_MEMCG, it is skipped; "make bench" with
+ * DSLAB_BENCH_MEMCG=1 builds the kernel with it and loads the module from
+ * a cgroup.
+ *
  * Interface (debugfs, /sys/kernel/debug/dslab_bench/):
  *   run      write "<benchmark> [key=value]...": runs it, returns when
  *            done (EINVAL: bad command, EBUSY: one already running,
@@ -51,6 +58,7 @@
 #include <linux/ktime.h>
 #include <linux/list.h>
 #include <linux/math64.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
@@ -58,6 +66,7 @@
 #include <linux/preempt.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
+#include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
@@ -1294,6 +1303,108 @@ static const struct dslab_bench_impl dslab_bench_remote_impls[] = {
 	{ "kmem_cache", dslab_bench_remote_cache },
 };
 
+/* === Benchmark: accounted alloc+free pair (memory cgroups) === */
+
+/*
+ * The cgroup the pairs charge: the one dslab_bench was loaded from, with
+ * a css reference (make bench with DSLAB_BENCH_MEMCG=1 loads it from
+ * one), as set_active_memcg() for the timed loops.  NULL: skipped.
+ */
+static struct mem_cgroup *dslab_bench_memcg;
+
+static int dslab_bench_account_dslab(struct dslab_bench_ctx *ctx,
+				     unsigned long iters, u64 *ns)
+{
+	size_t size = ctx->p.size;
+	struct mem_cgroup *old;
+	unsigned long i;
+	u64 t0, t1;
+	void *p;
+
+	old = set_active_memcg(dslab_bench_memcg);
+	dslab_bench_pin();
+	t0 = ktime_get_ns();
+	for (i = 0; i < iters; i++) {
+		p = dslab_alloc(size, GFP_NOWAIT | __GFP_ACCOUNT);
+		if (unlikely(!p))
+			break;
+		OPTIMIZER_HIDE_VAR(p);
+		dslab_free(p);
+	}
+	t1 = ktime_get_ns();
+	dslab_bench_unpin();
+	set_active_memcg(old);
+	*ns = t1 - t0;
+	return i == iters ? 0 : -ENOMEM;
+}
+
+static int dslab_bench_account_cache(struct dslab_bench_ctx *ctx,
+				     unsigned long iters, u64 *ns)
+{
+	struct kmem_cache *s = ctx->cache;
+	struct mem_cgroup *old;
+	unsigned long i;
+	u64 t0, t1;
+	void *p;
+
+	old = set_active_memcg(dslab_bench_memcg);
+	dslab_bench_pin();
+	t0 = ktime_get_ns();
+	for (i = 0; i < iters; i++) {
+		p = kmem_cache_alloc(s, GFP_NOWAIT);
+		if (unlikely(!p))
+			break;
+		OPTIMIZER_HIDE_VAR(p);
+		kmem_cache_free(s, p);
+	}
+	t1 = ktime_get_ns();
+	dslab_bench_unpin();
+	set_active_memcg(old);
+	*ns = t1 - t0;
+	return i == iters ? 0 : -ENOMEM;
+}
+
+static int dslab_bench_account_setup(struct dslab_bench_ctx *ctx)
+{
+	ctx->ops_per_iter = 1;
+	if (!dslab_bench_memcg) {
+		ctx->skipped = "needs dslab_bench loaded from a memory cgroup";
+		return -EOPNOTSUPP;
+	}
+	snprintf(ctx->cache_name, sizeof(ctx->cache_name),
+		 "dslab_bench_acct_%u", ctx->p.size);
+	ctx->cache = kmem_cache_create(ctx->cache_name, ctx->p.size, 0,
+				       SLAB_NO_MERGE | SLAB_ACCOUNT, NULL);
+	return ctx->cache ? 0 : -ENOMEM;
+}
+
+static const struct dslab_bench_impl dslab_bench_account_impls[] = {
+	{ "dslab_account", dslab_bench_account_dslab },
+	{ "kmem_cache_account", dslab_bench_account_cache },
+};
+
+/* The loading task's cgroup, unless it is the root (module init). */
+static void dslab_bench_memcg_get(void)
+{
+#ifdef CONFIG_MEMCG
+	struct mem_cgroup *memcg;
+
+	rcu_read_lock();
+	memcg = mem_cgroup_from_task(current);
+	if (memcg && memcg->css.parent && css_tryget(&memcg->css))
+		dslab_bench_memcg = memcg;
+	rcu_read_unlock();
+#endif
+}
+
+static void dslab_bench_memcg_put(void)
+{
+#ifdef CONFIG_MEMCG
+	if (dslab_bench_memcg)
+		css_put(&dslab_bench_memcg->css);
+#endif
+}
+
 /* === The benchmarks === */
 
 static void dslab_bench_teardown_cache(struct dslab_bench_ctx *ctx)
@@ -1358,6 +1469,13 @@ static const struct dslab_bench_def dslab_bench_defs[] = {
 		.two_nodes = true,
 		.setup = dslab_bench_remote_setup,
 		.teardown = dslab_bench_remote_teardown,
+	}, {
+		.name = "account",
+		.impls = dslab_bench_account_impls,
+		.nr_impls = ARRAY_SIZE(dslab_bench_account_impls),
+		.anchor = 1,
+		.setup = dslab_bench_account_setup,
+		.teardown = dslab_bench_teardown_cache,
 	},
 };
 
@@ -1981,6 +2099,7 @@ static int dslab_bench_smoke_run(void)
 		"alloc_free size=64", "alloc_free size=4096", "bulk n=16",
 		"find size=64", "dtor_free", "dtor_e2e n=1000",
 		"parallel batch=8", "remote_free", "memory n=2000 rounds=1",
+		"account size=64",
 	};
 	char buf[64];
 	unsigned int i;
@@ -2005,6 +2124,7 @@ static int __init dslab_bench_init(void)
 	int ret;
 
 	dslab_bench_clock_res = dslab_bench_clock_resolution();
+	dslab_bench_memcg_get();
 	init_completion(&dslab_bench_race.all_ready);
 	init_completion(&dslab_bench_race.all_done);
 	init_waitqueue_head(&dslab_bench_race.go_wq);
@@ -2024,6 +2144,7 @@ static int __init dslab_bench_init(void)
 			mutex_lock(&dslab_bench_mutex);
 			dslab_bench_reset();
 			mutex_unlock(&dslab_bench_mutex);
+			dslab_bench_memcg_put();
 			return ret;
 		}
 	}
@@ -2036,6 +2157,7 @@ static void __exit dslab_bench_exit(void)
 	mutex_lock(&dslab_bench_mutex);
 	dslab_bench_reset();
 	mutex_unlock(&dslab_bench_mutex);
+	dslab_bench_memcg_put();
 }
 
 module_init(dslab_bench_init);

@@ -33,7 +33,18 @@ if ! insmod $D/dslab.ko $dargs; then
 	echo "DSLAB-BENCH-FAIL insmod-dslab rc=1"
 	exit 1
 fi
-if ! insmod $D/dslab_bench.ko quick=$quick; then
+# With the memory controller (DSLAB_BENCH_MEMCG=1), dslab_bench is
+# loaded from a cgroup of its own, which the account benchmark charges.
+ins="insmod $D/dslab_bench.ko quick=$quick"
+CG=/sys/fs/cgroup
+if grep -qw memory $CG/cgroup.controllers 2>/dev/null ||
+   { mount -t cgroup2 none $CG 2>/dev/null &&
+     grep -qw memory $CG/cgroup.controllers; }; then
+	echo +memory >$CG/cgroup.subtree_control
+	mkdir -p $CG/bench
+	ins="sh -c 'echo \$\$ >$CG/bench/cgroup.procs && exec $ins'"
+fi
+if ! eval "$ins"; then
 	echo "DSLAB-BENCH-FAIL insmod-dslab_bench rc=1"
 	rmmod dslab
 	exit 1
@@ -46,6 +57,7 @@ info cpu_model "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -
 info cmdline "$(cat /proc/cmdline)"
 info dslab_args "${dargs:-none}"
 info kasan "$(grep -qw kasan_poison /proc/kallsyms 2>/dev/null && echo yes || echo no)"
+info memcg "$(grep -qw memory $CG/cgroup.controllers 2>/dev/null && echo yes || echo no)"
 info preempt "$(cat /sys/kernel/debug/sched/preempt 2>/dev/null)"
 while IFS= read -r line; do
 	info "module_${line%%=*}" "${line#*=}"
@@ -61,6 +73,7 @@ set -- \
 	"dtor_free size=64" \
 	"parallel size=64 batch=1" "parallel size=64 batch=64" \
 	"remote_free size=64" \
+	"account size=64" \
 	"dtor_e2e size=64" \
 	"memory"
 

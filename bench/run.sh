@@ -35,7 +35,11 @@
 #                        separated (e.g. debug=1: debug mode's cost)
 #   DSLAB_BENCH_KASAN=1  the performance kernel with generic KASAN
 #                        (bench/kasan.config): what poisoning costs dslab
-#                        next to SLUB, which pays it too.  With either
+#                        next to SLUB, which pays it too
+#   DSLAB_BENCH_MEMCG=1  the performance kernel with memory cgroups
+#                        (bench/memcg.config), dslab_bench loaded from a
+#                        cgroup: the account benchmark's __GFP_ACCOUNT
+#                        pairs next to a SLAB_ACCOUNT cache.  With any
 #                        variant, DSLAB_BENCH_OUT defaults to
 #                        $DSLAB_CACHE/logs/bench/results-variant.json
 #   and the harness's: DSLAB_CACHE, DSLAB_VM_ACCEL (tcg), DSLAB_VM_SMP
@@ -54,9 +58,10 @@ ver=${DSLAB_BENCH_KERNEL:-6.12}
 quick=${DSLAB_BENCH_QUICK:-0}
 icount=${DSLAB_BENCH_ICOUNT:-off}
 kasan=${DSLAB_BENCH_KASAN:-0}
-case $kasan in
-0 | 1) ;;
-*) echo "bench: DSLAB_BENCH_KASAN must be 0 or 1" >&2
+memcg=${DSLAB_BENCH_MEMCG:-0}
+case $kasan$memcg in
+00 | 01 | 10 | 11) ;;
+*) echo "bench: DSLAB_BENCH_KASAN and DSLAB_BENCH_MEMCG must be 0 or 1" >&2
    exit 2 ;;
 esac
 out=${DSLAB_BENCH_OUT:-$SRC/bench/results.json}
@@ -92,6 +97,7 @@ if [ "$(printf '%s\n' "$ver" 7.0 | sort -V | head -n 1)" != 7.0 ]; then
 	fragments[1]=$SRC/bench/perf-6.config
 fi
 [ "$kasan" = 1 ] && fragments+=("$SRC/bench/kasan.config")
+[ "$memcg" = 1 ] && fragments+=("$SRC/bench/memcg.config")
 section "building the Linux $ver performance kernel (${fragments[*]#"$SRC/"})"
 build_kernel "$ver" "${fragments[@]}" || { summary; exit 1; }
 section "building dslab and dslab_bench for it"
@@ -152,7 +158,8 @@ case $dargs in
 esac
 [ -n "$dargs" ] && cmdline+=" dslab_args=$dargs"
 # A variant's results do not replace the standard ones by default.
-if [ -z "${DSLAB_BENCH_OUT:-}" ] && { [ "$kasan" = 1 ] || [ -n "$dargs" ]; }; then
+if [ -z "${DSLAB_BENCH_OUT:-}" ] &&
+   { [ "$kasan" = 1 ] || [ "$memcg" = 1 ] || [ -n "$dargs" ]; }; then
 	out=$LOGS/results-variant.json
 fi
 only=${DSLAB_BENCH_ONLY:-}
