@@ -309,15 +309,22 @@ static void dslab_memcg_irq_alloc(void *data)
 	d->obj = dslab_alloc(64, GFP_ATOMIC | __GFP_ACCOUNT);
 }
 
-/* In hard interrupt context __GFP_ACCOUNT charges nothing, as kmalloc(). */
+/*
+ * In hard interrupt context __GFP_ACCOUNT charges nothing, as kmalloc():
+ * not even the cgroup the interrupted task's set_active_memcg() names.
+ */
 static void dslab_memcg_hardirq(struct kunit *test)
 {
 	struct dslab_memcg_irq d = { };
+	struct mem_cgroup *old;
+	bool ran;
 
 	if (DSLAB_TEST_NO_HARDIRQ)
 		kunit_skip(test, DSLAB_TEST_NO_HARDIRQ_WHY);
-	KUNIT_ASSERT_TRUE(test, dslab_test_in_hardirq(dslab_memcg_irq_alloc,
-						      &d));
+	old = set_active_memcg(dslab_memcg_test_cg);
+	ran = dslab_test_in_hardirq(dslab_memcg_irq_alloc, &d);
+	set_active_memcg(old);
+	KUNIT_ASSERT_TRUE(test, ran);
 	KUNIT_ASSERT_NOT_NULL(test, d.obj);
 	KUNIT_EXPECT_EQ(test, dslab_memcg_pool_of(d.obj), 0);
 	dslab_free(d.obj);
