@@ -74,6 +74,14 @@
  * given back when __GFP_THISNODE asks for this node only.  On one node
  * the check is a static branch that is never taken.
  *
+ * Memory cgroups (memcg.c).  An object charged to a cgroup lives in a
+ * span of that cgroup's pool, whose objects never enter a magazine: the
+ * free fast path sends span->no_mag (large and pool spans) to the slow
+ * path with the one compare it made for large spans, and the slow path
+ * gives the object home like a remote one.  __GFP_ACCOUNT is in the gfp
+ * mask that sends an allocation's finish to its slow path, which in a
+ * charged cgroup trades the magazine's object for one of the pool's.
+ *
  * kmemleak and KASAN: an object is registered (unpoisoned) at allocation
  * and unregistered (poisoned) when its memory is released, not when it
  * is freed, so that whatever a queued object still points to (what its
@@ -83,7 +91,8 @@
  *
  * The fast paths make no function call and build no stack frame: every
  * rare case (refill, debug, zeroing, blocking gfp, kmemleak or KASAN,
- * tracing, a bad free, destructors, RCU, large objects, a full magazine)
+ * tracing, a bad free, destructors, RCU, large or cgroup-charged objects,
+ * a full magazine)
  * leaves through a tail call; on the free side that callee restores
  * interrupts.
  *
