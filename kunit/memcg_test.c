@@ -170,6 +170,39 @@ static void dslab_memcg_no_magazine(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, dslab_memcg_spans_left(class), 0);
 }
 
+/* The span pages are charged to the cgroup, and uncharged with them. */
+static void dslab_memcg_charge(struct kunit *test)
+{
+	struct page_counter *pc = &dslab_memcg_test_cg->memory;
+	/* A CPU's charge stock holds up to 64 pages ahead: 256 pages. */
+	const unsigned int n = 256;
+	unsigned long before, during, after;
+	struct mem_cgroup *old;
+	void **objs;
+	unsigned int i;
+
+	objs = kunit_kcalloc(test, n, sizeof(*objs), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, objs);
+	before = page_counter_read(pc);
+	old = set_active_memcg(dslab_memcg_test_cg);
+	for (i = 0; i < n; i++) {
+		objs[i] = dslab_alloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
+		if (!objs[i])
+			break;
+	}
+	set_active_memcg(old);
+	during = page_counter_read(pc);
+	KUNIT_EXPECT_EQ(test, i, n);
+	while (i)
+		dslab_free(objs[--i]);
+	dslab_span_trim(0);
+	after = page_counter_read(pc);
+	kunit_info(test, "cgroup usage: %lu -> %lu -> %lu pages", before,
+		   during, after);
+	KUNIT_EXPECT_GE(test, during, before + n / 2);
+	KUNIT_EXPECT_LE(test, after, during - n / 2);
+}
+
 /*
  * At the cgroup's memory.max (make check sets 16 MiB), allocations fail,
  * and a pool that cannot charge a new span gives back its empty spans
