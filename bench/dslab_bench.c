@@ -320,8 +320,10 @@ static void dslab_bench_cache_destroy(struct dslab_bench_ctx *ctx)
 
 /* === Benchmark 1: alloc+free pair of one object === */
 
-static int dslab_bench_pair_dslab(struct dslab_bench_ctx *ctx,
-				  unsigned long iters, u64 *ns)
+/* The pair with @gfp; the account benchmark's too (__GFP_ACCOUNT). */
+static __always_inline int dslab_bench_pairs(struct dslab_bench_ctx *ctx,
+					     unsigned long iters, u64 *ns,
+					     gfp_t gfp)
 {
 	size_t size = ctx->p.size;
 	unsigned long i;
@@ -331,7 +333,7 @@ static int dslab_bench_pair_dslab(struct dslab_bench_ctx *ctx,
 	dslab_bench_pin();
 	t0 = ktime_get_ns();
 	for (i = 0; i < iters; i++) {
-		p = dslab_alloc(size, GFP_NOWAIT);
+		p = dslab_alloc(size, gfp);
 		if (unlikely(!p))
 			break;
 		OPTIMIZER_HIDE_VAR(p);
@@ -343,6 +345,13 @@ static int dslab_bench_pair_dslab(struct dslab_bench_ctx *ctx,
 	return i == iters ? 0 : -ENOMEM;
 }
 
+static int dslab_bench_pair_dslab(struct dslab_bench_ctx *ctx,
+				  unsigned long iters, u64 *ns)
+{
+	return dslab_bench_pairs(ctx, iters, ns, GFP_NOWAIT);
+}
+
+/* The account benchmark's too, on a SLAB_ACCOUNT cache. */
 static int dslab_bench_pair_cache(struct dslab_bench_ctx *ctx,
 				  unsigned long iters, u64 *ns)
 {
@@ -1315,53 +1324,21 @@ static struct mem_cgroup *dslab_bench_memcg;
 static int dslab_bench_account_dslab(struct dslab_bench_ctx *ctx,
 				     unsigned long iters, u64 *ns)
 {
-	size_t size = ctx->p.size;
-	struct mem_cgroup *old;
-	unsigned long i;
-	u64 t0, t1;
-	void *p;
+	struct mem_cgroup *old = set_active_memcg(dslab_bench_memcg);
+	int ret = dslab_bench_pairs(ctx, iters, ns, GFP_NOWAIT | __GFP_ACCOUNT);
 
-	old = set_active_memcg(dslab_bench_memcg);
-	dslab_bench_pin();
-	t0 = ktime_get_ns();
-	for (i = 0; i < iters; i++) {
-		p = dslab_alloc(size, GFP_NOWAIT | __GFP_ACCOUNT);
-		if (unlikely(!p))
-			break;
-		OPTIMIZER_HIDE_VAR(p);
-		dslab_free(p);
-	}
-	t1 = ktime_get_ns();
-	dslab_bench_unpin();
 	set_active_memcg(old);
-	*ns = t1 - t0;
-	return i == iters ? 0 : -ENOMEM;
+	return ret;
 }
 
 static int dslab_bench_account_cache(struct dslab_bench_ctx *ctx,
 				     unsigned long iters, u64 *ns)
 {
-	struct kmem_cache *s = ctx->cache;
-	struct mem_cgroup *old;
-	unsigned long i;
-	u64 t0, t1;
-	void *p;
+	struct mem_cgroup *old = set_active_memcg(dslab_bench_memcg);
+	int ret = dslab_bench_pair_cache(ctx, iters, ns);
 
-	old = set_active_memcg(dslab_bench_memcg);
-	dslab_bench_pin();
-	t0 = ktime_get_ns();
-	for (i = 0; i < iters; i++) {
-		p = kmem_cache_alloc(s, GFP_NOWAIT);
-		if (unlikely(!p))
-			break;
-		OPTIMIZER_HIDE_VAR(p);
-		kmem_cache_free(s, p);
-	}
-	t1 = ktime_get_ns();
-	dslab_bench_unpin();
 	set_active_memcg(old);
-	*ns = t1 - t0;
-	return i == iters ? 0 : -ENOMEM;
+	return ret;
 }
 
 static int dslab_bench_account_setup(struct dslab_bench_ctx *ctx)

@@ -59,28 +59,6 @@ static int dslab_memcg_test_init(struct kunit *test)
 	return 0;
 }
 
-/* @obj's span's pool id; 0 for a span of the global lists. */
-static u32 dslab_memcg_pool_of(const void *obj)
-{
-	u32 pool;
-
-	rcu_read_lock();
-	pool = dslab_span_lookup(obj)->pool;
-	rcu_read_unlock();
-	return pool;
-}
-
-/* Does @obj's span keep its objects out of the magazines? */
-static bool dslab_memcg_no_mag(const void *obj)
-{
-	bool no_mag;
-
-	rcu_read_lock();
-	no_mag = dslab_span_lookup(obj)->no_mag;
-	rcu_read_unlock();
-	return no_mag;
-}
-
 /*
  * Spans of @class left in the pools once every empty one is trimmed: 0
  * when the objects a case freed went back to their pool's lists (an
@@ -89,7 +67,7 @@ static bool dslab_memcg_no_mag(const void *obj)
 static unsigned long dslab_memcg_spans_left(unsigned int class)
 {
 	dslab_span_trim(0);
-	return dslab_pool_spans(class);
+	return dslab_pools_sum(dslab_lists_spans, class);
 }
 
 /*
@@ -111,30 +89,19 @@ static void dslab_memcg_pooled(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, acc);
 	KUNIT_ASSERT_NOT_NULL(test, plain);
 
-	KUNIT_EXPECT_NE(test, dslab_memcg_pool_of(acc), 0);
-	KUNIT_EXPECT_TRUE(test, dslab_memcg_no_mag(acc));
-	KUNIT_EXPECT_EQ(test, dslab_memcg_pool_of(plain), 0);
-	KUNIT_EXPECT_EQ_MSG(test, dslab_memcg_pool_of(root), 0,
+	KUNIT_EXPECT_NE(test, dslab_own_span(acc)->pool, 0);
+	KUNIT_EXPECT_TRUE(test, dslab_own_span(acc)->no_mag);
+	KUNIT_EXPECT_EQ(test, dslab_own_span(plain)->pool, 0);
+	KUNIT_EXPECT_EQ_MSG(test, dslab_own_span(root)->pool, 0,
 			    "the root cgroup is not charged");
-	KUNIT_EXPECT_EQ(test, dslab_pool_spans(class), 1);
+	KUNIT_EXPECT_EQ(test, dslab_pools_sum(dslab_lists_spans, class), 1);
 	KUNIT_EXPECT_EQ(test, dslab_ksize(acc), 64);
 
 	dslab_free(acc);
-	KUNIT_EXPECT_EQ(test, dslab_pool_spans(class), 1);
+	KUNIT_EXPECT_EQ(test, dslab_pools_sum(dslab_lists_spans, class), 1);
 	KUNIT_EXPECT_EQ(test, dslab_memcg_spans_left(class), 0);
 	dslab_free(plain);
 	dslab_free(root);
-}
-
-/* This CPU's magazine count of @class. */
-static unsigned int dslab_memcg_mag_count(unsigned int class)
-{
-	unsigned int n;
-
-	preempt_disable();
-	n = dslab_test_mag_count(class);
-	preempt_enable();
-	return n;
 }
 
 /*
@@ -153,14 +120,14 @@ static void dslab_memcg_no_magazine(struct kunit *test)
 	/* A magazine with objects: no refill below to move its count. */
 	warm = dslab_alloc(256, GFP_ATOMIC);
 	dslab_free(warm);
-	before = dslab_memcg_mag_count(class);
+	before = dslab_test_mag_count(class);
 	old = set_active_memcg(dslab_memcg_test_cg);
 	obj = dslab_alloc(256, GFP_ATOMIC | __GFP_ACCOUNT);
 	set_active_memcg(old);
-	mid = dslab_memcg_mag_count(class);
+	mid = dslab_test_mag_count(class);
 	if (obj)
 		dslab_free(obj);
-	after = dslab_memcg_mag_count(class);
+	after = dslab_test_mag_count(class);
 	migrate_enable();
 	KUNIT_ASSERT_NOT_NULL(test, warm);
 	KUNIT_ASSERT_NOT_NULL(test, obj);
@@ -237,7 +204,7 @@ static void dslab_memcg_limit(struct kunit *test)
 	KUNIT_EXPECT_NOT_NULL(test, obj);
 	KUNIT_EXPECT_LT(test, i, n);
 	KUNIT_EXPECT_GE(test, i, max / 2);
-	KUNIT_EXPECT_EQ_MSG(test, dslab_pool_spans(other), 0,
+	KUNIT_EXPECT_EQ_MSG(test, dslab_pools_sum(dslab_lists_spans, other), 0,
 			    "the empty span was not given back");
 	while (i)
 		dslab_free(objs[--i]);
@@ -285,7 +252,7 @@ static void dslab_memcg_bulk(struct kunit *test)
 	set_active_memcg(old);
 	KUNIT_ASSERT_EQ(test, n, ARRAY_SIZE(objs));
 	for (i = 0; i < ARRAY_SIZE(objs); i++)
-		KUNIT_EXPECT_NE(test, dslab_memcg_pool_of(objs[i]), 0);
+		KUNIT_EXPECT_NE(test, dslab_own_span(objs[i])->pool, 0);
 	dslab_free_bulk(ARRAY_SIZE(objs), objs);
 	KUNIT_EXPECT_EQ(test, dslab_memcg_spans_left(class), 0);
 }
@@ -304,7 +271,7 @@ static void dslab_memcg_node(struct kunit *test)
 		set_active_memcg(old);
 		KUNIT_ASSERT_NOT_NULL(test, obj);
 		KUNIT_EXPECT_EQ(test, page_to_nid(virt_to_page(obj)), node);
-		KUNIT_EXPECT_NE(test, dslab_memcg_pool_of(obj), 0);
+		KUNIT_EXPECT_NE(test, dslab_own_span(obj)->pool, 0);
 		dslab_free(obj);
 	}
 	KUNIT_EXPECT_EQ(test, dslab_memcg_spans_left(dslab_size_class(64)), 0);
@@ -338,7 +305,7 @@ static void dslab_memcg_hardirq(struct kunit *test)
 	set_active_memcg(old);
 	KUNIT_ASSERT_TRUE(test, ran);
 	KUNIT_ASSERT_NOT_NULL(test, d.obj);
-	KUNIT_EXPECT_EQ(test, dslab_memcg_pool_of(d.obj), 0);
+	KUNIT_EXPECT_EQ(test, dslab_own_span(d.obj)->pool, 0);
 	dslab_free(d.obj);
 }
 

@@ -125,17 +125,6 @@ static void dslab_numa_bad_node(struct kunit *test)
 
 #define DSLAB_NUMA_REMOTE	32
 
-/* This CPU's magazine count of @class. */
-static unsigned int dslab_numa_mag_count(unsigned int class)
-{
-	unsigned int n;
-
-	preempt_disable();
-	n = dslab_test_mag_count(class);
-	preempt_enable();
-	return n;
-}
-
 /*
  * Objects of another node freed here go home: none enters this CPU's
  * magazine, each is counted a remote free, and the other node hands one
@@ -169,10 +158,10 @@ static void dslab_numa_remote_free(struct kunit *test)
 	class = got ? dslab_span_lookup(objs[0])->class : 0;
 	rcu_read_unlock();
 	remote = dslab_test_stat(REMOTE_FREES);
-	before = dslab_numa_mag_count(class);
+	before = dslab_test_mag_count(class);
 	for (i = 0; i < got; i++)
 		dslab_free(objs[i]);
-	after = dslab_numa_mag_count(class);
+	after = dslab_test_mag_count(class);
 	counted = dslab_test_stat(REMOTE_FREES) - remote;
 	migrate_enable();
 

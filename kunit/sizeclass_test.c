@@ -53,6 +53,16 @@ static void dslab_sizeclass_class_invariants(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, (u64)ci->tail, span - (u64)ci->nobjs * ci->size);
 	KUNIT_EXPECT_LE_MSG(test, (u64)ci->tail * 8, span,
 			    "tail %u bytes of a %llu-byte span exceeds 1/8", ci->tail, span);
+	/*
+	 * A tail address has index nobjs, whose live bit the lookups test
+	 * without comparing the index first: that bit must be a clear one
+	 * of the bitmap's last word (dslab.h, struct dslab_span).
+	 */
+	KUNIT_EXPECT_LT(test, ci->tail, ci->size);
+	if (ci->tail)
+		KUNIT_EXPECT_NE_MSG(test, ci->nobjs % BITS_PER_LONG, 0u,
+				    "a tail address's live bit (%u) lies past the bitmap",
+				    ci->nobjs);
 
 	/* From 128 bytes up, rounding up wastes at most 1/8 of the object. */
 	if (c && ci->size >= 128) {

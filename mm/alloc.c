@@ -509,10 +509,8 @@ static __always_inline void *dslab_alloc_finish(void *obj, size_t req,
 						gfp_t gfp)
 {
 	struct dslab_span *span = dslab_own_span(obj);
-	unsigned int idx = 0;
+	unsigned int idx = dslab_own_index(span, obj);
 
-	if (likely(span->nelems > 1))
-		idx = dslab_own_index(span, obj);
 	if (unlikely(static_branch_unlikely(&dslab_debug_key) ||
 		     (gfp & DSLAB_GFP_SLOW) ||
 		     DSLAB_OBJ_HOOKS || trace_dslab_alloc_enabled()))
@@ -721,17 +719,23 @@ static __always_inline enum dslab_bad_free
 dslab_free_check(const void *p, struct dslab_span **spanp, unsigned int *idxp)
 {
 	struct dslab_span *span = dslab_span_lookup(p);
-	unsigned int idx, off;
+	unsigned long off;
+	unsigned int idx;
 
 	*spanp = span;
 	if (unlikely(!span))
 		return DSLAB_FREE_FOREIGN;
-	idx = dslab_span_index(span, p, &off);
-	if (unlikely(off || idx >= span->nelems))
+	idx = dslab_span_locate(span, p, &off);
+	if (unlikely(off))
 		return DSLAB_FREE_INTERIOR;
-	/* Pairs with set_bit() at allocation; one of two racing frees wins. */
+	/*
+	 * Pairs with set_bit() at allocation; one of two racing frees wins.
+	 * The tail's index, nelems, has a bit that is always clear (struct
+	 * dslab_span): no compare before, a reclassification after.
+	 */
 	if (unlikely(!test_and_clear_bit(idx, span->live)))
-		return DSLAB_FREE_DOUBLE;
+		return idx < span->nelems ? DSLAB_FREE_DOUBLE :
+					    DSLAB_FREE_INTERIOR;
 	*idxp = idx;
 	return DSLAB_FREE_OK;
 }
@@ -1074,10 +1078,10 @@ static void dslab_free_run(struct dslab_span *span, struct dslab_mag *mag,
 static void dslab_free_bulk_locked(void **objs, unsigned int nr,
 				   unsigned long caller)
 {
-	unsigned int i, k, idx, off, count;
+	unsigned int i, k, idx, count;
+	unsigned long mask, off;
 	struct dslab_span *span;
 	struct dslab_mag *mag;
-	unsigned long mask;
 
 	dslab_mag_lock_held();
 	for (i = 0; i < nr; i += k) {
@@ -1088,7 +1092,7 @@ static void dslab_free_bulk_locked(void **objs, unsigned int nr,
 		if (unlikely(!span || READ_ONCE(span->meta) || span->no_mag ||
 			     dslab_remote(span)))
 			goto one;
-		idx = dslab_span_index(span, objs[i], &off);
+		idx = dslab_span_locate(span, objs[i], &off);
 		if (unlikely(off || idx >= span->nelems))
 			goto one;
 		mag = this_cpu_ptr(dslab_mags[span->class]);
@@ -1361,8 +1365,9 @@ size_t dslab_ksize(const void *obj)
 	preempt_disable();
 	span = dslab_span_lookup(obj);
 	if (span) {
+		/* A tail address's bit is clear (struct dslab_span). */
 		idx = dslab_span_locate(span, obj, &off);
-		if (!off && idx < span->nelems && test_bit(idx, span->live))
+		if (!off && test_bit(idx, span->live))
 			ret = dslab_usable(span);
 		/* As ksize(): the caller may use all of it now. */
 		if (IS_ENABLED(CONFIG_KASAN_GENERIC) && ret)
@@ -1399,10 +1404,10 @@ bool dslab_find_object(const void *ptr, void **base, size_t *size)
 	preempt_disable();
 	span = dslab_span_lookup(ptr);
 	if (span) {
+		/* A tail address's bit is clear (struct dslab_span). */
 		idx = dslab_span_locate(span, ptr, &off);
 		usable = dslab_usable(span);
-		if (idx < span->nelems && off < usable &&
-		    test_bit(idx, span->live)) {
+		if (off < usable && test_bit(idx, span->live)) {
 			/* From the locals: stores through @base may alias @span. */
 			if (base)
 				*base = (void *)ptr - off;
@@ -1438,13 +1443,19 @@ EXPORT_SYMBOL_IF_KUNIT(dslab_test_mag_writer);
  * dslab_test_mag_count() - objects in this CPU's magazine of a class
  * @class: the size class
  *
- * Context: Preemption disabled.
+ * Context: On one CPU: migration or preemption disabled (PREEMPT_RT's
+ * tests cannot allocate with preemption off).
  * Return: the count.
  */
 unsigned int dslab_test_mag_count(unsigned int class)
 {
-	lockdep_assert_preemption_disabled();
-	return dslab_mag_get(this_cpu_ptr(dslab_mags[class]));
+	unsigned int n;
+
+	cant_migrate();
+	preempt_disable();
+	n = dslab_mag_get(this_cpu_ptr(dslab_mags[class]));
+	preempt_enable();
+	return n;
 }
 EXPORT_SYMBOL_IF_KUNIT(dslab_test_mag_count);
 

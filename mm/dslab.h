@@ -158,7 +158,11 @@ struct dslab_span {
 	u32 div_magic;			/* I: see dslab_class_info */
 	/*
 	 * A: bit per object, set while live; followed by as many words of
-	 * limbo bits (dslab_span_limbo()).
+	 * limbo bits (dslab_span_limbo()).  An address in the span's tail
+	 * (smaller than an object) has index nelems, and every class with a
+	 * tail has that bit in the last word (mksizeclasses.py and the
+	 * size-class tests check it), where it stays clear: so the lookups
+	 * test the bit without comparing the index with nelems.
 	 */
 	unsigned long live[];
 };
@@ -227,10 +231,12 @@ static inline const char *dslab_type_name(const struct dslab_type *t)
 struct dslab_map {
 	unsigned long pages;			/* I: pages covered */
 	struct dslab_map *older;		/* I: the top it replaced */
-	struct dslab_span __rcu **leaves[];	/* leaves, NULL until set */
+	/* leaves, dslab_empty_leaf until set */
+	struct dslab_span __rcu **leaves[];
 };
 
 extern struct dslab_map *dslab_map;
+extern struct dslab_span __rcu *dslab_empty_leaf[DSLAB_LEAF_ENTRIES];
 
 int dslab_map_init(void);
 void dslab_map_exit(void);
@@ -270,10 +276,11 @@ static __always_inline struct dslab_span *dslab_span_lookup(const void *ptr)
 
 	if (unlikely(idx >= map->pages))
 		return NULL;
-	/* Pairs with smp_store_release() in dslab_map_set(). */
+	/*
+	 * Pairs with smp_store_release() in dslab_map_set().  A range with
+	 * no leaf of its own has dslab_empty_leaf, all NULL.
+	 */
 	leaf = READ_ONCE(map->leaves[idx >> DSLAB_LEAF_SHIFT]);
-	if (unlikely(!leaf))
-		return NULL;
 	/* Preemption or interrupts off count as RCU readers. */
 	return rcu_dereference_check(leaf[idx & (DSLAB_LEAF_ENTRIES - 1)],
 				     rcu_read_lock_any_held());
@@ -309,16 +316,17 @@ dslab_span_index(const struct dslab_span *span, const void *ptr,
 }
 
 /**
- * dslab_span_locate() - dslab_span_index() for the lookups
+ * dslab_span_locate() - dslab_span_index() for the lookups and frees
  * @span: the span @ptr falls in
  * @ptr: an address inside the span's pages
  * @offset: set to the offset of @ptr from the start of the returned index
  *
- * dslab_find_object() and dslab_ksize() without dslab_span_index()'s
- * branch for a one-object span: a large span's div_magic is 0, so every
- * address in it gets index 0 and its distance from the base, which these
- * callers compare with the object size anyway (a small class's divMagic
- * is exact over its whole span, tail included).
+ * dslab_find_object(), dslab_ksize() and the frees' checks without
+ * dslab_span_index()'s branch for a one-object span: a large span's
+ * div_magic is 0, so every address in it gets index 0 and its distance
+ * from the base, which these callers compare with the object size or
+ * with 0 anyway (a small class's divMagic is exact over its whole span,
+ * tail included).
  *
  * Context: Any context.
  * Return: the object index; below span->nelems for a large span's tail.
@@ -348,7 +356,10 @@ static __always_inline struct dslab_span *dslab_own_span(const void *obj)
 				   [idx & (DSLAB_LEAF_ENTRIES - 1)]);
 }
 
-/* Index of an object start the caller owns, in a small-class span. */
+/*
+ * Index of an object start the caller owns: 0 in a large span, whose
+ * div_magic is 0.
+ */
 static __always_inline unsigned int
 dslab_own_index(const struct dslab_span *span, const void *obj)
 {
@@ -388,7 +399,10 @@ unsigned long dslab_lists_spans(struct dslab_central *const *lists,
 				unsigned int class);
 unsigned long dslab_lists_trim(struct dslab_central *const *lists,
 			       unsigned int keep);
-unsigned long dslab_lists_empty_pages(struct dslab_central *const *lists);
+unsigned long dslab_lists_empty_pages(struct dslab_central *const *lists,
+				      unsigned int keep);
+typedef unsigned long (*dslab_lists_fn)(struct dslab_central *const *lists,
+					unsigned int arg);
 
 struct dslab_class_stats {
 	unsigned long spans;		/* spans of this class */
@@ -426,9 +440,7 @@ int dslab_pool_alloc(unsigned int class, int node, gfp_t gfp, void **objp);
 struct dslab_central *const *dslab_pool_lists(u32 id);
 void dslab_pool_span_new(struct dslab_pool *pool, struct dslab_span *span);
 void dslab_pool_span_gone(u32 id, unsigned int npages);
-unsigned long dslab_pool_spans(unsigned int class);
-unsigned long dslab_pool_trim(unsigned int keep);
-unsigned long dslab_pool_empty_pages(void);
+unsigned long dslab_pools_sum(dslab_lists_fn fn, unsigned int arg);
 void dslab_memcg_exit(void);
 #else
 static inline bool dslab_memcg_wanted(gfp_t gfp) { return false; }
@@ -442,9 +454,12 @@ static inline struct dslab_central *const *dslab_pool_lists(u32 id)
 static inline void dslab_pool_span_new(struct dslab_pool *pool,
 				       struct dslab_span *span) { }
 static inline void dslab_pool_span_gone(u32 id, unsigned int npages) { }
-static inline unsigned long dslab_pool_spans(unsigned int class) { return 0; }
-static inline unsigned long dslab_pool_trim(unsigned int keep) { return 0; }
-static inline unsigned long dslab_pool_empty_pages(void) { return 0; }
+static inline unsigned long dslab_pools_sum(dslab_lists_fn fn,
+					    unsigned int arg)
+{
+	return 0;
+}
+
 static inline void dslab_memcg_exit(void) { }
 #endif
 

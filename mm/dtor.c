@@ -913,7 +913,7 @@ static __always_inline void dslab_dtor_run_object(void *obj,
 						  struct dslab_watch *w)
 {
 	struct dslab_span *span = dslab_own_span(obj);
-	unsigned int idx = span->nelems > 1 ? dslab_own_index(span, obj) : 0;
+	unsigned int idx = dslab_own_index(span, obj);
 	struct dslab_objmeta *m = &dslab_meta_of(span)[idx];
 	void (*dtor)(void *obj) = m->dtor;
 	bool trace = trace_dslab_dtor_run_enabled();

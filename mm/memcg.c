@@ -324,66 +324,29 @@ void dslab_pool_span_gone(u32 id, unsigned int npages)
 }
 
 /**
- * dslab_pool_spans() - spans of a class in every pool
- * @class: a small-object class
+ * dslab_pools_sum() - a sum over the lists of every pool
+ * @fn: what to sum: dslab_lists_spans(), dslab_lists_trim() or
+ *	dslab_lists_empty_pages(), called under rcu_read_lock()
+ * @arg: @fn's second argument (a class, or the empty spans to keep)
+ *
+ * A pool that a trim empties goes with its last span, through RCU.
  *
  * Context: Any context.
- * Return: the count.
+ * Return: the sum.
  */
-unsigned long dslab_pool_spans(unsigned int class)
+unsigned long dslab_pools_sum(dslab_lists_fn fn, unsigned int arg)
 {
 	struct dslab_pool *pool;
-	unsigned long n = 0;
+	unsigned long sum = 0;
 	unsigned int bkt;
 
 	rcu_read_lock();
 	hash_for_each_rcu(dslab_pools_by_memcg, bkt, pool, by_memcg)
-		n += dslab_lists_spans(pool->lists, class);
+		sum += fn(pool->lists, arg);
 	rcu_read_unlock();
-	return n;
+	return sum;
 }
-EXPORT_SYMBOL_IF_KUNIT(dslab_pool_spans);
-
-/**
- * dslab_pool_trim() - free the empty spans of every pool beyond a reserve
- * @keep: empty spans to keep per list
- *
- * A pool is freed with its last span.
- *
- * Context: Any context.
- * Return: pages given back to the page allocator.
- */
-unsigned long dslab_pool_trim(unsigned int keep)
-{
-	struct dslab_pool *pool;
-	unsigned long pages = 0;
-	unsigned int bkt;
-
-	rcu_read_lock();
-	hash_for_each_rcu(dslab_pools_by_memcg, bkt, pool, by_memcg)
-		pages += dslab_lists_trim(pool->lists, keep);
-	rcu_read_unlock();
-	return pages;
-}
-
-/**
- * dslab_pool_empty_pages() - about the pages of every pool's empty spans
- *
- * Context: Any context.
- * Return: the pages, a hint for the shrinker.
- */
-unsigned long dslab_pool_empty_pages(void)
-{
-	struct dslab_pool *pool;
-	unsigned long pages = 0;
-	unsigned int bkt;
-
-	rcu_read_lock();
-	hash_for_each_rcu(dslab_pools_by_memcg, bkt, pool, by_memcg)
-		pages += dslab_lists_empty_pages(pool->lists);
-	rcu_read_unlock();
-	return pages;
-}
+EXPORT_SYMBOL_IF_KUNIT(dslab_pools_sum);
 
 /**
  * dslab_pool_show() - debugfs "pools": a line per pool

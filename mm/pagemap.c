@@ -15,7 +15,9 @@
  *
  * The lookup is inline, dslab_span_lookup() in dslab.h; this file sets
  * entries (span.c, as spans come and go), walks them, and owns the
- * memory.  Leaves are installed once and kept until unload.  Entries are
+ * memory.  Leaves are installed once and kept until unload.  Until then
+ * a top entry points at dslab_empty_leaf, a page of NULL entries, so
+ * that the lookup follows it like any leaf and needs no test for it.  Entries are
  * RCU-published span descriptors, which span.c frees after a grace
  * period, so a reader that found a span under RCU (or with preemption or
  * interrupts off) may still read it; the pages themselves are never read
@@ -59,6 +61,8 @@
 
 struct dslab_map *dslab_map;		/* the newest top level */
 EXPORT_SYMBOL_IF_KUNIT(dslab_map);
+/* Every top entry with no leaf of its own: read, never written. */
+struct dslab_span __rcu *dslab_empty_leaf[DSLAB_LEAF_ENTRIES];
 static DEFINE_SPINLOCK(dslab_map_lock);	/* leaf installs, top replacement */
 static DEFINE_MUTEX(dslab_map_grow_mutex);
 
@@ -110,9 +114,9 @@ int dslab_map_set(struct dslab_span *span, struct dslab_span *val, gfp_t gfp)
 		map = READ_ONCE(dslab_map);
 		/* Pairs with the release below (we may race an installer). */
 		leaf = smp_load_acquire(&map->leaves[i >> DSLAB_LEAF_SHIFT]);
-		if (!leaf && !val)
+		if (leaf == dslab_empty_leaf && !val)
 			continue;	/* never set: nothing to clear */
-		if (!leaf) {
+		if (leaf == dslab_empty_leaf) {
 			struct dslab_span __rcu **fresh;
 
 			/* Allocate outside the lock, recheck under it. */
@@ -125,7 +129,7 @@ int dslab_map_set(struct dslab_span *span, struct dslab_span *val, gfp_t gfp)
 			/* The newest top: a growth copies it under the lock. */
 			map = dslab_map;
 			leaf = map->leaves[i >> DSLAB_LEAF_SHIFT];
-			if (!leaf) {
+			if (leaf == dslab_empty_leaf) {
 				leaf = fresh;
 				fresh = NULL;
 				/* Pairs with READ_ONCE() in dslab_span_lookup(). */
@@ -166,7 +170,7 @@ void dslab_walk_spans(dslab_span_fn fn, void *arg)
 	for (i = 0; i < leaves; i++) {
 		/* Pairs with smp_store_release() in dslab_map_set(). */
 		leaf = READ_ONCE(map->leaves[i]);
-		if (!leaf)
+		if (leaf == dslab_empty_leaf)
 			continue;
 		rcu_read_lock();
 		for (j = 0; j < DSLAB_LEAF_ENTRIES; j++) {
@@ -182,14 +186,19 @@ void dslab_walk_spans(dslab_span_fn fn, void *arg)
 
 /* === Memory hotplug === */
 
+/* A top level for @pages pages, every entry the empty leaf. */
 static struct dslab_map *dslab_map_alloc(unsigned long pages)
 {
+	unsigned long i, leaves = dslab_leaves_for(pages);
 	struct dslab_map *map;
 
-	map = kvzalloc(struct_size(map, leaves, dslab_leaves_for(pages)),
-		       GFP_KERNEL);
-	if (map)
-		map->pages = pages;
+	map = kvmalloc(struct_size(map, leaves, leaves), GFP_KERNEL);
+	if (!map)
+		return NULL;
+	map->pages = pages;
+	map->older = NULL;
+	for (i = 0; i < leaves; i++)
+		map->leaves[i] = dslab_empty_leaf;
 	return map;
 }
 
@@ -289,8 +298,9 @@ void dslab_map_exit(void)
 
 	unregister_memory_notifier(&dslab_map_memory_nb);
 	for (i = 0; i < dslab_leaves_for(map->pages); i++)
-		kfree(map->leaves[i]);
-	/* Older tops hold the same leaves, or none, for their range. */
+		if (map->leaves[i] != dslab_empty_leaf)
+			kfree(map->leaves[i]);
+	/* Older tops hold the same leaves, or the empty one, for their range. */
 	for (; map; map = older) {
 		older = map->older;
 		kvfree(map);

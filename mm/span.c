@@ -542,7 +542,8 @@ unsigned long dslab_lists_trim(struct dslab_central *const *lists,
  */
 unsigned long dslab_span_trim(unsigned int keep)
 {
-	return dslab_lists_trim(dslab_central, keep) + dslab_pool_trim(keep);
+	return dslab_lists_trim(dslab_central, keep) +
+	       dslab_pools_sum(dslab_lists_trim, keep);
 }
 EXPORT_SYMBOL_IF_KUNIT(dslab_span_trim);
 
@@ -567,7 +568,7 @@ void dslab_class_stats(unsigned int class, struct dslab_class_stats *st)
 		return;
 	}
 	st->spans = dslab_lists_spans(dslab_central, class) +
-		    dslab_pool_spans(class);
+		    dslab_pools_sum(dslab_lists_spans, class);
 	nobjs = dslab_classes[class].nobjs;
 	tail = dslab_classes[class].tail;
 	st->free = st->spans * nobjs > st->inuse ? st->spans * nobjs - st->inuse : 0;
@@ -598,37 +599,43 @@ unsigned long dslab_lists_spans(struct dslab_central *const *lists,
 	}
 	return n;
 }
+EXPORT_SYMBOL_IF_KUNIT(dslab_lists_spans);
 
 /* === Shrinker === */
 
 /**
- * dslab_lists_empty_pages() - about the pages of a set's empty spans
+ * dslab_lists_empty_pages() - about the pages dslab_lists_trim() would free
  * @lists: the global set, or a cgroup pool's
+ * @keep: empty spans to keep per list
  *
  * A shrinker count is a hint: the counts are read without the locks.
  *
  * Context: Any context.
- * Return: the pages.
+ * Return: the pages of the empty spans beyond @keep per list.
  */
-unsigned long dslab_lists_empty_pages(struct dslab_central *const *lists)
+unsigned long dslab_lists_empty_pages(struct dslab_central *const *lists,
+				      unsigned int keep)
 {
-	unsigned long n = 0;
+	unsigned long n = 0, empty;
 	unsigned int class;
 	int node;
 
-	for_each_node(node)
-		for (class = 0; class < DSLAB_NR_CLASSES; class++)
+	for_each_node(node) {
+		for (class = 0; class < DSLAB_NR_CLASSES; class++) {
 			/* A hint: a racy read is fine. */
-			n += data_race(lists[node][class].nr_empty) *
-			     dslab_classes[class].npages;
+			empty = data_race(lists[node][class].nr_empty);
+			if (empty > keep)
+				n += (empty - keep) * dslab_classes[class].npages;
+		}
+	}
 	return n;
 }
 
 static unsigned long dslab_shrink_count(struct shrinker *s,
 					struct shrink_control *sc)
 {
-	unsigned long n = dslab_lists_empty_pages(dslab_central) +
-			  dslab_pool_empty_pages();
+	unsigned long n = dslab_lists_empty_pages(dslab_central, 0) +
+			  dslab_pools_sum(dslab_lists_empty_pages, 0);
 
 	return n ? n : SHRINK_EMPTY;
 }

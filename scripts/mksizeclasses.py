@@ -90,6 +90,10 @@ def main():
         magic = div_magic(size)
         for off in range(0, span, 8):
             assert (off * magic) >> 32 == off // size, (size, off)
+        # The lookups test the live bit of a tail address, index nobjs,
+        # without comparing it with nobjs: that bit must lie in the live
+        # bitmap's last word (dslab.h, struct dslab_span).
+        assert tail < size and (tail == 0 or nobjs % 64), (size, nobjs, tail)
         # Go's "max waste": the smallest request of the class in every
         # slot, plus the span's tail, as a share of the span.
         waste = ((size - prev - 1) * nobjs + tail) / span
