@@ -77,8 +77,8 @@
  * Memory cgroups (memcg.c).  An object charged to a cgroup lives in a
  * span of that cgroup's pool, whose objects never enter a magazine: the
  * free fast path sends span->no_mag (large and pool spans) to the slow
- * path with the one compare it made for large spans, and the slow path
- * gives the object home like a remote one.  __GFP_ACCOUNT is in the gfp
+ * path with the one test that also sees a span's metadata (free_slow),
+ * and the slow path gives the object home like a remote one.  __GFP_ACCOUNT is in the gfp
  * mask that sends an allocation's finish to its slow path, which in a
  * charged cgroup trades the magazine's object for one of the pool's.
  *
@@ -157,6 +157,46 @@ static __always_inline bool dslab_remote(const struct dslab_span *span)
 {
 	return static_branch_unlikely(&dslab_numa_key) &&
 	       span->node != numa_mem_id();
+}
+
+/*
+ * The single-object fast paths test one static key for their rare
+ * cases, not one per case; each key counts the reasons that hold:
+ * debug mode (both), more than one node (the free's node check) and the
+ * dslab_alloc or dslab_free tracepoint, which turns its key on and off
+ * from its registration functions.
+ */
+static DEFINE_STATIC_KEY_FALSE(dslab_alloc_rare_key);
+static DEFINE_STATIC_KEY_FALSE(dslab_free_rare_key);
+
+int dslab_trace_alloc_reg(void)
+{
+	static_branch_inc(&dslab_alloc_rare_key);
+	return 0;
+}
+
+void dslab_trace_alloc_unreg(void)
+{
+	static_branch_dec(&dslab_alloc_rare_key);
+}
+
+int dslab_trace_free_reg(void)
+{
+	static_branch_inc(&dslab_free_rare_key);
+	return 0;
+}
+
+void dslab_trace_free_unreg(void)
+{
+	static_branch_dec(&dslab_free_rare_key);
+}
+
+/* Must this free take the slow path for debug mode, its node or tracing? */
+static __always_inline bool dslab_free_rare(const struct dslab_span *span)
+{
+	return static_branch_unlikely(&dslab_free_rare_key) &&
+	       (static_branch_unlikely(&dslab_debug_key) ||
+		dslab_remote(span) || trace_dslab_free_enabled());
 }
 
 /* Per CPU: held by every change of its magazines but the fast paths'. */
@@ -238,6 +278,21 @@ static __always_inline unsigned int dslab_mag_count(u64 state)
 static __always_inline u64 dslab_mag_next(u64 state, unsigned int count)
 {
 	return ((state & ~DSLAB_MAG_COUNT_MASK) + DSLAB_MAG_STEP) | count;
+}
+
+/*
+ * The same after a fast path's pop or push of one object: the count stays
+ * within 0..cap, so one addition moves both, without carry or borrow
+ * reaching the id.
+ */
+static __always_inline u64 dslab_mag_popped(u64 state)
+{
+	return state + DSLAB_MAG_STEP - 1;
+}
+
+static __always_inline u64 dslab_mag_pushed(u64 state)
+{
+	return state + DSLAB_MAG_STEP + 1;
 }
 
 /*
@@ -511,9 +566,9 @@ static __always_inline void *dslab_alloc_finish(void *obj, size_t req,
 	struct dslab_span *span = dslab_own_span(obj);
 	unsigned int idx = dslab_own_index(span, obj);
 
-	if (unlikely(static_branch_unlikely(&dslab_debug_key) ||
-		     (gfp & DSLAB_GFP_SLOW) ||
-		     DSLAB_OBJ_HOOKS || trace_dslab_alloc_enabled()))
+	/* Debug mode and tracing: dslab_alloc_rare_key. */
+	if (unlikely(static_branch_unlikely(&dslab_alloc_rare_key) ||
+		     (gfp & DSLAB_GFP_SLOW) || DSLAB_OBJ_HOOKS))
 		return dslab_alloc_finish_slow(span, idx, obj, req, gfp);
 	/* Publishes the object; pairs with test_and_clear_bit() at free. */
 	set_bit(idx, span->live);
@@ -602,7 +657,7 @@ static __always_inline void *dslab_alloc_fast(unsigned int class, size_t size,
 		/* data_race(): as above */
 		obj = data_race(READ_ONCE(mag->objs[count - 1]));
 	} while (unlikely(this_cpu_cmpxchg(pmag->state, old,
-					   dslab_mag_next(old, count - 1)) != old));
+					   dslab_mag_popped(old)) != old));
 	this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_ALLOC]);
 	this_cpu_inc(dslab_cpu_stats.inuse[class]);
 	return dslab_alloc_finish(obj, size, gfp);
@@ -626,18 +681,20 @@ static noinline void *dslab_alloc_large(size_t size, gfp_t gfp, int node)
 }
 
 /*
- * The class of a request, with room for the debug red zone.  Requests
- * above KMALLOC_MAX_SIZE are refused by dslab_alloc_large(), and checked
- * first so that adding the red zone cannot wrap around.
+ * The class of a request, with room for the debug red zone, in *@classp;
+ * false for a large one.  Requests above KMALLOC_MAX_SIZE are refused by
+ * dslab_alloc_large(), and checked first so that adding the red zone
+ * cannot wrap around.
  */
-static __always_inline unsigned int dslab_request_class(size_t size)
+static __always_inline bool dslab_request_small(size_t size,
+						unsigned int *classp)
 {
 	if (static_branch_unlikely(&dslab_debug_key)) {
 		if (unlikely(size > KMALLOC_MAX_SIZE))
-			return DSLAB_CLASS_LARGE;
+			return false;
 		size += DSLAB_REDZONE;
 	}
-	return dslab_size_class(size);
+	return dslab_small_class(size, classp);
 }
 
 enum dslab_bad_free {
@@ -872,10 +929,8 @@ static __always_inline void dslab_free_common(const void *p, bool rcu)
 		dslab_free_bad(bad, p, span, _RET_IP_);
 		return;
 	}
-	if (unlikely(rcu || READ_ONCE(span->meta) || span->no_mag ||
-		     static_branch_unlikely(&dslab_debug_key) ||
-		     dslab_remote(span) ||
-		     DSLAB_OBJ_HOOKS || trace_dslab_free_enabled())) {
+	if (unlikely(rcu || READ_ONCE(span->free_slow) ||
+		     dslab_free_rare(span) || DSLAB_OBJ_HOOKS)) {
 		dslab_free_slow(span, idx, (void *)p, rcu);
 		return;
 	}
@@ -901,7 +956,7 @@ static __always_inline void dslab_free_common(const void *p, bool rcu)
 		 */
 		WRITE_ONCE(mag->objs[count], (void *)p);
 	} while (unlikely(this_cpu_cmpxchg(pmag->state, old,
-					   dslab_mag_next(old, count + 1)) != old));
+					   dslab_mag_pushed(old)) != old));
 	dslab_mag_write_end();
 	this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_FREE]);
 	this_cpu_dec(dslab_cpu_stats.inuse[span->class]);
@@ -1089,7 +1144,7 @@ static void dslab_free_bulk_locked(void **objs, unsigned int nr,
 		if (unlikely(ZERO_OR_NULL_PTR(objs[i])))
 			continue;
 		span = dslab_span_lookup(objs[i]);
-		if (unlikely(!span || READ_ONCE(span->meta) || span->no_mag ||
+		if (unlikely(!span || READ_ONCE(span->free_slow) ||
 			     dslab_remote(span)))
 			goto one;
 		idx = dslab_span_locate(span, objs[i], &off);
@@ -1134,8 +1189,7 @@ void *dslab_alloc(size_t size, gfp_t flags)
 
 	if (unlikely(!size))
 		return ZERO_SIZE_PTR;
-	class = dslab_request_class(size);
-	if (unlikely(class == DSLAB_CLASS_LARGE))
+	if (unlikely(!dslab_request_small(size, &class)))
 		return dslab_alloc_large(size, flags, NUMA_NO_NODE);
 	return dslab_alloc_fast(class, size, flags);
 }
@@ -1169,8 +1223,7 @@ void *dslab_alloc_node(size_t size, gfp_t flags, int node)
 		return NULL;
 	if (unlikely(!size))
 		return ZERO_SIZE_PTR;
-	class = dslab_request_class(size);
-	if (unlikely(class == DSLAB_CLASS_LARGE))
+	if (unlikely(!dslab_request_small(size, &class)))
 		return dslab_alloc_large(size, flags, node);
 	if (node == numa_mem_id() && !(flags & __GFP_THISNODE))
 		return dslab_alloc_fast(class, size, flags);
@@ -1249,8 +1302,7 @@ int dslab_alloc_bulk(size_t size, gfp_t flags, size_t nr, void **objs)
 			objs[i] = ZERO_SIZE_PTR;
 		return nr;
 	}
-	class = dslab_request_class(size);
-	if (unlikely(class == DSLAB_CLASS_LARGE)) {
+	if (unlikely(!dslab_request_small(size, &class))) {
 		for (i = 0; i < nr; i++) {
 			objs[i] = dslab_alloc_large(size, flags, NUMA_NO_NODE);
 			if (!objs[i])
@@ -1556,8 +1608,14 @@ int dslab_alloc_init(void)
 	int cpu;
 
 	dslab_debug_init();
-	if (num_possible_nodes() > 1)
+	if (static_key_enabled(&dslab_debug_key)) {
+		static_branch_inc(&dslab_alloc_rare_key);
+		static_branch_inc(&dslab_free_rare_key);
+	}
+	if (num_possible_nodes() > 1) {
 		static_branch_enable(&dslab_numa_key);
+		static_branch_inc(&dslab_free_rare_key);
+	}
 	for_each_possible_cpu(cpu)
 		INIT_WORK(per_cpu_ptr(&dslab_drain_works, cpu), dslab_drain_work_fn);
 	for (class = 0; class < DSLAB_NR_CLASSES; class++) {

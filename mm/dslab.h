@@ -103,17 +103,33 @@ extern const struct dslab_class_info dslab_classes[DSLAB_NR_CLASSES];
 extern const u8 dslab_size_to_class8[];
 extern const u8 dslab_size_to_class128[];
 
+/*
+ * Class for @size (1 <= size) in *@classp; false above the small range.
+ * The branches decide, so an allocation compares no class with
+ * DSLAB_CLASS_LARGE.
+ */
+static __always_inline bool dslab_small_class(size_t size,
+					      unsigned int *classp)
+{
+	if (likely(size <= DSLAB_SMALL_SIZE_MAX)) {
+		*classp = dslab_size_to_class8[(size + DSLAB_SMALL_SIZE_DIV - 1) /
+					       DSLAB_SMALL_SIZE_DIV];
+		return true;
+	}
+	if (size > DSLAB_MAX_SMALL_SIZE)
+		return false;
+	*classp = dslab_size_to_class128[(size - DSLAB_SMALL_SIZE_MAX +
+					  DSLAB_LARGE_SIZE_DIV - 1) /
+					 DSLAB_LARGE_SIZE_DIV];
+	return true;
+}
+
 /* Class for @size (1 <= size); DSLAB_CLASS_LARGE above the small range. */
 static inline unsigned int dslab_size_class(size_t size)
 {
-	if (likely(size <= DSLAB_SMALL_SIZE_MAX))
-		return dslab_size_to_class8[(size + DSLAB_SMALL_SIZE_DIV - 1) /
-					    DSLAB_SMALL_SIZE_DIV];
-	if (size <= DSLAB_MAX_SMALL_SIZE)
-		return dslab_size_to_class128[(size - DSLAB_SMALL_SIZE_MAX +
-					       DSLAB_LARGE_SIZE_DIV - 1) /
-					      DSLAB_LARGE_SIZE_DIV];
-	return DSLAB_CLASS_LARGE;
+	unsigned int class;
+
+	return dslab_small_class(size, &class) ? class : DSLAB_CLASS_LARGE;
 }
 
 /* === Spans (span.c) and the page map (pagemap.c) === */
@@ -138,8 +154,16 @@ struct dslab_span {
 	spinlock_t special_lock;	/* protects meta[] contents */
 	bool on_partial;		/* C: span is on class->partial */
 	bool reg_busy;			/* S: a registration is in progress */
-	/* I: its objects never enter a magazine: large, or a cgroup's */
-	bool no_mag;
+	/* What sends a free off its fast path: one test reads both. */
+	union {
+		struct {
+			/* I: its objects never enter a magazine: large, or a cgroup's */
+			bool no_mag;
+			/* S: meta is published (set after it, dtor.c) */
+			bool has_meta;
+		};
+		u16 free_slow;
+	};
 	struct dslab_objmeta *meta;	/* S: published once, dslab_meta_of() */
 	struct llist_node limbo_node;	/* on the limbo list while queued */
 	unsigned long limbo_queued;	/* A: bit 0 set while on that list */

@@ -308,6 +308,12 @@ static struct dslab_objmeta *dslab_commit_meta(struct dslab_span *span,
 		 * the pointer, for dslab_meta_of() on weakly ordered CPUs.
 		 */
 		smp_store_release(&span->meta, meta);
+		/*
+		 * The frees' fast paths test this flag, not the pointer:
+		 * set before the registration's smp_mb(), so the pattern
+		 * in the header holds for it as for span->meta.
+		 */
+		WRITE_ONCE(span->has_meta, true);
 	}
 	spin_unlock_irqrestore(&span->special_lock, flags);
 	return meta;

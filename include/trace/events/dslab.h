@@ -28,28 +28,36 @@
  */
 #define DSLAB_TRACE_TYPE_LEN	32
 
-TRACE_EVENT(dslab_alloc,
-	    TP_PROTO(const void *obj, size_t req, size_t alloc, gfp_t gfp),
-	    TP_ARGS(obj, req, alloc, gfp),
-	    TP_STRUCT__entry(__field(const void *, obj)
-			     __field(size_t, req)
-			     __field(size_t, alloc)
-			     __field(unsigned long, gfp)),
-	    TP_fast_assign(__entry->obj = obj;
-			   __entry->req = req;
-			   __entry->alloc = alloc;
-			   __entry->gfp = (__force unsigned long)gfp;),
-	    TP_printk("obj=%p bytes_req=%zu bytes_alloc=%zu gfp_flags=%s",
-		      __entry->obj, __entry->req, __entry->alloc,
-		      show_gfp_flags(__entry->gfp))
+/* alloc.c: these two tracepoints send dslab's fast paths to the slow ones. */
+int dslab_trace_alloc_reg(void);
+void dslab_trace_alloc_unreg(void);
+int dslab_trace_free_reg(void);
+void dslab_trace_free_unreg(void);
+
+TRACE_EVENT_FN(dslab_alloc,
+	       TP_PROTO(const void *obj, size_t req, size_t alloc, gfp_t gfp),
+	       TP_ARGS(obj, req, alloc, gfp),
+	       TP_STRUCT__entry(__field(const void *, obj)
+				__field(size_t, req)
+				__field(size_t, alloc)
+				__field(unsigned long, gfp)),
+	       TP_fast_assign(__entry->obj = obj;
+			      __entry->req = req;
+			      __entry->alloc = alloc;
+			      __entry->gfp = (__force unsigned long)gfp;),
+	       TP_printk("obj=%p bytes_req=%zu bytes_alloc=%zu gfp_flags=%s",
+			 __entry->obj, __entry->req, __entry->alloc,
+			 show_gfp_flags(__entry->gfp)),
+	       dslab_trace_alloc_reg, dslab_trace_alloc_unreg
 );
 
-TRACE_EVENT(dslab_free,
-	    TP_PROTO(const void *obj),
-	    TP_ARGS(obj),
-	    TP_STRUCT__entry(__field(const void *, obj)),
-	    TP_fast_assign(__entry->obj = obj;),
-	    TP_printk("obj=%p", __entry->obj)
+TRACE_EVENT_FN(dslab_free,
+	       TP_PROTO(const void *obj),
+	       TP_ARGS(obj),
+	       TP_STRUCT__entry(__field(const void *, obj)),
+	       TP_fast_assign(__entry->obj = obj;),
+	       TP_printk("obj=%p", __entry->obj),
+	       dslab_trace_free_reg, dslab_trace_free_unreg
 );
 
 /* @type: name of the type the destructor accepts, NULL for any object */
