@@ -1447,7 +1447,7 @@ EXPORT_SYMBOL_GPL(dslab_ksize);
 bool dslab_find_object(const void *ptr, void **base, size_t *size)
 {
 	struct dslab_span *span;
-	unsigned long off;
+	unsigned long off, start;
 	unsigned int idx;
 	size_t usable;
 	bool ret = false;
@@ -1457,12 +1457,14 @@ bool dslab_find_object(const void *ptr, void **base, size_t *size)
 	span = dslab_span_lookup(ptr);
 	if (span) {
 		/* A tail address's bit is clear (struct dslab_span). */
-		idx = dslab_span_locate(span, ptr, &off);
+		off = ptr - span->base;
+		idx = (off * span->div_magic) >> 32;
+		start = (unsigned long)idx * span->size;
 		usable = dslab_usable(span);
-		if (off < usable && test_bit(idx, span->live)) {
+		if (off - start < usable && test_bit(idx, span->live)) {
 			/* From the locals: stores through @base may alias @span. */
 			if (base)
-				*base = (void *)ptr - off;
+				*base = (void *)ptr - (off - start);
 			if (size)
 				*size = usable;
 			ret = true;
