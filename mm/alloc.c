@@ -130,6 +130,14 @@
 struct dslab_mag {
 	u64 state;			/* M: count and transaction id, below */
 	unsigned int cap;		/* I: dslab_mag_cap(class) */
+	/*
+	 * Objects of the class allocated less those released on this CPU,
+	 * changed only with this_cpu operations; may be negative, and
+	 * dslab_class_inuse() sums them.  Here, not in dslab_cpu_stats, so
+	 * that the fast paths update it through the magazine pointer they
+	 * hold, with no index to compute.
+	 */
+	long inuse;
 	void *objs[];			/* M: [0, count): free objects */
 };
 
@@ -145,6 +153,43 @@ static_assert(DSLAB_MAG_MAX <= DSLAB_MAG_COUNT_MASK);
 
 /* Per class, per CPU: changed only on the owning CPU (see the header). */
 static struct dslab_mag __percpu *dslab_mags[DSLAB_NR_CLASSES];
+
+/* Objects of @class allocated (@n > 0) or released (@n < 0) on this CPU. */
+static __always_inline void dslab_inuse_add(unsigned int class, long n)
+{
+	if (class == DSLAB_CLASS_LARGE)
+		this_cpu_add(dslab_cpu_stats.inuse_large, n);
+	else
+		this_cpu_add(dslab_mags[class]->inuse, n);
+}
+
+/**
+ * dslab_class_inuse() - objects of a class not free (live or queued)
+ * @class: size class or DSLAB_CLASS_LARGE
+ *
+ * Context: Any context.
+ * Return: the number of objects; never negative.
+ */
+long dslab_class_inuse(unsigned int class)
+{
+	long sum = 0;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct dslab_mag *mag;
+
+		if (class == DSLAB_CLASS_LARGE) {
+			/* data_race(): other CPUs count meanwhile: a snapshot */
+			sum += data_race(per_cpu(dslab_cpu_stats, cpu).inuse_large);
+			continue;
+		}
+		mag = per_cpu_ptr(dslab_mags[class], cpu);
+		/* data_race(): as above */
+		sum += data_race(mag->inuse);
+	}
+	return max(sum, 0L);
+}
+EXPORT_SYMBOL_NS_GPL(dslab_class_inuse, DSLAB_NS);
 
 /* Per CPU: someone on this CPU is writing slots of its magazines. */
 static DEFINE_PER_CPU(bool, dslab_mag_writer);
@@ -371,7 +416,7 @@ static void dslab_release_home(struct dslab_span *span, void *obj)
 	if (dslab_remote(span))
 		dslab_stat_inc(DSLAB_STAT_REMOTE_FREES);
 	dslab_central_put_run(span, &obj, 1);
-	this_cpu_dec(dslab_cpu_stats.inuse[class]);
+	dslab_inuse_add(class, -1);
 }
 
 static noinline void dslab_release_slow(struct dslab_span *span, void *obj)
@@ -379,7 +424,7 @@ static noinline void dslab_release_slow(struct dslab_span *span, void *obj)
 	unsigned int class = span->class;
 
 	if (class == DSLAB_CLASS_LARGE) {
-		this_cpu_dec(dslab_cpu_stats.inuse[DSLAB_CLASS_LARGE]);
+		dslab_inuse_add(DSLAB_CLASS_LARGE, -1);
 		dslab_span_release(span);
 		return;
 	}
@@ -390,7 +435,7 @@ static noinline void dslab_release_slow(struct dslab_span *span, void *obj)
 		return;
 	}
 	dslab_mag_push_locked(class, obj);
-	this_cpu_dec(dslab_cpu_stats.inuse[class]);
+	dslab_inuse_add(class, -1);
 }
 
 /* Put a no-longer-live object back in the local magazine, locked. */
@@ -406,7 +451,7 @@ static __always_inline void dslab_release_locked(struct dslab_span *span,
 		return;
 	}
 	dslab_mag_push_locked(span->class, obj);
-	this_cpu_dec(dslab_cpu_stats.inuse[span->class]);
+	dslab_inuse_add(span->class, -1);
 }
 
 /**
@@ -444,7 +489,7 @@ void dslab_release_objects(void *const *objs, unsigned int n)
 		}
 		/* The span may be freed in there: @class is read before. */
 		k = dslab_central_put_run(span, objs + i, n - i);
-		this_cpu_sub(dslab_cpu_stats.inuse[class], k);
+		dslab_inuse_add(class, -(long)k);
 	}
 }
 
@@ -503,7 +548,7 @@ static noinline void *dslab_alloc_swap(struct dslab_span *span, void *obj,
 	local_unlock_irqrestore(&dslab_mag_lock, flags);
 	if (!pobj) {
 		this_cpu_dec(dslab_cpu_stats.item[DSLAB_STAT_ALLOC]);
-		this_cpu_dec(dslab_cpu_stats.inuse[class]);
+		dslab_inuse_add(class, -1);
 		dslab_stat_inc(DSLAB_STAT_ALLOC_FAIL);
 		return NULL;
 	}
@@ -538,7 +583,7 @@ static noinline void *dslab_alloc_finish_slow(struct dslab_span *span,
 		/* A remote object off the magazine: back, and this node's. */
 		dslab_central_put_run(span, &obj, 1);
 		this_cpu_dec(dslab_cpu_stats.item[DSLAB_STAT_ALLOC]);
-		this_cpu_dec(dslab_cpu_stats.inuse[class]);
+		dslab_inuse_add(class, -1);
 		return dslab_alloc_node_slow(class, req, gfp, numa_mem_id());
 	}
 	if (static_branch_unlikely(&dslab_debug_key) || (gfp & __GFP_ZERO))
@@ -588,7 +633,7 @@ static noinline void *dslab_alloc_slow(unsigned int class, size_t size,
 		return NULL;
 	}
 	this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_ALLOC]);
-	this_cpu_inc(dslab_cpu_stats.inuse[class]);
+	dslab_inuse_add(class, 1);
 	return dslab_alloc_finish(obj, size, gfp);
 }
 
@@ -612,7 +657,7 @@ static noinline void *dslab_alloc_node_slow(unsigned int class, size_t size,
 		return NULL;
 	}
 	this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_ALLOC]);
-	this_cpu_inc(dslab_cpu_stats.inuse[class]);
+	dslab_inuse_add(class, 1);
 	/* Node and charge are done: the finish need not look at them. */
 	return dslab_alloc_finish(obj, size,
 				  gfp & ~(__GFP_THISNODE | __GFP_ACCOUNT));
@@ -659,7 +704,8 @@ static __always_inline void *dslab_alloc_fast(unsigned int class, size_t size,
 	} while (unlikely(this_cpu_cmpxchg(pmag->state, old,
 					   dslab_mag_popped(old)) != old));
 	this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_ALLOC]);
-	this_cpu_inc(dslab_cpu_stats.inuse[class]);
+	/* The magazine's counter: pmag is at hand, no index to compute. */
+	this_cpu_inc(pmag->inuse);
 	return dslab_alloc_finish(obj, size, gfp);
 }
 
@@ -676,7 +722,7 @@ static noinline void *dslab_alloc_large(size_t size, gfp_t gfp, int node)
 		return NULL;
 	}
 	this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_ALLOC]);
-	this_cpu_inc(dslab_cpu_stats.inuse[DSLAB_CLASS_LARGE]);
+	dslab_inuse_add(DSLAB_CLASS_LARGE, 1);
 	return dslab_alloc_finish(span->base, size, gfp);
 }
 
@@ -904,7 +950,7 @@ static noinline void dslab_free_flush(unsigned int class, void *obj)
 	local_lock_irqsave(&dslab_mag_lock, flags);
 	dslab_mag_push_locked(class, obj);
 	this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_FREE]);
-	this_cpu_dec(dslab_cpu_stats.inuse[class]);
+	dslab_inuse_add(class, -1);
 	local_unlock_irqrestore(&dslab_mag_lock, flags);
 	preempt_enable();
 }
@@ -959,7 +1005,7 @@ static __always_inline void dslab_free_common(const void *p, bool rcu)
 					   dslab_mag_pushed(old)) != old));
 	dslab_mag_write_end();
 	this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_FREE]);
-	this_cpu_dec(dslab_cpu_stats.inuse[span->class]);
+	this_cpu_dec(pmag->inuse);
 	preempt_enable();
 }
 
@@ -1063,7 +1109,7 @@ static unsigned int dslab_mag_take(unsigned int class, void **objs,
 	dslab_mag_set(mag, count - n);
 	local_unlock_irqrestore(&dslab_mag_lock, flags);
 	this_cpu_add(dslab_cpu_stats.item[DSLAB_STAT_ALLOC], n);
-	this_cpu_add(dslab_cpu_stats.inuse[class], n);
+	dslab_inuse_add(class, n);
 	return n;
 }
 
@@ -1125,7 +1171,7 @@ static void dslab_free_run(struct dslab_span *span, struct dslab_mag *mag,
 			slots[kept++] = obj;
 		}
 	}
-	this_cpu_sub(dslab_cpu_stats.inuse[span->class], kept);
+	dslab_inuse_add(span->class, -(long)kept);
 	dslab_mag_set(mag, count + kept);
 }
 
@@ -1344,7 +1390,7 @@ int dslab_alloc_bulk(size_t size, gfp_t flags, size_t nr, void **objs)
 				goto err_free;
 			}
 			this_cpu_add(dslab_cpu_stats.item[DSLAB_STAT_ALLOC], n);
-			this_cpu_add(dslab_cpu_stats.inuse[class], n);
+			dslab_inuse_add(class, n);
 			if (likely(!one_by_one))
 				dslab_bulk_publish(&objs[i], &objs[i], n);
 		}

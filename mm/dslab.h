@@ -495,6 +495,8 @@ void dslab_drain_cpu_caches(void);
 void dslab_drain_dead_cpu(unsigned int cpu);
 /* Drain every per-CPU cache and free every empty span: pages freed. */
 unsigned long dslab_shrink(void);
+/* Objects of a class allocated and not yet released (magazine counters). */
+long dslab_class_inuse(unsigned int class);
 /* KUnit hooks (alloc.c). */
 void dslab_test_mag_writer(bool busy);
 unsigned int dslab_test_mag_count(unsigned int class);
@@ -591,7 +593,8 @@ extern const char *const dslab_stat_names[DSLAB_NR_STATS];
 
 struct dslab_cpu_stats {
 	u64 item[DSLAB_NR_STATS];
-	long inuse[DSLAB_NR_CLASSES + 1];	/* alloc - free on this CPU */
+	/* large objects allocated - released on this CPU (alloc.c) */
+	long inuse_large;
 };
 
 DECLARE_PER_CPU(struct dslab_cpu_stats, dslab_cpu_stats);
@@ -607,7 +610,6 @@ static inline void dslab_stat_add(enum dslab_stat_item item, u64 n)
 }
 
 u64 dslab_stat_read(enum dslab_stat_item item);
-long dslab_class_inuse(unsigned int class);
 long dslab_objects_inuse(void);
 void dslab_stats_reset(void);
 

@@ -6,7 +6,10 @@
  * allocation fast path never writes a shared cache line for them.  Readers
  * sum over all possible CPUs; a sum taken while other CPUs run is a
  * snapshot, not a consistent cut, which is all debugfs needs.  The enum in
- * dslab.h and the name table below are tied by a static_assert.
+ * dslab.h and the name table below are tied by a static_assert.  The
+ * objects in use of each small class are counted in that class's per-CPU
+ * magazines, where the fast paths reach them (alloc.c,
+ * dslab_class_inuse()).
  */
 #define pr_fmt(fmt) "dslab: " fmt
 
@@ -71,26 +74,6 @@ u64 dslab_stat_read(enum dslab_stat_item item)
 	return sum;
 }
 EXPORT_SYMBOL_NS_GPL(dslab_stat_read, DSLAB_NS);
-
-/**
- * dslab_class_inuse() - objects of a class not free (live or queued)
- * @class: size class or DSLAB_CLASS_LARGE
- *
- * Context: Any context.
- * Return: the number of objects; never negative.
- */
-long dslab_class_inuse(unsigned int class)
-{
-	long sum = 0;
-	int cpu;
-
-	for_each_possible_cpu(cpu) {
-		/* Other CPUs update their counters meanwhile: a snapshot. */
-		sum += data_race(per_cpu(dslab_cpu_stats, cpu).inuse[class]);
-	}
-	return max(sum, 0L);
-}
-EXPORT_SYMBOL_NS_GPL(dslab_class_inuse, DSLAB_NS);
 
 /**
  * dslab_objects_inuse() - objects allocated and not yet released
