@@ -21,6 +21,7 @@
  * The checker is then run on deliberately broken copies of the table to
  * show that each check can fail.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,9 @@ typedef uint8_t u8;
 typedef uint32_t u32;
 typedef uint64_t u64;
 #define likely(x) __builtin_expect(!!(x), 1)
+#ifndef __always_inline		/* glibc's <sys/cdefs.h> has one */
+#define __always_inline inline __attribute__((__always_inline__))
+#endif
 
 #include "sizeclasses.h"
 
