@@ -15,6 +15,7 @@
  *   alloc <size> [count]        new <type> [count]
  *   alloc_account <size> [count] (GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL:
  *                               charged to the writer's memory cgroup)
+ *   alloc_atomic <size> [count] (GFP_ATOMIC: the allocation's fast path)
  *   free <h> | <h1>-<h2> | all  free_rcu <h>
  *   dtor <h> count|sleep <ms>|realloc|free <h2>|point|shape|clear
  *   cleanup <h> [count]         cancel <cleanup-id>
@@ -559,7 +560,7 @@ err_nomem:
 
 /* === Commands === */
 
-/* alloc <size> [count], alloc_account <size> [count] */
+/* alloc, alloc_account and alloc_atomic <size> [count] */
 static int dslab_ctl_alloc(struct dslab_ctl_ctx *ctx, gfp_t gfp)
 {
 	u32 size, count;
@@ -592,6 +593,16 @@ static int dslab_ctl_cmd_alloc(struct dslab_ctl_ctx *ctx)
 static int dslab_ctl_cmd_alloc_account(struct dslab_ctl_ctx *ctx)
 {
 	return dslab_ctl_alloc(ctx, GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL);
+}
+
+/*
+ * Without __GFP_DIRECT_RECLAIM, the allocation keeps to its fast path
+ * (where no kernel hook sends it to the slow one), as the tracepoint
+ * test needs.
+ */
+static int dslab_ctl_cmd_alloc_atomic(struct dslab_ctl_ctx *ctx)
+{
+	return dslab_ctl_alloc(ctx, GFP_ATOMIC);
 }
 
 /* new <type> [count] */
@@ -1009,6 +1020,7 @@ static const struct dslab_ctl_cmd {
 } dslab_ctl_cmds[] = {
 	{ "alloc",	1, 2, true,  dslab_ctl_cmd_alloc },
 	{ "alloc_account", 1, 2, true, dslab_ctl_cmd_alloc_account },
+	{ "alloc_atomic", 1, 2, true, dslab_ctl_cmd_alloc_atomic },
 	{ "new",	1, 2, true,  dslab_ctl_cmd_new },
 	{ "free",	1, 1, true,  dslab_ctl_cmd_free },
 	{ "free_rcu",	1, 1, true,  dslab_ctl_cmd_free_rcu },
