@@ -78,9 +78,10 @@
  * span of that cgroup's pool, whose objects never enter a magazine: the
  * free fast path sends span->no_mag (large and pool spans) to the slow
  * path with the one test that also sees a span's metadata (free_slow),
- * and the slow path gives the object home like a remote one.  __GFP_ACCOUNT is in the gfp
- * mask that sends an allocation's finish to its slow path, which in a
- * charged cgroup trades the magazine's object for one of the pool's.
+ * and the slow path gives the object home like a remote one.
+ * __GFP_ACCOUNT is in the gfp mask that sends an allocation's finish to
+ * its slow path, which in a charged cgroup trades the magazine's object
+ * for one of the pool's.
  *
  * kmemleak and KASAN: an object is registered (unpoisoned) at allocation
  * and unregistered (poisoned) when its memory is released, not when it
