@@ -4,8 +4,10 @@
  * the runner queueing and running destructors and cleanups.
  *
  * Use them from tracefs (events/dslab/), trace-cmd or perf; a disabled
- * tracepoint costs one static branch.  Object addresses are printed with
- * %p, so they are hashed unless the kernel boots with no_hash_pointers.
+ * tracepoint costs one static branch (dslab_alloc and dslab_free share
+ * their fast path's, which their registration turns on).  Object
+ * addresses are printed with %p, so they are hashed unless the kernel
+ * boots with no_hash_pointers.
  * Documentation/debugfs.rst lists the events and their fields.
  *
  * mm/trace.c is the one file that defines CREATE_TRACE_POINTS.
