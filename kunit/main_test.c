@@ -241,7 +241,7 @@ struct dslab_test_shared *dslab_test_new_twin(gfp_t gfp)
 /* The public API, by name: each must be a GPL-only export of dslab.ko. */
 static const char *const dslab_test_api[] = {
 	"dslab_alloc", "dslab_free", "dslab_alloc_bulk", "dslab_free_bulk",
-	"dslab_ksize", "dslab_find_object", "dslab_new",
+	"dslab_ksize", "__dslab_find_object", "dslab_new",
 	"__dslab_set_destructor", "__dslab_add_cleanup",
 	"dslab_cleanup_cancel", "dslab_dtor_barrier", "dslab_free_rcu",
 	"dslab_new_size", "dslab_alloc_array", "dslab_calloc", "dslab_realloc",
@@ -252,7 +252,7 @@ static void dslab_main_api_symbols(struct kunit *test)
 {
 	const void *direct[] = {
 		dslab_alloc, dslab_free, dslab_alloc_bulk, dslab_free_bulk,
-		dslab_ksize, dslab_find_object, dslab_new,
+		dslab_ksize, __dslab_find_object, dslab_new,
 		__dslab_set_destructor, __dslab_add_cleanup,
 		dslab_cleanup_cancel, dslab_dtor_barrier, dslab_free_rcu,
 		dslab_new_size, dslab_alloc_array, dslab_calloc, dslab_realloc,

@@ -822,16 +822,19 @@ static noinline void dslab_report_bad_free(enum dslab_bad_free why,
 static __always_inline enum dslab_bad_free
 dslab_free_check(const void *p, struct dslab_span **spanp, unsigned int *idxp)
 {
-	struct dslab_span *span = dslab_span_lookup(p);
+	struct dslab_span *span = dslab_span_probe(p);
 	unsigned long off;
 	unsigned int idx;
 
 	*spanp = span;
-	if (unlikely(!span))
-		return DSLAB_FREE_FOREIGN;
+	/* dslab_no_span's offset is the address, never 0 here (pagemap.c). */
 	idx = dslab_span_locate(span, p, &off);
-	if (unlikely(off))
-		return DSLAB_FREE_INTERIOR;
+	if (unlikely(off)) {
+		if (span != &dslab_no_span)
+			return DSLAB_FREE_INTERIOR;
+		*spanp = NULL;
+		return DSLAB_FREE_FOREIGN;
+	}
 	/*
 	 * Pairs with set_bit() at allocation; one of two racing frees wins.
 	 * The tail's index, nelems, has a bit that is always clear (struct
@@ -1462,65 +1465,60 @@ size_t dslab_ksize(const void *obj)
 
 	/* A preempt-disabled section is an RCU reader (consolidated RCU). */
 	preempt_disable();
-	span = dslab_span_lookup(obj);
-	if (span) {
-		/* A tail address's bit is clear (struct dslab_span). */
-		idx = dslab_span_locate(span, obj, &off);
-		if (!off && test_bit(idx, span->live))
-			ret = dslab_usable(span);
-		/* As ksize(): the caller may use all of it now. */
-		if (IS_ENABLED(CONFIG_KASAN_GENERIC) && ret)
-			dslab_kasan_alloc(span, (void *)obj, ret);
-	}
+	/*
+	 * dslab_no_span has index 0 at an offset that is the address, with
+	 * a clear live bit for NULL; a tail address's bit is clear too
+	 * (struct dslab_span).
+	 */
+	span = dslab_span_probe(obj);
+	idx = dslab_span_locate(span, obj, &off);
+	if (!off && test_bit(idx, span->live))
+		ret = dslab_usable(span);
+	/* As ksize(): the caller may use all of it now. */
+	if (IS_ENABLED(CONFIG_KASAN_GENERIC) && ret)
+		dslab_kasan_alloc(span, (void *)obj, ret);
 	preempt_enable();
 	return ret;
 }
 EXPORT_SYMBOL_GPL(dslab_ksize);
 
 /**
- * dslab_find_object() - find the live object containing a pointer
+ * __dslab_find_object() - the lookup behind dslab_find_object()
  * @ptr: any pointer value: interior, foreign, NULL or ERR_PTR alike
- * @base: set to the object's start when found; may be NULL
- * @size: set to the object's usable size when found; may be NULL
- *
- * The Go runtime's findObject, answered from the page map in O(1).  @ptr
- * is never dereferenced.
  *
  * Context: Any context.
- * Return: true when @ptr points into a live object, false otherwise
- * (including free slots, objects awaiting destructors, span tails and one
- * past the end of an object).
+ * Return: the live object holding @ptr and its usable size, or a NULL
+ * base when there is none.
  */
-bool dslab_find_object(const void *ptr, void **base, size_t *size)
+struct dslab_found __dslab_find_object(const void *ptr)
 {
+	struct dslab_found found;
 	struct dslab_span *span;
 	unsigned long off, start;
 	unsigned int idx;
-	size_t usable;
-	bool ret = false;
 
 	/* A preempt-disabled section is an RCU reader (consolidated RCU). */
 	preempt_disable();
-	span = dslab_span_lookup(ptr);
-	if (span) {
-		/* A tail address's bit is clear (struct dslab_span). */
-		off = ptr - span->base;
-		idx = (off * span->div_magic) >> 32;
-		start = (unsigned long)idx * span->size;
-		usable = dslab_usable(span);
-		if (off - start < usable && test_bit(idx, span->live)) {
-			/* From the locals: stores through @base may alias @span. */
-			if (base)
-				*base = (void *)ptr - (off - start);
-			if (size)
-				*size = usable;
-			ret = true;
-		}
-	}
+	/*
+	 * dslab_no_span's usable size is 0, and a tail address's bit is
+	 * clear (struct dslab_span): neither needs a test of its own.
+	 */
+	span = dslab_span_probe(ptr);
+	off = ptr - span->base;
+	idx = (off * span->div_magic) >> 32;
+	start = (unsigned long)idx * span->size;
+	found.size = dslab_usable(span);
+	if (unlikely(off - start >= found.size || !test_bit(idx, span->live)))
+		goto none;
+	found.base = span->base + start;
+out:
 	preempt_enable();
-	return ret;
+	return found;
+none:
+	found = (struct dslab_found){ };
+	goto out;
 }
-EXPORT_SYMBOL_GPL(dslab_find_object);
+EXPORT_SYMBOL_GPL(__dslab_find_object);
 
 /* === Test hooks === */
 

@@ -261,6 +261,7 @@ struct dslab_map {
 
 extern struct dslab_map *dslab_map;
 extern struct dslab_span __rcu *dslab_empty_leaf[DSLAB_LEAF_ENTRIES];
+extern struct dslab_span dslab_no_span;
 
 int dslab_map_init(void);
 void dslab_map_exit(void);
@@ -278,7 +279,7 @@ static __always_inline unsigned long dslab_addr_index(const void *addr)
 }
 
 /**
- * dslab_span_lookup() - the span holding an address
+ * dslab_span_probe() - the span holding an address, or dslab_no_span
  * @ptr: any pointer value
  *
  * Never dereferences @ptr: spans live in the direct map, so the address
@@ -288,10 +289,14 @@ static __always_inline unsigned long dslab_addr_index(const void *addr)
  * section (interrupts or preemption off count) or own a live object of
  * the span, so the returned descriptor stays valid while used.
  *
+ * Where there is no span, the answer is &dslab_no_span, a descriptor that
+ * the lookups' own checks turn down (pagemap.c): dslab_find_object(),
+ * dslab_ksize() and the free test nothing more.
+ *
  * Context: Any context.
- * Return: the span, or NULL when @ptr is not in dslab memory.
+ * Return: the span, or &dslab_no_span when @ptr is not in dslab memory.
  */
-static __always_inline struct dslab_span *dslab_span_lookup(const void *ptr)
+static __always_inline struct dslab_span *dslab_span_probe(const void *ptr)
 {
 	unsigned long idx = dslab_addr_index(ptr);
 	/* Pairs with smp_store_release() in dslab_map_grow(). */
@@ -299,15 +304,31 @@ static __always_inline struct dslab_span *dslab_span_lookup(const void *ptr)
 	struct dslab_span __rcu **leaf;
 
 	if (unlikely(idx >= map->pages))
-		return NULL;
+		return &dslab_no_span;
 	/*
 	 * Pairs with smp_store_release() in dslab_map_set().  A range with
-	 * no leaf of its own has dslab_empty_leaf, all NULL.
+	 * no leaf of its own has dslab_empty_leaf, all &dslab_no_span.
 	 */
 	leaf = READ_ONCE(map->leaves[idx >> DSLAB_LEAF_SHIFT]);
 	/* Preemption or interrupts off count as RCU readers. */
 	return rcu_dereference_check(leaf[idx & (DSLAB_LEAF_ENTRIES - 1)],
 				     rcu_read_lock_any_held());
+}
+
+/**
+ * dslab_span_lookup() - the span holding an address, or NULL
+ * @ptr: any pointer value
+ *
+ * dslab_span_probe() for callers that test for "no span".
+ *
+ * Context: Any context, as for dslab_span_probe().
+ * Return: the span, or NULL when @ptr is not in dslab memory.
+ */
+static __always_inline struct dslab_span *dslab_span_lookup(const void *ptr)
+{
+	struct dslab_span *span = dslab_span_probe(ptr);
+
+	return span == &dslab_no_span ? NULL : span;
 }
 
 /**

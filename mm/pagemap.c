@@ -11,17 +11,26 @@
  * direct map, and an entry in it:
  *
  *   addr -> index -+- top->leaves[index >> 9] -> leaf -+
- *                  +- index & 511 ---------------------+-> span or NULL
+ *                  +- index & 511 ---------------------+-> span
  *
- * The lookup is inline, dslab_span_lookup() in dslab.h; this file sets
+ * The lookup is inline, dslab_span_probe() in dslab.h; this file sets
  * entries (span.c, as spans come and go), walks them, and owns the
  * memory.  Leaves are installed once and kept until unload.  Until then
- * a top entry points at dslab_empty_leaf, a page of NULL entries, so
- * that the lookup follows it like any leaf and needs no test for it.  Entries are
- * RCU-published span descriptors, which span.c frees after a grace
- * period, so a reader that found a span under RCU (or with preemption or
- * interrupts off) may still read it; the pages themselves are never read
- * by lookups.
+ * a top entry points at dslab_empty_leaf, a page of entries for no span,
+ * so that the lookup follows it like any leaf and needs no test for it.
+ * Entries are RCU-published span descriptors, which span.c frees after a
+ * grace period, so a reader that found a span under RCU (or with
+ * preemption or interrupts off) may still read it; the pages themselves
+ * are never read by lookups.
+ *
+ * An entry with no span holds &dslab_no_span, not NULL: a descriptor
+ * with base 0, div_magic 0 and size 0 in the large class, and no live
+ * bit.  Every address gets index 0 in it, at an offset equal to the
+ * address itself, so find's "offset below the usable size (0)", ksize's
+ * and the free's "offset 0" and the live bit all fail for it, and those
+ * lookups need no test of their own; the free's slow path tells a
+ * foreign pointer from an interior one by it.  dslab_span_lookup()
+ * answers NULL for it, for everyone else.
  *
  * Memory hotplug.  Memory added after load may lie above the top level's
  * range.  A memory notifier (MEM_GOING_ONLINE, before any of the new
@@ -61,8 +70,17 @@
 
 struct dslab_map *dslab_map;		/* the newest top level */
 EXPORT_SYMBOL_IF_KUNIT(dslab_map);
+/* What an entry with no span holds (see the header): read, never written. */
+struct dslab_span dslab_no_span __ro_after_init = {
+	.class = DSLAB_CLASS_LARGE,
+	.live = { 0 },
+};
+EXPORT_SYMBOL_IF_KUNIT(dslab_no_span);
 /* Every top entry with no leaf of its own: read, never written. */
-struct dslab_span __rcu *dslab_empty_leaf[DSLAB_LEAF_ENTRIES];
+struct dslab_span __rcu *dslab_empty_leaf[DSLAB_LEAF_ENTRIES] __ro_after_init = {
+	[0 ... DSLAB_LEAF_ENTRIES - 1] = RCU_INITIALIZER(&dslab_no_span),
+};
+
 static DEFINE_SPINLOCK(dslab_map_lock);	/* leaf installs, top replacement */
 static DEFINE_MUTEX(dslab_map_grow_mutex);
 
@@ -122,9 +140,10 @@ int dslab_map_set(struct dslab_span *span, struct dslab_span *val, gfp_t gfp)
 			/* Allocate outside the lock, recheck under it. */
 			if (dslab_should_fail(gfp, PAGE_SIZE))
 				return -ENOMEM;
-			fresh = kzalloc(PAGE_SIZE, gfp & DSLAB_GFP_META);
+			fresh = kmalloc(PAGE_SIZE, gfp & DSLAB_GFP_META);
 			if (!fresh)
 				return -ENOMEM;
+			memcpy(fresh, dslab_empty_leaf, sizeof(dslab_empty_leaf));
 			spin_lock_irqsave(&dslab_map_lock, flags);
 			/* The newest top: a growth copies it under the lock. */
 			map = dslab_map;
@@ -132,15 +151,16 @@ int dslab_map_set(struct dslab_span *span, struct dslab_span *val, gfp_t gfp)
 			if (leaf == dslab_empty_leaf) {
 				leaf = fresh;
 				fresh = NULL;
-				/* Pairs with READ_ONCE() in dslab_span_lookup(). */
+				/* Pairs with READ_ONCE() in dslab_span_probe(). */
 				smp_store_release(&map->leaves[i >> DSLAB_LEAF_SHIFT],
 						  leaf);
 			}
 			spin_unlock_irqrestore(&dslab_map_lock, flags);
 			kfree(fresh);
 		}
-		/* Pairs with rcu_dereference_check() in dslab_span_lookup(). */
-		rcu_assign_pointer(leaf[i & (DSLAB_LEAF_ENTRIES - 1)], val);
+		/* Pairs with rcu_dereference_check() in dslab_span_probe(). */
+		rcu_assign_pointer(leaf[i & (DSLAB_LEAF_ENTRIES - 1)],
+				   val ?: &dslab_no_span);
 	}
 	return 0;
 }
@@ -175,8 +195,9 @@ void dslab_walk_spans(dslab_span_fn fn, void *arg)
 		rcu_read_lock();
 		for (j = 0; j < DSLAB_LEAF_ENTRIES; j++) {
 			span = rcu_dereference(leaf[j]);
-			if (span && dslab_addr_index(span->base) ==
-				    i * DSLAB_LEAF_ENTRIES + j)
+			if (span != &dslab_no_span &&
+			    dslab_addr_index(span->base) ==
+			    i * DSLAB_LEAF_ENTRIES + j)
 				fn(span, arg);
 		}
 		rcu_read_unlock();
@@ -230,7 +251,7 @@ static int dslab_map_grow(unsigned long pages)
 	/* No leaf is installed meanwhile: installers take the lock. */
 	memcpy(map->leaves, old->leaves,
 	       dslab_leaves_for(old->pages) * sizeof(map->leaves[0]));
-	/* Pairs with READ_ONCE() in dslab_span_lookup() and its kin. */
+	/* Pairs with READ_ONCE() in dslab_span_probe() and its kin. */
 	smp_store_release(&dslab_map, map);
 	spin_unlock_irqrestore(&dslab_map_lock, flags);
 out:

@@ -33,7 +33,50 @@ void dslab_free(const void *obj);
 int dslab_alloc_bulk(size_t size, gfp_t flags, size_t nr, void **objs);
 void dslab_free_bulk(size_t nr, void **objs);
 size_t dslab_ksize(const void *obj);
-bool dslab_find_object(const void *ptr, void **base, size_t *size);
+
+/**
+ * struct dslab_found - what __dslab_find_object() found
+ * @base: the live object's start, NULL when there is none
+ * @size: its usable size, when @base is set
+ *
+ * Two words, which the calling convention returns in registers (rax and
+ * rdx on x86-64, x0 and x1 on arm64): the lookup stores nothing.
+ */
+struct dslab_found {
+	void *base;
+	size_t size;
+};
+
+struct dslab_found __dslab_find_object(const void *ptr);
+
+/**
+ * dslab_find_object() - find the live object containing a pointer
+ * @ptr: any pointer value: interior, foreign, NULL or ERR_PTR alike
+ * @base: set to the object's start when found; may be NULL
+ * @size: set to the object's usable size when found; may be NULL
+ *
+ * The Go runtime's findObject, answered from the page map in O(1) by
+ * __dslab_find_object().  @ptr is never dereferenced.  Inline, so that
+ * the tests of @base and @size are the compiler's, not the call's.
+ *
+ * Context: Any context.
+ * Return: true when @ptr points into a live object, false otherwise
+ * (including free slots, objects awaiting destructors, span tails and one
+ * past the end of an object), leaving *@base and *@size alone.
+ */
+static inline bool dslab_find_object(const void *ptr, void **base,
+				     size_t *size)
+{
+	struct dslab_found found = __dslab_find_object(ptr);
+
+	if (!found.base)
+		return false;
+	if (base)
+		*base = found.base;
+	if (size)
+		*size = found.size;
+	return true;
+}
 
 /*
  * void *p __free(dslab) = dslab_alloc(...) frees p when it goes out of
