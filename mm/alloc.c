@@ -677,7 +677,7 @@ static __always_inline void *dslab_alloc_fast(unsigned int class, size_t size,
 	struct dslab_mag __percpu *pmag = dslab_mags[class];
 	struct dslab_mag *mag;
 	unsigned int count;
-	void *obj;
+	void *obj, **top;
 	u64 old;
 
 	if (!DSLAB_LOCKLESS_FAST_PATH()) {
@@ -700,8 +700,9 @@ static __always_inline void *dslab_alloc_fast(unsigned int class, size_t size,
 		if (unlikely(!count))
 			return dslab_alloc_slow(class, size, gfp);
 		barrier();
+		top = &mag->objs[count - 1];
 		/* data_race(): as above */
-		obj = data_race(READ_ONCE(mag->objs[count - 1]));
+		obj = data_race(READ_ONCE(*top));
 	} while (unlikely(this_cpu_cmpxchg(pmag->state, old,
 					   dslab_mag_popped(old)) != old));
 	this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_ALLOC]);
@@ -729,7 +730,8 @@ static noinline void *dslab_alloc_large(size_t size, gfp_t gfp, int node)
 
 /*
  * The class of a request, with room for the debug red zone, in *@classp;
- * false for a large one.  Requests above KMALLOC_MAX_SIZE are refused by
+ * false for a large one, and for 0 (which the caller tells apart off the
+ * fast path).  Requests above KMALLOC_MAX_SIZE are refused by
  * dslab_alloc_large(), and checked first so that adding the red zone
  * cannot wrap around.
  */
@@ -737,7 +739,7 @@ static __always_inline bool dslab_request_small(size_t size,
 						unsigned int *classp)
 {
 	if (static_branch_unlikely(&dslab_debug_key)) {
-		if (unlikely(size > KMALLOC_MAX_SIZE))
+		if (unlikely(!size || size > KMALLOC_MAX_SIZE))
 			return false;
 		size += DSLAB_REDZONE;
 	}
@@ -1237,10 +1239,10 @@ void *dslab_alloc(size_t size, gfp_t flags)
 {
 	unsigned int class;
 
-	if (unlikely(!size))
-		return ZERO_SIZE_PTR;
+	/* Size 0 is not small either: one test on the fast path. */
 	if (unlikely(!dslab_request_small(size, &class)))
-		return dslab_alloc_large(size, flags, NUMA_NO_NODE);
+		return size ? dslab_alloc_large(size, flags, NUMA_NO_NODE) :
+			      ZERO_SIZE_PTR;
 	return dslab_alloc_fast(class, size, flags);
 }
 EXPORT_SYMBOL_GPL(dslab_alloc);

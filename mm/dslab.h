@@ -104,19 +104,20 @@ extern const u8 dslab_size_to_class8[];
 extern const u8 dslab_size_to_class128[];
 
 /*
- * Class for @size (1 <= size) in *@classp; false above the small range.
+ * Class for @size in *@classp; false for 0 and above the small range.
  * The branches decide, so an allocation compares no class with
- * DSLAB_CLASS_LARGE.
+ * DSLAB_CLASS_LARGE, and size - 1 wraps around for 0, so that its test
+ * is the range's.
  */
 static __always_inline bool dslab_small_class(size_t size,
 					      unsigned int *classp)
 {
-	if (likely(size <= DSLAB_SMALL_SIZE_MAX)) {
-		*classp = dslab_size_to_class8[(size + DSLAB_SMALL_SIZE_DIV - 1) /
-					       DSLAB_SMALL_SIZE_DIV];
+	if (likely(size - 1 < DSLAB_SMALL_SIZE_MAX)) {
+		/* The rounded-up quotient, from the size - 1 at hand. */
+		*classp = dslab_size_to_class8[(size - 1) / DSLAB_SMALL_SIZE_DIV + 1];
 		return true;
 	}
-	if (size > DSLAB_MAX_SMALL_SIZE)
+	if (size - 1 >= DSLAB_MAX_SMALL_SIZE)
 		return false;
 	*classp = dslab_size_to_class128[(size - DSLAB_SMALL_SIZE_MAX +
 					  DSLAB_LARGE_SIZE_DIV - 1) /
@@ -395,10 +396,16 @@ dslab_span_locate(const struct dslab_span *span, const void *ptr,
 static __always_inline struct dslab_span *dslab_own_span(const void *obj)
 {
 	unsigned long idx = dslab_addr_index(obj);
+	/* Pairs with smp_store_release() in dslab_map_grow(). */
 	const struct dslab_map *map = READ_ONCE(dslab_map);
 
-	return rcu_dereference_raw(READ_ONCE(map->leaves[idx >> DSLAB_LEAF_SHIFT])
-				   [idx & (DSLAB_LEAF_ENTRIES - 1)]);
+	/*
+	 * Plain loads: while the caller owns an object of the span, neither
+	 * its leaf's place in the top level nor its entry in the leaf is
+	 * written (pagemap.c), so nothing races with them.
+	 */
+	return rcu_dereference_protected(map->leaves[idx >> DSLAB_LEAF_SHIFT]
+					 [idx & (DSLAB_LEAF_ENTRIES - 1)], 1);
 }
 
 /*

@@ -213,7 +213,7 @@ static void check_max_waste(const struct dslab_class_info *t, unsigned int n)
 static void check_lookup(const struct dslab_class_info *t, unsigned int n)
 {
 	size_t size;
-	unsigned int bad = 0;
+	unsigned int bad = 0, class;
 	static const size_t large[] = {
 		DSLAB_MAX_SMALL_SIZE + 1, DSLAB_MAX_SMALL_SIZE + 8,
 		DSLAB_MAX_SMALL_SIZE * 2, 1 << 20, (size_t)1 << 40, SIZE_MAX,
@@ -234,6 +234,9 @@ static void check_lookup(const struct dslab_class_info *t, unsigned int n)
 		if (dslab_size_class(large[size]) != DSLAB_CLASS_LARGE)
 			FAIL("dslab_size_class(%zu) = %u, want DSLAB_CLASS_LARGE",
 			     large[size], dslab_size_class(large[size]));
+	/* dslab_alloc(0) counts on this for ZERO_SIZE_PTR. */
+	if (dslab_small_class(0, &class))
+		FAIL("dslab_small_class(0) says small (class %u)", class);
 }
 
 static void check_lookup_arrays(void)
