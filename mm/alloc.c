@@ -677,7 +677,7 @@ static __always_inline void *dslab_alloc_fast(unsigned int class, size_t size,
 	struct dslab_mag __percpu *pmag = dslab_mags[class];
 	struct dslab_mag *mag;
 	unsigned int count;
-	void *obj, **top;
+	void *obj;
 	u64 old;
 
 	if (!DSLAB_LOCKLESS_FAST_PATH()) {
@@ -700,9 +700,8 @@ static __always_inline void *dslab_alloc_fast(unsigned int class, size_t size,
 		if (unlikely(!count))
 			return dslab_alloc_slow(class, size, gfp);
 		barrier();
-		top = &mag->objs[count - 1];
 		/* data_race(): as above */
-		obj = data_race(READ_ONCE(*top));
+		obj = data_race(READ_ONCE(mag->objs[count - 1]));
 	} while (unlikely(this_cpu_cmpxchg(pmag->state, old,
 					   dslab_mag_popped(old)) != old));
 	this_cpu_inc(dslab_cpu_stats.item[DSLAB_STAT_ALLOC]);

@@ -52,7 +52,11 @@
  * serialises leaf installation and the replacement of the top level, so
  * a leaf is always installed in the newest top: a leaf is published with
  * a release store, and its entries are __rcu (rcu_assign_pointer(),
- * rcu_dereference_check()).  dslab_map_grow_mutex serialises growth (the
+ * rcu_dereference_check()).  dslab_own_span(), for an object its caller
+ * owns, reads the top-level slot and the entry with plain loads: the slot
+ * was set before the span was entered, the entry is set when the span is
+ * created and cleared when it is released, so neither is written while
+ * the span has an owned object.  dslab_map_grow_mutex serialises growth (the
  * memory notifier runs in process context).
  */
 #define pr_fmt(fmt) "dslab: " fmt
