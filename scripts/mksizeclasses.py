@@ -26,6 +26,10 @@ Usage: mksizeclasses.py [--page-size 4096] [--max 32768] > mm/sizeclasses.h
 import argparse
 import sys
 
+# Sizes up to this take the fine lookup table, in steps of 8 bytes; the
+# coarse one steps by 128 above it.
+FINE_MAX = 4096
+
 
 def is_pow2(x):
     return x & (x - 1) == 0
@@ -100,13 +104,16 @@ def main():
         rows.append((size, order, nobjs, tail, magic, waste))
         prev = size
 
+    # Go splits its tables at 1024 bytes; the fine one reaches a page
+    # here (513 bytes of table), so that allocations up to 4 KiB take the
+    # allocation fast path's first branch.
     lookup8 = []
-    for i in range(0, 1024 // 8 + 1):
+    for i in range(0, FINE_MAX // 8 + 1):
         want = i * 8
         lookup8.append(next(j for j, r in enumerate(rows) if r[0] >= want))
     lookup128 = []
-    for i in range(0, (max_small - 1024) // 128 + 1):
-        want = 1024 + i * 128
+    for i in range(0, (max_small - FINE_MAX) // 128 + 1):
+        want = FINE_MAX + i * 128
         lookup128.append(next(j for j, r in enumerate(rows) if r[0] >= want))
 
     out = sys.stdout
@@ -123,7 +130,7 @@ def main():
     out.write('#define DSLAB_NR_CLASSES %d\n' % len(rows))
     out.write('#define DSLAB_MAX_SMALL_SIZE %d\n' % max_small)
     out.write('#define DSLAB_SIZECLASS_PAGE_SIZE %d\n' % page)
-    out.write('#define DSLAB_SMALL_SIZE_MAX 1024\n')
+    out.write('#define DSLAB_SMALL_SIZE_MAX %d\n' % FINE_MAX)
     out.write('#define DSLAB_SMALL_SIZE_DIV 8\n')
     out.write('#define DSLAB_LARGE_SIZE_DIV 128\n\n')
     out.write('/* { size, pages, objects, tail, div magic, max waste in 1/100 %% } */\n')
@@ -139,9 +146,10 @@ def main():
             out.write('\t' + ', '.join(str(v) for v in vals[k:k + 16])
                       + ', \\\n')
         out.write('}\n\n')
-    out.write('/* class of size s <= 1024: [(s + 7) / 8] */\n')
+    out.write('/* class of size s <= %d: [(s + 7) / 8] */\n' % FINE_MAX)
     arr('DSLAB_SIZE_TO_CLASS8', lookup8)
-    out.write('/* class of 1024 < s <= max: [(s - 1024 + 127) / 128] */\n')
+    out.write('/* class of %d < s <= max: [(s - %d + 127) / 128] */\n'
+              % (FINE_MAX, FINE_MAX))
     arr('DSLAB_SIZE_TO_CLASS128', lookup128)
     out.write('#endif /* _DSLAB_SIZECLASSES_H */\n')
 
