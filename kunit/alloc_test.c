@@ -267,16 +267,35 @@ static void dslab_alloc_zero_reused(struct kunit *test)
 	size_t usable = dslab_test_usable(class);
 	unsigned int limit = dslab_alloc_nr_for(class, 1) + 64, i;
 	bool found = false;
+	int home;
 	u8 *p;
 
 	if (!dslab_test_usable(class))
 		kunit_skip(test, "class %u is not used in debug mode", class);
 
 	migrate_disable();
-	p = dslab_alloc(usable, GFP_KERNEL);
+	home = numa_mem_id();
+	/*
+	 * An object of another node (from a refill that fell back to it)
+	 * goes home when freed, not into this CPU's magazine, so it would
+	 * not come back here: start from one of this CPU's node, keeping
+	 * the others until the exit.
+	 */
+	for (i = 0; i < 16; i++) {
+		p = dslab_alloc(usable, GFP_KERNEL);
+		if (!p || page_to_nid(virt_to_page(p)) == home)
+			break;
+		ctx->objs[ctx->n++] = p;
+	}
 	if (!p) {
 		migrate_enable();
 		KUNIT_ASSERT_NOT_NULL(test, p);
+	}
+	if (page_to_nid(virt_to_page(p)) != home) {
+		ctx->objs[ctx->n++] = p;
+		migrate_enable();
+		kunit_skip(test, "class %u: 16 objects of another node than this CPU's",
+			   class);
 	}
 	memset(p, 0xa5, usable);
 	dslab_free(p);
@@ -292,9 +311,11 @@ static void dslab_alloc_zero_reused(struct kunit *test)
 		found = q == p;
 	}
 	migrate_enable();
+	/* What became of it: taken by another task, or sent home. */
 	KUNIT_EXPECT_TRUE_MSG(test, found,
-			      "freed slot not handed out again within %u allocations on one CPU",
-			      limit);
+			      "freed slot not handed out again within %u allocations on one CPU (slot %s, node %d, CPU's node %d)",
+			      limit, dslab_find_object(p, NULL, NULL) ? "live" : "free",
+			      page_to_nid(virt_to_page(p)), home);
 }
 
 /* dslab_alloc_bulk()/dslab_free_bulk() over more than a magazine. */
