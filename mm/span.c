@@ -146,6 +146,14 @@ static void dslab_span_pages_free(struct dslab_span *span)
 	free_pages_exact(span->base, (size_t)span->npages << PAGE_SHIFT);
 }
 
+static void dslab_span_free_rcu(struct rcu_head *head)
+{
+	struct dslab_span *span = container_of(head, struct dslab_span, rcu);
+
+	dslab_dtor_span_free(span);
+	kfree(span);
+}
+
 /**
  * dslab_span_new() - allocate a span and enter it in the page map
  * @class: a size class, or DSLAB_CLASS_LARGE
@@ -236,9 +244,15 @@ retry:
 			goto retry;
 		goto err_free_span;
 	default:
+		/*
+		 * A leaf could not be allocated, after the first pages were
+		 * entered: a lookup may hold the descriptor already, so it
+		 * goes after a grace period, as in dslab_span_release().
+		 */
 		dslab_map_set(span, NULL, gfp);
 		free_pages_exact(base, (size_t)npages << PAGE_SHIFT);
-		goto err_free_span;
+		call_rcu(&span->rcu, dslab_span_free_rcu);
+		return NULL;
 	}
 
 	dslab_kasan_span_new(span);
@@ -253,14 +267,6 @@ retry:
 err_free_span:
 	kfree(span);
 	return NULL;
-}
-
-static void dslab_span_free_rcu(struct rcu_head *head)
-{
-	struct dslab_span *span = container_of(head, struct dslab_span, rcu);
-
-	dslab_dtor_span_free(span);
-	kfree(span);
 }
 
 /**
