@@ -1143,12 +1143,15 @@ static __always_inline void dslab_bulk_prepare(void *const *objs,
  * Free a run whose @n objects dslab_bulk_run() copied above the top of
  * @mag (at @count), @mask their bits in @span's live word @word.  All
  * were live, normally, and the run joins the magazine; an object that
- * was not is a double free, reported and left out.
+ * was not is a double free, reported and left out.  Returns false, with
+ * the magazine untouched and the word's bits before the clear in *@oldp,
+ * when a registration has published the span's metadata meanwhile: the
+ * run's objects then go the single free's way (dslab_free_run_meta()).
  */
-static void dslab_free_run(struct dslab_span *span, struct dslab_mag *mag,
+static bool dslab_free_run(struct dslab_span *span, struct dslab_mag *mag,
 			   unsigned int count, unsigned int word,
 			   unsigned long mask, unsigned int n,
-			   unsigned long caller)
+			   unsigned long caller, unsigned long *oldp)
 {
 	void **slots = &mag->objs[count];
 	unsigned int k, kept = 0;
@@ -1156,6 +1159,15 @@ static void dslab_free_run(struct dslab_span *span, struct dslab_mag *mag,
 
 	/* Pairs with set_bit() at allocation; one of two racing frees wins. */
 	old = set_mask_bits(&span->live[word], mask, 0);
+	/*
+	 * The caller saw no metadata before the bits were cleared; the
+	 * store-buffering pair with a registration (design.rst) needs the
+	 * read after the clear, which set_mask_bits() orders fully.
+	 */
+	if (unlikely(READ_ONCE(span->free_slow))) {
+		*oldp = old;
+		return false;
+	}
 	this_cpu_add(dslab_cpu_stats.item[DSLAB_STAT_FREE], n);
 	if (likely((old & mask) == mask)) {
 		if (DSLAB_OBJ_HOOKS)
@@ -1178,6 +1190,31 @@ static void dslab_free_run(struct dslab_span *span, struct dslab_mag *mag,
 	}
 	dslab_inuse_add(span->class, -(long)kept);
 	dslab_mag_set(mag, count + kept);
+	return true;
+}
+
+/*
+ * The rest of the single free for @n objects of @span whose live bits
+ * dslab_free_run() cleared (@old: the word before), after a registration
+ * published the span's metadata: queue what was attached, release the
+ * others.  Under dslab_mag_lock, outside the magazine's writer section.
+ */
+static void dslab_free_run_meta(struct dslab_span *span, void **objs,
+				unsigned int n, unsigned long old,
+				unsigned long caller)
+{
+	unsigned int k, idx;
+
+	for (k = 0; k < n; k++) {
+		idx = dslab_own_index(span, objs[k]);
+		if (!(old & BIT_MASK(idx))) {
+			dslab_report_bad_free(DSLAB_FREE_DOUBLE, objs[k], span,
+					      caller);
+			continue;
+		}
+		if (!dslab_free_queue(span, idx, objs[k], false, false))
+			dslab_release_locked(span, objs[k]);
+	}
 }
 
 /* Up to @nr objects of dslab_free_bulk(), under dslab_mag_lock. */
@@ -1185,7 +1222,7 @@ static void dslab_free_bulk_locked(void **objs, unsigned int nr,
 				   unsigned long caller)
 {
 	unsigned int i, k, idx, count;
-	unsigned long mask, off;
+	unsigned long mask, off, old;
 	struct dslab_span *span;
 	struct dslab_mag *mag;
 
@@ -1208,8 +1245,13 @@ static void dslab_free_bulk_locked(void **objs, unsigned int nr,
 			goto one;
 		k = dslab_bulk_run(span, objs + i, min(nr - i, mag->cap - count),
 				   idx, &mask, &mag->objs[count], true);
-		dslab_free_run(span, mag, count, BIT_WORD(idx), mask, k, caller);
+		if (likely(dslab_free_run(span, mag, count, BIT_WORD(idx), mask,
+					  k, caller, &old))) {
+			dslab_mag_write_end();
+			continue;
+		}
 		dslab_mag_write_end();
+		dslab_free_run_meta(span, objs + i, k, old, caller);
 		continue;
 one:
 		dslab_free_locked(objs[i], false, false, caller);
