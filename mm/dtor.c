@@ -811,7 +811,7 @@ bool dslab_cleanup_cancel(struct dslab_cleanup *cleanup)
 	struct dslab_special *sp;
 	struct dslab_span *span;
 	u32 id = dslab_cleanup_decode(cleanup);
-	bool unreserve = false, found = false;
+	bool unreserve = false, found = false, live;
 	unsigned long flags;
 
 	if (!id)
@@ -825,10 +825,17 @@ bool dslab_cleanup_cancel(struct dslab_cleanup *cleanup)
 	dslab_reg_lock(span, &flags);
 	/*
 	 * Once the object is dead the free owns its list: a no-op then.
-	 * While the id maps to @sp and the object lives, @sp is on its list.
+	 * While the object lives and the id maps to @sp, @sp is on its list.
+	 * The live bit first: a free that saw no reg_busy detaches without
+	 * special_lock, so before we look the object may have been freed,
+	 * its cleanup run, and the object allocated again.  That free
+	 * erased the id (under xa_lock) before the object was released, so
+	 * a bit set by the new allocation is seen with the id gone.
 	 */
-	if (xa_load(&dslab_cleanup_ids, id) == sp &&
-	    test_bit(sp->idx, span->live)) {
+	live = test_bit(sp->idx, span->live);
+	/* Orders the id's load after the bit's: see above. */
+	smp_rmb();
+	if (live && xa_load(&dslab_cleanup_ids, id) == sp) {
 		hlist_del(&sp->node);
 		found = true;
 		unreserve = !dslab_meta_reserved(&span->meta[sp->idx]);
