@@ -609,11 +609,20 @@ int __dslab_set_destructor(const void *obj, const struct dslab_dtor *dtor,
 	if (!dtor)
 		return dslab_clear_destructor(obj);
 
-	/* Every check Go makes, before anything is allocated. */
+	/*
+	 * Every check Go makes, before anything is allocated.  The object's
+	 * type may be another module's, freed a grace period after that
+	 * module's objects forget it (owner.c): it is read in this RCU
+	 * section only.
+	 */
+	rcu_read_lock();
 	ret = dslab_prep_lookup(obj, &otype, &meta_n, &has_dtor, &why);
-	if (ret)
+	if (ret) {
+		rcu_read_unlock();
 		goto refuse;
+	}
 	if (!dtor->fn) {
+		rcu_read_unlock();
 		why = "destructor is not a function (fn is NULL)";
 		ret = -EINVAL;
 		goto refuse;
@@ -621,19 +630,23 @@ int __dslab_set_destructor(const void *obj, const struct dslab_dtor *dtor,
 	if (dtor->arg && !otype) {
 		why = "typed destructor on an untyped object";
 		ret = -EINVAL;
-		goto refuse_types;
-	}
-	if (!dslab_type_accepts(dtor->arg, otype)) {
+	} else if (!dslab_type_accepts(dtor->arg, otype)) {
 		why = "cannot pass object to destructor";
 		ret = -EINVAL;
-		goto refuse_types;
-	}
-
-	if (has_dtor) {
+	} else if (has_dtor) {
 		why = "destructor already set";
 		ret = -EEXIST;
-		goto refuse_types;
 	}
+	if (ret) {
+		pr_err_ratelimited("set_destructor: %s: object type %s, destructor %ps takes %s%s (%d)\n",
+				   why, dslab_type_name(otype), dtor->fn,
+				   dtor->arg ? dslab_type_name(dtor->arg) : "any object",
+				   dslab_type_twins(otype, dtor->arg) ? dslab_twins_hint : "",
+				   ret);
+		rcu_read_unlock();
+		goto refuse_typed;
+	}
+	rcu_read_unlock();
 
 	ret = dslab_prep(&p, meta_n, owner, false, flags);
 	if (ret) {
@@ -648,6 +661,7 @@ int __dslab_set_destructor(const void *obj, const struct dslab_dtor *dtor,
 			why = "pointer not in an allocated block";
 			ret = -EFAULT;
 		} else if (meta[t.idx].type != otype) {
+			/* otype may be gone: compared, never read. */
 			why = "object changed type";
 			ret = -EFAULT;
 		} else if (meta[t.idx].dtor) {
@@ -664,8 +678,10 @@ int __dslab_set_destructor(const void *obj, const struct dslab_dtor *dtor,
 	}
 	rcu_read_unlock();
 	dslab_prep_undo(&p);
-	if (ret)
-		goto refuse_types;
+	if (ret) {
+		pr_err_ratelimited("set_destructor: %s (%d)\n", why, ret);
+		goto refuse_typed;
+	}
 
 	dslab_stat_inc(DSLAB_STAT_DTOR_SET);
 	trace_dslab_set_destructor(obj, dtor->arg ? dslab_type_name(dtor->arg) : NULL, 0);
@@ -676,13 +692,8 @@ refuse:
 	pr_err_ratelimited("set_destructor: %s (%d)\n", why, ret);
 	trace_dslab_set_destructor(obj, NULL, ret);
 	return ret;
-refuse_types:
+refuse_typed:
 	dslab_stat_inc(DSLAB_STAT_DTOR_REFUSED);
-	pr_err_ratelimited("set_destructor: %s: object type %s, destructor %ps takes %s%s (%d)\n",
-			   why, dslab_type_name(otype), dtor->fn,
-			   dtor->arg ? dslab_type_name(dtor->arg) : "any object",
-			   dslab_type_twins(otype, dtor->arg) ? dslab_twins_hint : "",
-			   ret);
 	trace_dslab_set_destructor(obj, dtor->arg ? dslab_type_name(dtor->arg) : NULL, ret);
 	return ret;
 }
