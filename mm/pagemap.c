@@ -32,8 +32,10 @@
  * foreign pointer from an interior one by it.  dslab_span_lookup()
  * answers NULL for it, for everyone else.
  *
- * Memory hotplug.  Memory added after load may lie above the top level's
- * range.  A memory notifier (MEM_GOING_ONLINE, before any of the new
+ * Memory hotplug.  At load the top level covers the memory online then:
+ * up to high_memory, or to the end of the highest node's span, which is
+ * higher where memory was added before (only x86-64 moves high_memory).
+ * Memory added after load may lie above the top level's range.  A memory notifier (MEM_GOING_ONLINE, before any of the new
  * pages reaches the page allocator) replaces the top level by a larger
  * copy holding the same leaves, published with a release store, as SLUB
  * sets up its per-node structures from its own notifier.  The top level
@@ -297,11 +299,30 @@ static struct notifier_block dslab_map_memory_nb = {
 
 /* === Init and exit === */
 
+/*
+ * Pages up to the end of memory online now.  x86-64 moves high_memory up
+ * when memory is added; arm64 and the others do not, but added memory
+ * extends its node's span.
+ */
+static unsigned long dslab_map_online_pages(void)
+{
+	unsigned long pages = dslab_addr_index(high_memory), end;
+	int nid;
+
+	for_each_online_node(nid) {
+		end = node_end_pfn(nid);
+		if (end > node_start_pfn(nid))
+			pages = max(pages,
+				    dslab_addr_index(pfn_to_kaddr(end - 1)) + 1);
+	}
+	return pages;
+}
+
 int dslab_map_init(void)
 {
 	int ret;
 
-	dslab_map = dslab_map_alloc(dslab_addr_index(high_memory));
+	dslab_map = dslab_map_alloc(dslab_map_online_pages());
 	if (!dslab_map)
 		return -ENOMEM;
 	/* Without CONFIG_MEMORY_HOTPLUG, this does nothing. */
@@ -311,7 +332,7 @@ int dslab_map_init(void)
 		return ret;
 	}
 	/* Memory that came online before the notifier was registered. */
-	dslab_map_grow(dslab_addr_index(high_memory));
+	dslab_map_grow(dslab_map_online_pages());
 	return 0;
 }
 
