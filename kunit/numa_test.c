@@ -7,13 +7,16 @@
  * CPU come from its node; dslab_alloc_node() gives the node asked for,
  * strictly with __GFP_THISNODE; an object freed on a CPU of another node
  * goes back to its own node's lists and not into that CPU's magazine; a
- * node that is not online is refused and changes nothing.  The cases that
- * need a second node with memory skip on one node; make check boots the
- * 6.12 debug kernel a second time with two nodes (numa=fake=2) for them.
+ * node that is not online is refused and changes nothing; a node with no
+ * memory to spare falls back to another, whose span then serves the
+ * requests that follow.  The cases that need a second node with memory
+ * skip on one node; make check boots the 6.12 debug kernel a second time
+ * with two nodes (numa=fake=2) for them.
  */
 #include <linux/memory.h>
 #include <linux/mm.h>
 #include <linux/nodemask.h>
+#include <linux/sizes.h>
 
 #include "dslab_test.h"
 
@@ -175,6 +178,101 @@ static void dslab_numa_remote_free(struct kunit *test)
 	dslab_free(again);
 }
 
+#define DSLAB_NUMA_FALLBACK	32
+#define DSLAB_NUMA_HELD		4096
+
+struct dslab_numa_held {
+	struct page *page;
+	unsigned int order;
+};
+
+/*
+ * Take @node's free pages with __GFP_THISNODE, 2 MiB at a time and then
+ * smaller, until it has none to spare (or @held is full).
+ */
+static unsigned int dslab_numa_exhaust(int node, struct dslab_numa_held *held)
+{
+	const gfp_t gfp = GFP_KERNEL | __GFP_THISNODE | __GFP_NORETRY |
+			  __GFP_NOWARN;
+	unsigned int order = get_order(SZ_2M), n = 0;
+	struct page *page;
+
+	while (n < DSLAB_NUMA_HELD) {
+		page = alloc_pages_node(node, gfp, order);
+		if (!page) {
+			if (!order)
+				break;
+			order--;
+			continue;
+		}
+		held[n].page = page;
+		held[n++].order = order;
+	}
+	return n;
+}
+
+/*
+ * A node with no memory to spare: dslab_alloc_node() falls back to
+ * another node, as kmalloc_node() does, and the span it made there serves
+ * the requests that follow, instead of a new span for each object.
+ */
+static void dslab_numa_fallback(struct kunit *test)
+{
+	struct dslab_span *spans[DSLAB_NUMA_FALLBACK];
+	void *objs[DSLAB_NUMA_FALLBACK];
+	unsigned int i, j, got = 0, nspans = 0, fallen = 0, nheld;
+	struct dslab_numa_held *held;
+	int node;
+
+	held = kvcalloc(DSLAB_NUMA_HELD, sizeof(*held), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, held);
+	/* On one CPU, so that the node asked for stays another's. */
+	migrate_disable();
+	node = dslab_numa_other(numa_mem_id());
+	if (node == NUMA_NO_NODE) {
+		migrate_enable();
+		kvfree(held);
+		kunit_skip(test, "one node with memory: nothing to fall back from");
+	}
+
+	nheld = dslab_numa_exhaust(node, held);
+	/* A class no other case of the suite uses: its lists are empty. */
+	for (i = 0; i < ARRAY_SIZE(objs); i++) {
+		objs[i] = dslab_alloc_node(200, GFP_KERNEL, node);
+		if (!objs[i])
+			break;
+		got++;
+	}
+	rcu_read_lock();
+	for (i = 0; i < got; i++) {
+		struct dslab_span *span = dslab_span_lookup(objs[i]);
+
+		if (dslab_numa_nid(objs[i]) == node)
+			continue;
+		fallen++;
+		for (j = 0; j < nspans && spans[j] != span; j++)
+			;
+		if (j == nspans)
+			spans[nspans++] = span;
+	}
+	rcu_read_unlock();
+	for (i = 0; i < got; i++)
+		dslab_free(objs[i]);
+	migrate_enable();
+	for (i = 0; i < nheld; i++)
+		__free_pages(held[i].page, held[i].order);
+	kvfree(held);
+
+	KUNIT_ASSERT_EQ(test, got, (unsigned int)ARRAY_SIZE(objs));
+	KUNIT_ASSERT_EQ_MSG(test, fallen, got,
+			    "node %d kept memory to spare after %u blocks taken",
+			    node, nheld);
+	/* One span, or two if another CPU took the first one's objects. */
+	KUNIT_EXPECT_LE_MSG(test, nspans, 2U,
+			    "%u objects of another node took %u spans", fallen,
+			    nspans);
+}
+
 /* debugfs "nodes": a node's pages grow with a span there and come back. */
 static void dslab_numa_node_pages(struct kunit *test)
 {
@@ -212,6 +310,7 @@ static struct kunit_case dslab_numa_cases[] = {
 	KUNIT_CASE(dslab_numa_bad_node),
 	KUNIT_CASE(dslab_numa_remote_free),
 	KUNIT_CASE(dslab_numa_node_pages),
+	KUNIT_CASE(dslab_numa_fallback),
 	{}
 };
 

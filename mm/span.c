@@ -58,7 +58,19 @@ struct dslab_central {
 	struct list_head partial;	/* C: spans with nfree > 0 */
 	unsigned long nr_spans;		/* C: all spans of the class */
 	unsigned long nr_empty;		/* C: spans with every object free */
+	/*
+	 * A: the node the last new span for this list came from when the
+	 * page allocator fell back (the node had no memory, or none to
+	 * spare), NUMA_NO_NODE when it did not, and until when (jiffies)
+	 * that holds for a node with memory; hints, read and written
+	 * without the lock.
+	 */
+	int fallback;
+	unsigned long fallback_until;
 } ____cacheline_aligned_in_smp;
+
+/* How long a list uses another node's after a span fell back there. */
+#define DSLAB_FALLBACK_HOLD	HZ
 
 /* Per node, an array of DSLAB_NR_CLASSES, allocated at load. */
 static struct dslab_central *dslab_central[MAX_NUMNODES];
@@ -332,11 +344,34 @@ static void dslab_central_add(struct dslab_central *c,
 	c->nr_empty++;
 }
 
+/*
+ * Up to @nr objects from @c's spans, @fresh (a new span of @c's node, or
+ * NULL) joining the list first.
+ */
+static unsigned int dslab_central_take(struct dslab_central *c,
+				       struct dslab_span *fresh, void **objs,
+				       unsigned int nr)
+{
+	unsigned long flags;
+	unsigned int got = 0;
+
+	spin_lock_irqsave(&c->lock, flags);
+	if (fresh)
+		dslab_central_add(c, fresh);
+	while (got < nr && !list_empty(&c->partial))
+		got += dslab_span_take(c, list_first_entry(&c->partial,
+							    struct dslab_span,
+							    list),
+				       objs + got, nr - got);
+	spin_unlock_irqrestore(&c->lock, flags);
+	return got;
+}
+
 /**
  * dslab_lists_get() - take free objects of a class from a set of lists
  * @lists: the global set, or a cgroup pool's
  * @pool: that pool (its spans are charged to it), or NULL for the global
- * @node: the node's list to take them from (a node with memory)
+ * @node: the node whose list to take them from
  * @class: the size class
  * @objs: filled with the objects
  * @nr: how many are wanted (at least 1)
@@ -344,6 +379,11 @@ static void dslab_central_add(struct dslab_central *c,
  *
  * A new span whose pages the page allocator had to take from another
  * node joins that node's list and serves the request all the same.
+ * Then, unless @gfp has __GFP_THISNODE, the node's empty list takes from
+ * that other node's list before it makes a span: always for a node
+ * without memory, for a second (DSLAB_FALLBACK_HOLD) for one that had
+ * none to spare, after which a new span tries the node again.  Otherwise
+ * every request would make a span of its own and take one object of it.
  *
  * Context: As @gfp allows; takes class->lock with interrupts saved.
  * Return: how many objects were stored, 0 when memory ran out.
@@ -354,40 +394,35 @@ unsigned int dslab_lists_get(struct dslab_central *const *lists,
 			     gfp_t gfp)
 {
 	struct dslab_central *c = &lists[node][class];
-	struct dslab_span *fresh = NULL;
-	unsigned long flags;
-	unsigned int got = 0;
+	int fallback = READ_ONCE(c->fallback);
+	struct dslab_span *fresh;
+	unsigned int got;
 
-again:
-	spin_lock_irqsave(&c->lock, flags);
-	if (fresh) {
-		dslab_central_add(c, fresh);
-		fresh = NULL;
-	}
-	while (got < nr && !list_empty(&c->partial))
-		got += dslab_span_take(c, list_first_entry(&c->partial,
-							    struct dslab_span,
-							    list),
-				       objs + got, nr - got);
-	spin_unlock_irqrestore(&c->lock, flags);
-
+	got = dslab_central_take(c, NULL, objs, nr);
 	if (got)
 		return got;
+	if (unlikely(fallback != NUMA_NO_NODE) && !(gfp & __GFP_THISNODE) &&
+	    (!node_state(node, N_MEMORY) ||
+	     time_before(jiffies, READ_ONCE(c->fallback_until)))) {
+		got = dslab_central_take(&lists[fallback][class], NULL, objs,
+					 nr);
+		if (got)
+			return got;
+	}
 	fresh = dslab_span_new(class, 0, gfp, node);
 	if (!fresh)
 		return 0;
 	if (pool)
 		dslab_pool_span_new(pool, fresh);
-	if (likely(fresh->node == node))
-		goto again;
-
+	if (likely(fresh->node == node)) {
+		if (unlikely(fallback != NUMA_NO_NODE))
+			WRITE_ONCE(c->fallback, NUMA_NO_NODE);
+		return dslab_central_take(c, fresh, objs, nr);
+	}
 	/* Fallen back to another node: its list, our objects. */
-	c = &lists[fresh->node][class];
-	spin_lock_irqsave(&c->lock, flags);
-	dslab_central_add(c, fresh);
-	got = dslab_span_take(c, fresh, objs, nr);
-	spin_unlock_irqrestore(&c->lock, flags);
-	return got;
+	WRITE_ONCE(c->fallback_until, jiffies + DSLAB_FALLBACK_HOLD);
+	WRITE_ONCE(c->fallback, fresh->node);
+	return dslab_central_take(&lists[fresh->node][class], fresh, objs, nr);
 }
 
 /**
@@ -703,6 +738,7 @@ struct dslab_central *dslab_central_new(int node, gfp_t gfp)
 	for (class = 0; class < DSLAB_NR_CLASSES; class++) {
 		spin_lock_init(&c[class].lock);
 		INIT_LIST_HEAD(&c[class].partial);
+		c[class].fallback = NUMA_NO_NODE;
 	}
 	return c;
 }
