@@ -1231,9 +1231,9 @@ static void dslab_free_bulk_locked(void **objs, unsigned int nr,
 		k = 1;
 		if (unlikely(ZERO_OR_NULL_PTR(objs[i])))
 			continue;
-		span = dslab_span_lookup(objs[i]);
-		if (unlikely(!span || READ_ONCE(span->free_slow) ||
-			     dslab_remote(span)))
+		/* dslab_no_span has no_mag set, like a large span. */
+		span = dslab_span_probe(objs[i]);
+		if (unlikely(READ_ONCE(span->free_slow) || dslab_remote(span)))
 			goto one;
 		idx = dslab_span_locate(span, objs[i], &off);
 		if (unlikely(off || idx >= span->nelems))

@@ -29,14 +29,16 @@
  * address itself, so find's "offset below the usable size (0)", ksize's
  * and the free's "offset 0" and the live bit all fail for it, and those
  * lookups need no test of their own; the free's slow path tells a
- * foreign pointer from an interior one by it.  dslab_span_lookup()
- * answers NULL for it, for everyone else.
+ * foreign pointer from an interior one by it.  Like a large span it has
+ * no_mag set, which sends the bulk free's object to the single free.
+ * dslab_span_lookup() answers NULL for it, for everyone else.
  *
  * Memory hotplug.  At load the top level covers the memory online then:
  * up to high_memory, or to the end of the highest node's span, which is
  * higher where memory was added before (only x86-64 moves high_memory).
- * Memory added after load may lie above the top level's range.  A memory notifier (MEM_GOING_ONLINE, before any of the new
- * pages reaches the page allocator) replaces the top level by a larger
+ * Memory added after load may lie above the top level's range.  A
+ * memory notifier (MEM_GOING_ONLINE, before any of the new pages
+ * reaches the page allocator) replaces the top level by a larger
  * copy holding the same leaves, published with a release store, as SLUB
  * sets up its per-node structures from its own notifier.  The top level
  * it replaced is kept, chained from the new one, until unload: a lookup
@@ -79,6 +81,7 @@ EXPORT_SYMBOL_IF_KUNIT(dslab_map);
 /* What an entry with no span holds (see the header): read, never written. */
 struct dslab_span dslab_no_span __ro_after_init = {
 	.class = DSLAB_CLASS_LARGE,
+	.no_mag = true,			/* as a large span: the bulk free's test */
 	.live = { 0 },
 };
 EXPORT_SYMBOL_IF_KUNIT(dslab_no_span);
